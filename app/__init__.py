@@ -1,0 +1,90 @@
+"""Datang: the lobby manager's tablet app. `create_app()` builds it in named steps."""
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from config import config_for
+
+
+def create_app(env_name: str | None = None, **overrides) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    configure(app, env_name, overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_security_headers(app)
+    register_template_helpers(app)
+    return app
+
+
+def configure(app: Flask, env_name: str | None, overrides: dict) -> None:
+    config = config_for(env_name)
+    app.config.from_object(config)
+    app.config.update(overrides)
+    if app.config["ENV_NAME"] == "production":
+        if not os.environ.get("SECRET_KEY") and "SECRET_KEY" not in overrides:
+            raise RuntimeError("SECRET_KEY must be set when DATANG_ENV=production")
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "datang.sqlite3")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://") or uri.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship; accept the short forms operators type.
+        app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + uri.split("://", 1)[1]
+
+
+def register_extensions(app: Flask) -> None:
+    from . import database  # noqa: F401  (installs the engine hooks)
+    from .extensions import babel, csrf, db, limiter, login_manager, migrate
+    from .i18n import compile_translations, select_locale, select_timezone, translation_directories
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    compile_translations(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
+                   default_translation_directories=";".join(translation_directories(app)))
+    login_manager.init_app(app)
+    from .auth import session as auth_session
+    auth_session.init_login(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .checklist import bp as checklist_bp
+    from .lobby import bp as lobby_bp
+    from .pwa import bp as pwa_bp
+    from .referrals import bp as referrals_bp
+    from .supervisor import bp as supervisor_bp
+    from .sync import bp as sync_bp
+
+    for bp in (auth_bp, pwa_bp, lobby_bp, checklist_bp, referrals_bp, supervisor_bp,
+               admin_bp, sync_bp):
+        app.register_blueprint(bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .errors import register
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .commands import register
+    register(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    from .security import register
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from .templating import register
+    register(app)

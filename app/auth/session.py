@@ -1,0 +1,87 @@
+"""Who is signed in, and how each kind of caller is told that nobody is."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Flask, abort, jsonify, redirect, request, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+
+from ..extensions import db, login_manager
+from ..htmx import is_htmx
+from ..models import Role, User
+
+
+def init_login(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to continue.")
+    login_manager.session_protection = "basic"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    # The id carries the session version: a password reset signs out old sessions.
+    try:
+        uid, version = (int(part) for part in user_id.split(":"))
+    except ValueError:
+        return None
+    user = db.session.get(User, uid)
+    if user is None or user.session_version != version or not user.active:
+        return None
+    return user
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """A JSON caller gets 401 JSON, htmx a 401 with HX-Redirect, a browser a redirect."""
+    login_url = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+    if wants_json():
+        response = jsonify(error={"code": "unauthenticated",
+                                  "message": _("Sign in again to continue.")})
+        response.status_code = 401
+        return response
+    if is_htmx():
+        response = jsonify(error={"code": "unauthenticated"})
+        response.status_code = 401
+        response.headers["HX-Redirect"] = login_url
+        return response
+    return redirect(login_url)
+
+
+def role_required(*roles: Role):
+    """Allow only signed-in users of the given roles.
+
+    :raise 401: (through Flask-Login) when nobody is signed in.
+    :raise 403: when the user's role is not one of `roles`.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+HOME_ENDPOINTS = {
+    Role.LOBBY_MANAGER: "lobby.board",
+    Role.TELLER: "referrals.inbox",
+    Role.WEALTH_MANAGER: "referrals.inbox",
+    Role.BRANCH_SUPERVISOR: "supervisor.dashboard",
+    Role.AREA_SUPERVISOR: "supervisor.dashboard",
+    Role.ADMIN: "admin.index",
+}
+
+
+def home_url(user: User) -> str:
+    return url_for(HOME_ENDPOINTS[user.role])

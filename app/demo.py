@@ -1,0 +1,62 @@
+"""The demo data of docs/contract.md: two branches and one user per role.
+
+Safe to run twice: what is there already is left as it is.
+"""
+from __future__ import annotations
+
+from datetime import time
+
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Branch, Role, User
+
+BRANCHES = [
+    # code, name, English name, time zone, opening time
+    ("demo", "示范支行", "Demo Branch", "Asia/Shanghai", time(9, 0)),
+    ("north", "城北支行", "North Branch", "Asia/Shanghai", time(9, 0)),
+]
+
+USERS = [
+    # username, display name, role, branch codes ([] for admin: all)
+    ("lobby1", "大堂经理一", Role.LOBBY_MANAGER, ["demo"]),
+    ("lobby2", "大堂经理二", Role.LOBBY_MANAGER, ["demo"]),
+    ("lobby-north", "城北大堂经理", Role.LOBBY_MANAGER, ["north"]),
+    ("super1", "网点负责人", Role.BRANCH_SUPERVISOR, ["demo"]),
+    ("area1", "区域主管", Role.AREA_SUPERVISOR, ["demo", "north"]),
+    ("wealth1", "理财经理", Role.WEALTH_MANAGER, ["demo"]),
+    ("teller1", "柜员", Role.TELLER, ["demo"]),
+    ("admin", "系统管理员", Role.ADMIN, []),
+]
+
+
+def seed_demo(password: str) -> dict[str, int]:
+    """Add whatever part of the demo data is missing; return what was added."""
+    added = {"branches": 0, "users": 0}
+    branches = {b.code: b for b in db.session.scalars(select(Branch))}
+    for code, name, name_en, tz, opens_at in BRANCHES:
+        if code not in branches:
+            branches[code] = Branch(code=code, name=name, name_en=name_en, timezone=tz,
+                                    opens_at=opens_at)
+            db.session.add(branches[code])
+            added["branches"] += 1
+    db.session.flush()
+    existing = set(db.session.scalars(select(User.username)))
+    for username, display_name, role, codes in USERS:
+        if username in existing:
+            continue
+        user = User(username=username, display_name=display_name, role=role,
+                    branches=[branches[c] for c in codes])
+        user.set_password(password)
+        db.session.add(user)
+        added["users"] += 1
+    db.session.flush()
+    for seed in FEATURE_SEEDS:
+        seed(branches)
+    db.session.commit()
+    return added
+
+
+# Features add their own demo data (inventory, catalogue, ...) here; each must
+# be safe to run twice.
+FEATURE_SEEDS: list = []

@@ -1,0 +1,354 @@
+"""The one write path: validate an event, store it, fold it into the read models.
+
+Every write, whether a form posted online or a batch from a tablet's outbox,
+comes through `apply_event` inside `write_transaction()`. Features register
+their event types with `@event_type(...)` (see `app/lobby/events.py`) and the
+kind of subject they are about with `register_aggregate(...)`.
+
+A subject's read model is a fold of its events in (occurred_at, device_id,
+seq) order. An event that sorts after the last one folded is applied on top;
+one that arrives late (another tablet synced after this one) makes the
+subject's read model be rebuilt from all its events, so the result never
+depends on the order in which events reach the server.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .database import utcnow, write_transaction
+from .extensions import db
+from .models import Branch, Event, Role, Subject, User
+
+
+class Payload(BaseModel):
+    """Base of every payload model: unknown fields are refused, types are strict."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Rejected(Exception):
+    """An event the server refuses; `code` is stable, `message` is for people."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    kind: str
+    payload: type[Payload]
+    roles: frozenset[Role]
+    apply: Callable[["Applied"], None]
+    creates_subject: bool = False
+    check: Callable[["Applied"], None] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    kind: str
+    # Removes a subject's read-model rows before it is rebuilt from its events.
+    reset: Callable[[Subject], None]
+
+
+@dataclass
+class Applied:
+    """What an event type's `check` and `apply` functions receive."""
+
+    event: Event
+    payload: Payload
+    subject: Subject
+    branch: Branch
+    user: User | None = None  # None during a rebuild: the recorder is event.user
+
+
+EVENT_TYPES: dict[str, EventType] = {}
+AGGREGATES: dict[str, Aggregate] = {}
+
+
+def event_type(name: str, *, kind: str, payload: type[Payload], roles: Iterable[Role],
+               creates_subject: bool = False, check: Callable[[Applied], None] | None = None,
+               description: str = ""):
+    """Register the decorated function as the way `name` events change the read models."""
+
+    def register(apply: Callable[[Applied], None]):
+        if name in EVENT_TYPES:
+            raise RuntimeError(f"event type {name} registered twice")
+        EVENT_TYPES[name] = EventType(name, kind, payload, frozenset(roles), apply,
+                                      creates_subject, check, description)
+        return apply
+
+    return register
+
+
+def register_aggregate(kind: str, reset: Callable[[Subject], None]) -> None:
+    AGGREGATES[kind] = Aggregate(kind, reset)
+
+
+# --- the envelope -----------------------------------------------------------
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    id: str = Field(max_length=36)
+    type: str = Field(max_length=64)
+    occurred_at: str = Field(max_length=40)
+    subject_id: str = Field(max_length=36)
+    branch: str = Field(max_length=32)
+    device_id: str = Field(min_length=1, max_length=64)
+    seq: int = Field(ge=0, le=2**62)
+    payload: dict[str, Any]
+
+    @field_validator("id", "subject_id")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError("must be a UUID") from None
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _rfc3339(cls, value: str) -> str:
+        if not _RFC3339.match(value):
+            raise ValueError("must be an RFC 3339 time with an offset or Z")
+        try:
+            parse_time(value)
+        except ValueError:
+            raise ValueError("is not a valid time") from None
+        return value
+
+
+def parse_time(value: str) -> datetime:
+    text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
+    # Python keeps microseconds: cut nanoseconds that some clocks give.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    return datetime.fromisoformat(text.replace("t", "T")).astimezone(timezone.utc)
+
+
+def format_time(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def envelope_of(event: Event) -> dict[str, Any]:
+    """The JSON form of a stored event, as the pull endpoint gives it."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "occurred_at": format_time(event.occurred_at),
+        "received_at": format_time(event.received_at),
+        "subject_id": event.subject_id,
+        "branch": event.branch.code,
+        "device_id": event.device_id,
+        "seq": event.seq,
+        "user": event.user.username,
+        "payload": event.payload,
+    }
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "payload"
+    if first["type"] == "extra_forbidden":
+        return _("Unknown field: %(field)s", field=where)
+    if first["type"] == "missing":
+        return _("Missing field: %(field)s", field=where)
+    reason = first["msg"].removeprefix("Value error, ")
+    return _("Invalid value for %(field)s: %(reason)s", field=where, reason=reason)
+
+
+# --- applying ---------------------------------------------------------------
+
+@dataclass
+class Result:
+    id: str | None
+    status: str  # accepted | duplicate | rejected
+    error: dict[str, str] | None = None
+    event: Event | None = field(default=None, repr=False)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "status": self.status}
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+def apply_event(raw: Any, user: User, branches: dict[str, Branch] | None = None) -> Result:
+    """Judge one event on its own and, if it is good, store it with its effects.
+
+    Must run inside `write_transaction()`. A rejected event writes nothing; an
+    accepted one is written in a savepoint together with its read-model changes.
+    """
+    raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+    try:
+        return _apply(raw, user, branches if branches is not None else {})
+    except Rejected as rejected:
+        return Result(raw_id, "rejected", {"code": rejected.code, "message": rejected.message})
+
+
+def _apply(raw: Any, user: User, branches: dict[str, Branch]) -> Result:
+    session = db.session
+    if not isinstance(raw, dict):
+        raise Rejected("invalid_envelope", _("An event must be a JSON object."))
+    try:
+        env = Envelope.model_validate(raw)
+    except ValidationError as exc:
+        raise Rejected("invalid_envelope", describe_validation_error(exc)) from None
+    occurred_at = parse_time(env.occurred_at)
+
+    existing = session.scalar(select(Event).where(Event.id == env.id))
+    if existing is not None:
+        if _same_content(existing, env, occurred_at) and user.can_read(existing.branch_id):
+            return Result(env.id, "duplicate")
+        raise Rejected("id_conflict", _("Another event with this id, but different content, "
+                                        "was already accepted."))
+
+    etype = EVENT_TYPES.get(env.type)
+    if etype is None:
+        raise Rejected("unknown_type", _("Unknown event type: %(type)s", type=env.type))
+
+    branch = branches.get(env.branch)
+    if branch is None:
+        branch = session.scalar(select(Branch).where(Branch.code == env.branch))
+        if branch is not None:
+            branches[env.branch] = branch
+    if branch is None or not branch.active or not user.can_write(branch):
+        raise Rejected("branch_forbidden", _("You may not record events for branch %(code)s.",
+                                             code=env.branch))
+    if user.role not in etype.roles:
+        raise Rejected("forbidden", _("Your role may not record this kind of event."))
+
+    try:
+        payload = etype.payload.model_validate(env.payload)
+    except ValidationError as exc:
+        raise Rejected("invalid_payload", describe_validation_error(exc)) from None
+
+    subject = session.get(Subject, env.subject_id)
+    if etype.creates_subject:
+        if subject is not None:
+            raise Rejected("subject_exists", _("This %(kind)s was already recorded.",
+                                               kind=etype.kind))
+        subject = Subject(id=env.subject_id, kind=etype.kind, branch_id=branch.id,
+                          last_occurred_at=occurred_at, last_device_id=env.device_id,
+                          last_seq=env.seq)
+    else:
+        if subject is None:
+            raise Rejected("unknown_subject", _("The server does not know this %(kind)s.",
+                                                kind=etype.kind))
+        if subject.kind != etype.kind or subject.branch_id != branch.id:
+            raise Rejected("subject_mismatch", _("This event does not belong to that %(kind)s.",
+                                                 kind=etype.kind))
+
+    event = Event(id=env.id, type=env.type, occurred_at=occurred_at, received_at=utcnow(),
+                  subject_id=env.subject_id, branch_id=branch.id, branch=branch,
+                  device_id=env.device_id, seq=env.seq, user_id=user.id, user=user,
+                  payload=env.payload)
+    applied = Applied(event, payload, subject, branch, user)
+    if etype.check:
+        etype.check(applied)
+
+    try:
+        with session.begin_nested():
+            session.add(event)
+            if etype.creates_subject:
+                session.add(subject)
+                session.flush()
+                etype.apply(applied)
+                subject.last_occurred_at, subject.last_device_id, subject.last_seq = event.order_key
+            elif event.order_key >= subject.last_key:
+                etype.apply(applied)
+                subject.last_occurred_at, subject.last_device_id, subject.last_seq = event.order_key
+            else:
+                session.flush()
+                rebuild(subject)
+            session.flush()
+    except IntegrityError:
+        # The same id raced in from another request: judge it again as a repeat.
+        existing = session.scalar(select(Event).where(Event.id == env.id))
+        if existing is not None and _same_content(existing, env, occurred_at):
+            return Result(env.id, "duplicate")
+        raise Rejected("conflict", _("The event could not be stored; send it again.")) from None
+    return Result(env.id, "accepted", event=event)
+
+
+def _same_content(existing: Event, env: Envelope, occurred_at: datetime) -> bool:
+    return (existing.type == env.type and existing.subject_id == env.subject_id
+            and existing.branch.code == env.branch and existing.device_id == env.device_id
+            and existing.seq == env.seq and existing.occurred_at == occurred_at
+            and existing.payload == env.payload)
+
+
+def rebuild(subject: Subject) -> None:
+    """Derive a subject's read model again from all of its events, in order."""
+    session = db.session
+    AGGREGATES[subject.kind].reset(subject)
+    session.flush()
+    events = session.scalars(
+        select(Event).where(Event.subject_id == subject.id)
+        .order_by(Event.occurred_at, Event.device_id, Event.seq)).all()
+    # The creating event goes first even when another device's clock put a later
+    # event before it; the rest keep their order.
+    events.sort(key=lambda e: not EVENT_TYPES[e.type].creates_subject)
+    for event in events:
+        etype = EVENT_TYPES[event.type]
+        payload = etype.payload.model_validate(event.payload)
+        etype.apply(Applied(event, payload, subject, event.branch))
+        session.flush()
+    subject.last_occurred_at, subject.last_device_id, subject.last_seq = max(
+        e.order_key for e in events)
+
+
+def ingest(raw_events: list[Any], user: User) -> list[Result]:
+    """Apply a batch from a device: one result per event, in the same order."""
+    branches: dict[str, Branch] = {}
+    with write_transaction():
+        return [apply_event(raw, user, branches) for raw in raw_events]
+
+
+SERVER_DEVICE_PREFIX = "server:"
+
+
+def record(user: User, type: str, *, branch: Branch, subject_id: str,
+           payload: dict[str, Any], occurred_at: datetime | None = None) -> Event:
+    """Record an event made by a form posted online, through the same path.
+
+    :raise Rejected: when the event is refused; nothing is written.
+    """
+    now = occurred_at or utcnow()
+    raw = {
+        "id": str(uuid.uuid4()),
+        "type": type,
+        "occurred_at": format_time(now),
+        "subject_id": subject_id,
+        "branch": branch.code,
+        "device_id": f"{SERVER_DEVICE_PREFIX}{user.id}",
+        "seq": int(now.timestamp() * 1_000_000),
+        "payload": payload,
+    }
+    with write_transaction():
+        result = apply_event(raw, user)
+        if result.status != "accepted":
+            raise Rejected(result.error["code"], result.error["message"])
+        return result.event
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+

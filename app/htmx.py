@@ -1,0 +1,21 @@
+"""One place that decides between a whole page and an htmx fragment."""
+from __future__ import annotations
+
+from flask import make_response, render_template, request
+
+
+def is_htmx() -> bool:
+    return (request.headers.get("HX-Request") == "true"
+            and request.headers.get("HX-History-Restore-Request") != "true")
+
+
+def render(page: str, fragment: str | None = None, status: int = 200, **context):
+    """Render `fragment` for an htmx request and `page` otherwise.
+
+    `Vary: HX-Request` keeps caches (the service worker's too) from handing a
+    fragment to a full page load or the other way round.
+    """
+    template = fragment if fragment and is_htmx() else page
+    response = make_response(render_template(template, **context), status)
+    response.headers.add("Vary", "HX-Request")
+    return response

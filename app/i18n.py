@@ -1,0 +1,72 @@
+"""Languages and time zones: zh_CN by default, English selectable and remembered."""
+from __future__ import annotations
+
+import os
+
+from flask import Flask, current_app, g, request, session
+from flask_login import current_user
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    asked = request.args.get("lang")
+    if asked:
+        asked = {"zh": "zh_CN", "zh-CN": "zh_CN", "zh_CN": "zh_CN", "en": "en"}.get(asked)
+        if asked in languages:
+            session["lang"] = asked
+            return asked
+    remembered = session.get("lang")
+    if remembered in languages:
+        return remembered
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    """The branch's time zone: every time a user reads is in the branch's clock."""
+    branch = getattr(g, "branch", None)
+    if branch is not None:
+        return branch.timezone
+    if current_user and current_user.is_authenticated and current_user.home_branch:
+        return current_user.home_branch.timezone
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def translation_directories(app: Flask) -> list[str]:
+    """`app/translations` and each feature's own `app/<feature>/translations`.
+
+    Flask-Babel merges their catalogues, so a feature keeps its strings beside its code.
+    """
+    found = []
+    for dirpath, dirnames, _files in os.walk(app.root_path):
+        dirnames[:] = [d for d in dirnames if d not in ("static", "templates", "__pycache__")]
+        if os.path.basename(dirpath) == "translations":
+            found.append(dirpath)
+            dirnames[:] = []
+    return sorted(found)
+
+
+def compile_translations(app: Flask) -> None:
+    """Compile the .po catalogues to .mo when a .mo is missing or older.
+
+    The .mo files are build products kept out of git, so a fresh clone works
+    with no extra step.
+    """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for root in translation_directories(app):
+        for dirpath, _dirs, files in os.walk(root):
+            for name in (f for f in files if f.endswith(".po")):
+                _compile(os.path.join(dirpath, name), read_po, write_mo)
+
+
+def _compile(po_path: str, read_po, write_mo) -> None:
+    mo_path = po_path[:-3] + ".mo"
+    if os.path.exists(mo_path) and os.path.getmtime(mo_path) >= os.path.getmtime(po_path):
+        return
+    with open(po_path, "rb") as po_file:
+        catalog = read_po(po_file)
+    tmp_path = f"{mo_path}.{os.getpid()}.tmp"
+    with open(tmp_path, "wb") as mo_file:
+        write_mo(mo_file, catalog)
+    os.replace(tmp_path, mo_path)  # atomic: two workers may start at once

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("lobby", __name__)
+
+from . import events, routes  # noqa: E402,F401

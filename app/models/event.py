@@ -1,0 +1,69 @@
+"""The event store: every fact a device or a form records, never edited."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..database import UTCDateTime, utcnow
+from ..extensions import db
+from .branch import Branch, User
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a bigint.
+PositionType = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Event(db.Model):
+    __tablename__ = "event"
+    __table_args__ = (
+        Index("ix_event_branch_position", "branch_id", "position"),
+        Index("ix_event_subject_order", "subject_id", "occurred_at", "device_id", "seq"),
+    )
+
+    # The order in which the server accepted events: the pull cursor.
+    position: Mapped[int] = mapped_column(PositionType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    subject_id: Mapped[str] = mapped_column(String(36))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    device_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    payload: Mapped[dict] = mapped_column(JSON)
+
+    branch: Mapped[Branch] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def order_key(self) -> tuple:
+        """How a subject's events are ordered when its state is derived."""
+        return (self.occurred_at, self.device_id, self.seq)
+
+    def __repr__(self) -> str:
+        return f"<Event {self.type} {self.id}>"
+
+
+class Subject(db.Model):
+    """A thing events are about (a visit, a checklist run, a fault, ...).
+
+    Made by the event that creates it; pins its kind and branch so that later
+    events cannot move it, and remembers the order key of the last event folded
+    into its read model, so an event that arrives late triggers a rebuild.
+    """
+
+    __tablename__ = "subject"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_device_id: Mapped[str] = mapped_column(String(64))
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+
+    @property
+    def last_key(self) -> tuple:
+        return (self.last_occurred_at, self.last_device_id, self.last_seq)

@@ -1,0 +1,31 @@
+// Datang's page glue: show htmx errors as toasts. No inline script anywhere (CSP).
+(function () {
+  "use strict";
+
+  function toast(message, kind) {
+    var box = document.getElementById("toasts");
+    if (!box || !message) return;
+    var p = document.createElement("p");
+    p.className = "toast" + (kind ? " toast-" + kind : "");
+    p.textContent = message;
+    box.appendChild(p);
+    setTimeout(function () { p.remove(); }, 6000);
+  }
+  window.datangToast = toast;
+
+  document.addEventListener("htmx:responseError", function (evt) {
+    var xhr = evt.detail.xhr, message = "";
+    try { message = JSON.parse(xhr.responseText).error.message; } catch (e) {
+      var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+      var alert = doc.querySelector("[role=alert]");
+      message = alert ? alert.textContent.trim() : String(xhr.status);
+    }
+    toast(message, "error");
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("#toasts .toast").forEach(function (p) {
+      setTimeout(function () { p.remove(); }, 6000);
+    });
+  });
+})();

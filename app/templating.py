@@ -1,0 +1,57 @@
+"""Names the templates share: navigation, labels of codes, time formatting."""
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import format_datetime, get_locale, lazy_gettext as _l
+from flask_login import current_user
+
+from .models import Role
+
+PURPOSE_LABELS = {
+    "cash": _l("Cash"),
+    "transfer": _l("Transfer"),
+    "account": _l("Account"),
+    "card": _l("Card"),
+    "wealth": _l("Wealth"),
+    "loan": _l("Loan"),
+    "bills": _l("Bills"),
+    "inquiry": _l("Inquiry"),
+    "complaint": _l("Complaint"),
+    "corporate": _l("Corporate"),
+    "other": _l("Other"),
+}
+
+FEATURE_TITLES = {
+    "lobby": _l("Lobby"),
+    "checklist": _l("Checklist"),
+    "referrals": _l("Referrals"),
+    "supervisor": _l("Supervisor"),
+    "admin": _l("Administration"),
+}
+
+NAV = {
+    Role.LOBBY_MANAGER: [("lobby.board", "lobby"), ("checklist.today", "checklist")],
+    Role.TELLER: [("referrals.inbox", "referrals")],
+    Role.WEALTH_MANAGER: [("referrals.inbox", "referrals")],
+    Role.BRANCH_SUPERVISOR: [("supervisor.dashboard", "supervisor")],
+    Role.AREA_SUPERVISOR: [("supervisor.dashboard", "supervisor")],
+    Role.ADMIN: [("admin.index", "admin")],
+}
+
+
+def register(app: Flask) -> None:
+    @app.context_processor
+    def helpers():
+        return {
+            "lang": "en" if get_locale().language == "en" else "zh",
+            "nav_links": nav_links,
+            "purpose_label": lambda code: PURPOSE_LABELS.get(code, code),
+            "feature_title": lambda feature: FEATURE_TITLES.get(feature, feature),
+            "format_time": format_datetime,
+        }
+
+
+def nav_links() -> list[tuple[str, str]]:
+    if not current_user.is_authenticated:
+        return []
+    return [(endpoint, FEATURE_TITLES[feature]) for endpoint, feature in NAV[current_user.role]]

@@ -1,0 +1,74 @@
+"""Configuration read from the environment, one class per environment.
+
+`DATANG_ENV` picks the class; `DATABASE_URL` and `SECRET_KEY` override.
+"""
+import os
+from datetime import timedelta
+
+
+class Config:
+    ENV_NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in instance/
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    DEMO_PASSWORD = os.environ.get("DATANG_DEMO_PASSWORD", "demo-pass-1234")
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # A lobby shift is long; a tablet left idle for longer signs out.
+    PERMANENT_SESSION_LIFETIME = timedelta(
+        minutes=int(os.environ.get("DATANG_SESSION_MINUTES", 12 * 60)))
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
+
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = os.environ.get("DATANG_LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+
+    SYNC_MAX_EVENTS = 500
+    SYNC_MAX_BYTES = 1024 * 1024
+    PULL_DEFAULT_LIMIT = 500
+    PULL_MAX_LIMIT = 1000
+    # Request bodies above this are cut off by Werkzeug (413) before parsing;
+    # room for a fault photo of ~300 KB, base64-encoded, plus the envelope.
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+
+
+class DevelopmentConfig(Config):
+    pass
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    DEMO_PASSWORD = os.environ.get("DATANG_DEMO_PASSWORD")
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing in tests only
+    RATELIMIT_ENABLED = True
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
+
+
+def config_for(env_name: str | None = None) -> type[Config]:
+    name = env_name or os.environ.get("DATANG_ENV", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"DATANG_ENV must be one of {', '.join(CONFIGS)}, not {name!r}")
+    return CONFIGS[name]

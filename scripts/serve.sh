@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Run Datang for a pilot: SQLite with the demo data, reachable from the LAN.
+#   PORT=5000 HOST=0.0.0.0 by default; DATABASE_URL and SECRET_KEY as in README.
+source "$(dirname "$0")/env.sh"
+flask --app run db upgrade
+flask --app run seed-demo
+HOST="${HOST:-0.0.0.0}"
+PORT="${PORT:-5000}"
+echo "Datang is at http://$(hostname -I 2>/dev/null | awk '{print $1}' || echo localhost):$PORT  (sign in as lobby1 / ${DATANG_DEMO_PASSWORD:-demo-pass-1234})"
+exec gunicorn --workers "${WORKERS:-2}" --threads 4 --bind "$HOST:$PORT" --access-logfile - run:app
