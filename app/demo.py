@@ -4,12 +4,12 @@ Safe to run twice: what is there already is left as it is.
 """
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Branch, Role, User
+from .models import Branch, Product, Role, User
 
 BRANCHES = [
     # code, name, English name, time zone, opening time
@@ -51,6 +51,9 @@ def seed_demo(password: str) -> dict[str, int]:
         db.session.add(user)
         added["users"] += 1
     db.session.flush()
+    for branch in branches.values():
+        seed_catalogue(branch)
+    db.session.flush()
     for seed in FEATURE_SEEDS:
         seed(branches)
     db.session.commit()
@@ -60,3 +63,24 @@ def seed_demo(password: str) -> dict[str, int]:
 # Features add their own demo data (inventory, catalogue, ...) here; each must
 # be safe to run twice.
 FEATURE_SEEDS: list = []
+
+
+PRODUCTS = [
+    # code, name, English name, need tags, ends on
+    ("wm-stable", "稳盈理财 90天", "Steady Wealth 90-day", ["wealth_management", "deposits"], None),
+    ("deposit-3y", "三年期大额存单", "3-year large certificate of deposit", ["deposits"], None),
+    ("card-gold", "金卡信用卡", "Gold credit card", ["credit_card"], None),
+    ("mobile-app", "手机银行", "Mobile banking", ["mobile_banking"], None),
+    ("pension-plan", "个人养老金账户", "Private pension account", ["pension"], None),
+    ("loan-home", "安居房贷", "Home loan", ["loans"], None),
+    ("insure-life", "安康保险", "Life insurance", ["insurance"], None),
+    ("fund-2025", "2025 新春基金", "2025 New Year fund", ["wealth_management"], date(2025, 12, 31)),
+]
+
+
+def seed_catalogue(branch: Branch) -> None:
+    known = set(db.session.scalars(select(Product.code).where(Product.branch_id == branch.id)))
+    for code, name, name_en, needs, ends_on in PRODUCTS:
+        if code not in known:
+            db.session.add(Product(branch_id=branch.id, code=code, name=name, name_en=name_en,
+                                   needs=needs, ends_on=ends_on))
