@@ -52,7 +52,10 @@ class EventType:
     payload: type[Payload]
     roles: frozenset[Role]
     apply: Callable[["Applied"], None]
-    creates_subject: bool = False
+    # True: the event starts its subject, and a second one is refused (subject_exists).
+    # "if_missing": the first of these events starts the subject, later ones join it
+    # (a checklist run whose id every tablet derives from branch and date).
+    creates_subject: bool | str = False
     check: Callable[["Applied"], None] | None = None
     description: str = ""
 
@@ -80,7 +83,7 @@ AGGREGATES: dict[str, Aggregate] = {}
 
 
 def event_type(name: str, *, kind: str, payload: type[Payload], roles: Iterable[Role],
-               creates_subject: bool = False, check: Callable[[Applied], None] | None = None,
+               creates_subject: bool | str = False, check: Callable[[Applied], None] | None = None,
                description: str = ""):
     """Register the decorated function as the way `name` events change the read models."""
 
@@ -241,7 +244,9 @@ def _apply(raw: Any, user: User, branches: dict[str, Branch]) -> Result:
         raise Rejected("invalid_payload", describe_validation_error(exc)) from None
 
     subject = session.get(Subject, env.subject_id)
-    if etype.creates_subject:
+    creating = etype.creates_subject is True or (etype.creates_subject == "if_missing"
+                                                 and subject is None)
+    if creating:
         if subject is not None:
             raise Rejected("subject_exists", _("This %(kind)s was already recorded.",
                                                kind=etype.kind))
@@ -267,7 +272,7 @@ def _apply(raw: Any, user: User, branches: dict[str, Branch]) -> Result:
     try:
         with session.begin_nested():
             session.add(event)
-            if etype.creates_subject:
+            if creating:
                 session.add(subject)
                 session.flush()
                 etype.apply(applied)
@@ -305,7 +310,7 @@ def rebuild(subject: Subject) -> None:
         .order_by(Event.occurred_at, Event.device_id, Event.seq)).all()
     # The creating event goes first even when another device's clock put a later
     # event before it; the rest keep their order.
-    events.sort(key=lambda e: not EVENT_TYPES[e.type].creates_subject)
+    events.sort(key=lambda e: EVENT_TYPES[e.type].creates_subject is not True)
     for event in events:
         etype = EVENT_TYPES[event.type]
         payload = etype.payload.model_validate(event.payload)

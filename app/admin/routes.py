@@ -101,8 +101,8 @@ def branch_edit(branch_id: int):
             if _commit(form.code, _("A branch with this code already exists.")):
                 flash(_("Branch %(code)s saved.", code=branch.code), "info")
                 return redirect(url_for("admin.branches"))
-    db.session.rollback()
-    return _branch_form_page(form, db.session.get(Branch, branch_id), status=422)
+    db.session.rollback()  # nothing half-written: the refused values never reach the row
+    return _branch_form_page(form, branch, status=422)
 
 
 @bp.post("/admin/branches/<int:branch_id>/deactivate")
@@ -192,8 +192,10 @@ def user_new():
 @bp.route("/admin/users/<int:user_id>/edit", methods=["GET", "POST"])
 def user_edit(user_id: int):
     user = _get_or_404(User, user_id)
-    form = UserEditForm(obj=user, data=None if request.method == "POST" else {
-        "role": user.role.value, "branches": [b.id for b in user.branches]})
+    # Not obj=user: the form wants the role's code and the branches' ids.
+    form = UserEditForm(data=None if request.method == "POST" else {
+        "display_name": user.display_name, "role": user.role.value,
+        "branches": [b.id for b in user.branches]})
     form.set_branch_choices(_branch_choices(user))
     if request.method == "GET":
         return _user_form_page(form, user)
