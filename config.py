@@ -12,9 +12,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in instance/
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     DEMO_PASSWORD = os.environ.get("DATANG_DEMO_PASSWORD", "demo-pass-1234")
-    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_LOCALE = "zh"  # Simplified Chinese; catalogues live in translations/zh
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
-    LANGUAGES = ("zh_CN", "en")
+    LANGUAGES = ("zh", "en")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -65,6 +65,7 @@ class Aggregate:
     kind: str
     # Removes a subject's read-model rows before it is rebuilt from its events.
     reset: Callable[[Subject], None]
+    label: Any = None  # a lazy_gettext name for messages ("visit", "checklist run", ...)
 
 
 @dataclass
@@ -80,6 +81,10 @@ class Applied:
 
 EVENT_TYPES: dict[str, EventType] = {}
 AGGREGATES: dict[str, Aggregate] = {}
+# Called with every accepted event, after its type's apply (or its subject's
+# rebuild), inside the same savepoint: projections such as the supervisor's
+# daily figures (app/supervisor/projection.py) stay in step with the events.
+EVENT_OBSERVERS: list[Callable[["Applied"], None]] = []
 
 
 def event_type(name: str, *, kind: str, payload: type[Payload], roles: Iterable[Role],
@@ -97,8 +102,13 @@ def event_type(name: str, *, kind: str, payload: type[Payload], roles: Iterable[
     return register
 
 
-def register_aggregate(kind: str, reset: Callable[[Subject], None]) -> None:
-    AGGREGATES[kind] = Aggregate(kind, reset)
+def register_aggregate(kind: str, reset: Callable[[Subject], None], label: Any = None) -> None:
+    AGGREGATES[kind] = Aggregate(kind, reset, label)
+
+
+def kind_label(kind: str) -> str:
+    aggregate = AGGREGATES.get(kind)
+    return str(aggregate.label) if aggregate and aggregate.label else kind
 
 
 # --- the envelope -----------------------------------------------------------
@@ -249,17 +259,17 @@ def _apply(raw: Any, user: User, branches: dict[str, Branch]) -> Result:
     if creating:
         if subject is not None:
             raise Rejected("subject_exists", _("This %(kind)s was already recorded.",
-                                               kind=etype.kind))
+                                               kind=kind_label(etype.kind)))
         subject = Subject(id=env.subject_id, kind=etype.kind, branch_id=branch.id,
                           last_occurred_at=occurred_at, last_device_id=env.device_id,
                           last_seq=env.seq)
     else:
         if subject is None:
             raise Rejected("unknown_subject", _("The server does not know this %(kind)s.",
-                                                kind=etype.kind))
+                                                kind=kind_label(etype.kind)))
         if subject.kind != etype.kind or subject.branch_id != branch.id:
             raise Rejected("subject_mismatch", _("This event does not belong to that %(kind)s.",
-                                                 kind=etype.kind))
+                                                 kind=kind_label(etype.kind)))
 
     event = Event(id=env.id, type=env.type, occurred_at=occurred_at, received_at=utcnow(),
                   subject_id=env.subject_id, branch_id=branch.id, branch=branch,
@@ -283,6 +293,8 @@ def _apply(raw: Any, user: User, branches: dict[str, Branch]) -> Result:
             else:
                 session.flush()
                 rebuild(subject)
+            for observer in EVENT_OBSERVERS:
+                observer(applied)
             session.flush()
     except IntegrityError:
         # The same id raced in from another request: judge it again as a repeat.

@@ -1,4 +1,8 @@
-"""Languages and time zones: zh_CN by default, English selectable and remembered."""
+"""Languages and time zones: Simplified Chinese by default, English selectable and remembered.
+
+Chinese is the locale `zh` (Babel reads it as Simplified Chinese); its catalogues
+are in `translations/zh/LC_MESSAGES/messages.po`. English is the msgids themselves.
+"""
 from __future__ import annotations
 
 import os
@@ -11,7 +15,7 @@ def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     asked = request.args.get("lang")
     if asked:
-        asked = {"zh": "zh_CN", "zh-CN": "zh_CN", "zh_CN": "zh_CN", "en": "en"}.get(asked)
+        asked = {"zh": "zh", "zh-CN": "zh", "zh_CN": "zh", "zh-Hans": "zh", "en": "en"}.get(asked)
         if asked in languages:
             session["lang"] = asked
             return asked
