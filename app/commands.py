@@ -22,6 +22,27 @@ def register(app: Flask) -> None:
         added = seed_demo(password)
         click.echo(f"demo data: {added['branches']} branches and {added['users']} users added")
 
+    @app.cli.command("backup")
+    @click.argument("target", required=False)
+    def backup_command(target):
+        """Write a consistent backup of the live database to TARGET."""
+        from datetime import datetime
+        from .backup import backup
+        url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+        target = target or f"datang-{datetime.now():%Y%m%d-%H%M%S}.backup"
+        click.echo(f"backup written to {backup(url, target)}")
+
+    @app.cli.command("restore")
+    @click.argument("source")
+    @click.confirmation_option(prompt="This replaces the database with the backup. Go on?")
+    def restore_command(source):
+        """Replace the database with a backup made by `backup`."""
+        from .backup import restore
+        db.session.remove()
+        db.engine.dispose()
+        restore(current_app.config["SQLALCHEMY_DATABASE_URI"], source)
+        click.echo("restored")
+
     @app.cli.command("create-user")
     @click.argument("username")
     @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
