@@ -22,6 +22,9 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     # A lobby shift is long; a tablet left idle for longer signs out.
+    # The cookie is only re-sent when the session changes: a poll or a sync still in
+    # flight when someone signs out must not put the old session cookie back.
+    SESSION_REFRESH_EACH_REQUEST = False
     PERMANENT_SESSION_LIFETIME = timedelta(
         minutes=int(os.environ.get("DATANG_SESSION_MINUTES", 12 * 60)))
 

@@ -30,6 +30,10 @@ COMMON_TIMEZONES = ("Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Maca
                     "Asia/Taipei", "Asia/Singapore", "UTC")
 
 
+# Files in the tz database that are not places: the server's own zone, a placeholder.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @lru_cache(maxsize=1)
 def _known_timezones() -> frozenset[str]:
     # available_timezones() walks the tz database on every call: read it once.
@@ -38,7 +42,7 @@ def _known_timezones() -> frozenset[str]:
 
 def is_timezone(name: str) -> bool:
     """True for an IANA name such as Asia/Shanghai (not 'localtime', not a path)."""
-    if name not in _known_timezones():
+    if name in _NOT_ZONES or name not in _known_timezones():
         return False
     try:
         ZoneInfo(name)
@@ -129,7 +133,8 @@ class _UserFields(FlaskForm):
 
     def set_branch_choices(self, branches) -> None:
         self.branches.choices = [
-            (b.id, b.name if b.active else f"{b.name} ({_l('inactive')})") for b in branches]
+            (b.id, b.name if b.active else _l("%(name)s (inactive)", name=b.name))
+            for b in branches]
 
     def validate_branches(self, field) -> None:
         try:
@@ -168,8 +173,8 @@ class UserFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    branch = SelectField(_l("Branch"), validate_choice=True)
-    role = SelectField(_l("Role"), validate_choice=True)
+    branch = SelectField(_l("Branch"), default="")
+    role = SelectField(_l("Role"), default="")
 
     def set_choices(self, branches) -> None:
         self.branch.choices = [("", _l("All branches"))] + [(b.code, b.name) for b in branches]

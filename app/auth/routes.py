@@ -3,7 +3,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, request, session, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
@@ -26,6 +26,16 @@ def _safe_next(target: str | None) -> str | None:
 
 def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.before_app_request
+def remember_language():
+    """Remember `?lang=` even when the answer renders no text (a redirect, JSON).
+
+    Flask-Babel picks the locale lazily, on the first translated string.
+    """
+    if "lang" in request.args:
+        get_locale()
 
 
 @bp.route("/login", methods=["GET", "POST"])

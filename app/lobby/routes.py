@@ -1,69 +1,188 @@
+"""The lobby manager's pages. Every write on them goes through the tablet's outbox
+(static/js/lobby.js -> Datang.record -> POST /api/v1/sync); these views only read,
+except the admin's settings page, which edits configuration, not events.
+"""
 from __future__ import annotations
 
-from flask import abort, g, request
+from flask import abort, flash, g, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.session import role_required
-from ..events import Rejected, new_id, record
 from ..extensions import db
-from ..htmx import render
-from ..models import Role, Visit
+from ..htmx import is_htmx, render
+from ..models import Branch, NeedTag, Role, SelfServiceMachine, Visit
 from . import bp
-from .events import PURPOSES
+from .codes import AMOUNT_BANDS, PURPOSES, ROUTES
+from .rules import Rule, branch_rules, save_rules
+from .views import board_context, board_version, history, referrals_of, static_context, user_name
 
 
-def current_branch():
+def current_branch() -> Branch:
+    """The lobby manager's own branch.
+
+    :raise 403: for a user with no branch.
+    """
     branch = current_user.home_branch
     if branch is None:
         abort(403)
-    g.branch = branch
+    g.branch = branch  # times in the branch's time zone
     return branch
 
 
-def waiting_visits(branch):
-    return db.session.scalars(
-        select(Visit).where(Visit.branch_id == branch.id, Visit.status == "waiting")
-        .order_by(Visit.greeted_at)).all()
+def visit_of_branch(visit_id: str, branch: Branch) -> Visit:
+    """:raise 404: no such visit. :raise 403: the visit is another branch's."""
+    visit = db.session.get(Visit, visit_id)
+    if visit is None:
+        abort(404)
+    if visit.branch_id != branch.id:
+        abort(403)
+    return visit
 
 
 @bp.get("/lobby")
 @role_required(Role.LOBBY_MANAGER)
 def board():
     branch = current_branch()
-    return render("lobby/board.html", "lobby/_board.html", branch=branch,
-                  visits=waiting_visits(branch), purposes=PURPOSES)
+    return render("lobby/board.html", "lobby/_board.html",
+                  **{**board_context(branch), **static_context(branch)})
 
 
-@bp.post("/lobby/visits")
+@bp.get("/lobby/board")
 @role_required(Role.LOBBY_MANAGER)
-def greet():
+def board_fragment():
+    """The waiting board alone, polled by the tablet; 204 when nothing changed since `since`."""
     branch = current_branch()
-    payload = {"purpose": request.form.get("purpose", "")}
-    if request.form.get("ticket"):
-        payload["ticket"] = request.form["ticket"].strip()
-    error = None
-    try:
-        record(current_user, "visit.greeted", branch=branch, subject_id=new_id(), payload=payload)
-    except Rejected as rejected:
-        error = rejected.message
-    return render("lobby/board.html", "lobby/_board.html", status=422 if error else 200,
-                  branch=branch, visits=waiting_visits(branch), purposes=PURPOSES, error=error)
+    if not is_htmx():
+        return redirect(url_for("lobby.board"))
+    since = request.args.get("since", "")
+    # The wait times tick on the tablet itself; only a new event changes the board.
+    if since.isdigit() and int(since) == board_version(branch):
+        response = make_response("", 204)
+        response.headers.add("Vary", "HX-Request")
+        return response
+    return render("lobby/_board.html", **board_context(branch))
 
 
-@bp.post("/lobby/visits/<visit_id>/close")
+@bp.get("/lobby/visits/<visit_id>")
 @role_required(Role.LOBBY_MANAGER)
-def close(visit_id: str):
+def visit_detail(visit_id: str):
     branch = current_branch()
-    visit = db.session.get(Visit, visit_id)
-    if visit is None or visit.branch_id != branch.id:
+    visit = visit_of_branch(visit_id, branch)
+    context = board_context(branch)
+    context.update(visit=visit, rows=history(visit), user_name=user_name,
+                   referral=referrals_of([visit]).get(visit.referral_id))
+    return render("lobby/visit.html", "lobby/_history.html", **context)
+
+
+@bp.get("/lobby/visits/<visit_id>/card")
+@role_required(Role.LOBBY_MANAGER)
+def visit_card(visit_id: str):
+    branch = current_branch()
+    visit = visit_of_branch(visit_id, branch)
+    if not is_htmx():
+        return redirect(url_for("lobby.visit_detail", visit_id=visit.id))
+    return render("lobby/_visit_card.html", **board_context(branch), visit=visit)
+
+
+# --- the admin's settings ------------------------------------------------------
+
+def settings_branch() -> Branch:
+    code = request.values.get("branch")
+    query = select(Branch).where(Branch.active.is_(True)).order_by(Branch.code)
+    if code:
+        query = select(Branch).where(Branch.code == code)
+    branch = db.session.scalar(query)
+    if branch is None:
         abort(404)
-    error = None
-    try:
-        record(current_user, "visit.closed", branch=branch, subject_id=visit.id,
-               payload={"outcome": request.form.get("outcome", "")})
-    except Rejected as rejected:
-        error = rejected.message
-    return render("lobby/board.html", "lobby/_board.html", status=422 if error else 200,
-                  branch=branch, visits=waiting_visits(branch), purposes=PURPOSES, error=error)
+    return branch
+
+
+def settings_context(branch: Branch, errors: list[str] | None = None) -> dict:
+    rules = branch_rules(branch.id)
+    base = {r.purpose: r.route for r in rules if r.min_band is None}
+    large = {r.purpose: (r.min_band, r.route) for r in rules if r.min_band is not None}
+    return {
+        "branch": branch, "errors": errors or [],
+        "branches": db.session.scalars(select(Branch).order_by(Branch.code)).all(),
+        "purposes": PURPOSES, "routes": ROUTES, "bands": AMOUNT_BANDS,
+        "base": base, "large": large,
+        "machines_text": "\n".join(db.session.scalars(
+            select(SelfServiceMachine.name).where(SelfServiceMachine.branch_id == branch.id)
+            .order_by(SelfServiceMachine.position, SelfServiceMachine.id))),
+        "tags": db.session.scalars(select(NeedTag).order_by(NeedTag.position, NeedTag.id)).all(),
+        **static_context(branch),
+    }
+
+
+@bp.route("/lobby/settings", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def settings():
+    """Triage rules and self-service machines per branch; the need tags (all branches)."""
+    branch = settings_branch()
+    if request.method == "GET":
+        return render("lobby/settings.html", "lobby/_settings.html", **settings_context(branch))
+    errors = []
+    form = request.form
+    rules = []
+    for purpose in PURPOSES:
+        route = form.get(f"route-{purpose}", "")
+        if route not in ROUTES:
+            errors.append(_("Choose a route for every purpose."))
+            break
+        rules.append(Rule(purpose, route))
+        band, large_route = form.get(f"band-{purpose}", ""), form.get(f"large-{purpose}", "")
+        if band:
+            if band not in AMOUNT_BANDS or large_route not in ROUTES:
+                errors.append(_("A large-amount rule needs both an amount band and a route."))
+                break
+            rules.append(Rule(purpose, large_route, band))
+    names = []
+    for line in form.get("machines", "").splitlines():
+        name = line.strip()
+        if not name:
+            continue
+        if len(name) > 60:
+            errors.append(_("A machine's name has at most 60 characters."))
+            break
+        if name not in names:
+            names.append(name)
+    tags = db.session.scalars(select(NeedTag).order_by(NeedTag.position, NeedTag.id)).all()
+    updates = []
+    for tag in tags:
+        name = form.get(f"tag-{tag.id}-name", "").strip()
+        name_en = form.get(f"tag-{tag.id}-name_en", "").strip()
+        if not name or len(name) > 60 or len(name_en) > 60:
+            errors.append(_("Every need tag needs a name of at most 60 characters."))
+            break
+        updates.append((tag, name, name_en, form.get(f"tag-{tag.id}-active") == "on"))
+    new_code = form.get("new_tag_code", "").strip().lower()
+    new_name = form.get("new_tag_name", "").strip()
+    if new_code or new_name:
+        if (not new_code.replace("_", "").isalnum() or not new_code.isascii() or len(new_code) > 32
+                or not new_name or len(new_name) > 60):
+            errors.append(_("A new need tag needs a code (letters, digits, _) and a name."))
+        elif any(t.code == new_code for t in tags):
+            errors.append(_("A need tag with this code exists already."))
+    if errors:
+        return render("lobby/settings.html", "lobby/_settings.html", status=422,
+                      **settings_context(branch, errors))
+    save_rules(branch.id, rules)
+    for row in db.session.scalars(select(SelfServiceMachine).where(
+            SelfServiceMachine.branch_id == branch.id)):
+        db.session.delete(row)
+    db.session.flush()
+    for position, name in enumerate(names):
+        db.session.add(SelfServiceMachine(branch_id=branch.id, name=name, position=position))
+    for tag, name, name_en, active in updates:
+        tag.name, tag.name_en, tag.active = name, name_en, active
+    if new_code:
+        db.session.add(NeedTag(code=new_code, name=new_name,
+                               name_en=form.get("new_tag_name_en", "").strip()[:60],
+                               position=len(tags)))
+    db.session.commit()
+    flash(_("Lobby settings saved."), "ok")
+    if is_htmx():
+        return render("lobby/_settings.html", **settings_context(branch))
+    return redirect(url_for("lobby.settings", branch=branch.code))

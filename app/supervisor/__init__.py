@@ -1,5 +1,6 @@
+"""The supervisor's view: today, figures, spot-checks and exports (product brief §3)."""
 from flask import Blueprint
 
-bp = Blueprint("supervisor", __name__)
+bp = Blueprint("supervisor", __name__, cli_group=None)
 
-from . import routes  # noqa: E402,F401
+from . import events, projection, routes, commands  # noqa: E402,F401

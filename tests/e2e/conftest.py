@@ -3,6 +3,10 @@
 `live_server` runs tests/e2e/serve.py in its own process (so a test may kill
 and restart it); `browser` is headless Chromium from /usr/bin/chromium;
 `tablet` opens a new context (a tablet) signed in as a given user.
+
+For the offline tests: `ready(page)` waits until the service worker controls
+the page and the outbox is loaded; `server_events` counts what the server
+stored, straight from the test's database (SQLite file or PostgreSQL schema).
 """
 from __future__ import annotations
 
@@ -36,11 +40,15 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
+        # Extra environment for the next start(), e.g. {"DATANG_BUILD_ID": "2"}
+        # to serve a new service-worker version.
+        self.env: dict[str, str] = {}
 
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.e2e.serve", "--database-url", self.database_url,
-             "--port", str(self.port)], cwd=ROOT, env={**os.environ, "DATANG_ENV": "testing"})
+             "--port", str(self.port)], cwd=ROOT,
+            env={**os.environ, "DATANG_ENV": "testing", **self.env})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -61,6 +69,9 @@ class LiveServer:
         self.kill()
         self.start()
 
+    def stop(self) -> None:
+        self.kill()
+
 
 @pytest.fixture
 def live_server(database_url):
@@ -71,15 +82,34 @@ def live_server(database_url):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium is not at {CHROMIUM}: install Debian's chromium package")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                         args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def persistent_tablet(playwright, live_server, tmp_path):
+    """A browser with a profile on disk (not incognito), as an installed app has.
+
+    Chromium refuses to install from an incognito context, which is what
+    `browser.new_context()` gives; this one can be checked for installability.
+    """
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        base_url=live_server.url, viewport={"width": 1024, "height": 768}, has_touch=True)
+    yield context
+    context.close()
 
 
 def sign_in(page, base_url: str, username: str, password: str = PASSWORD) -> None:
@@ -124,3 +154,84 @@ def wait_until(page, expression: str, arg=None, timeout: float = 10.0):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for: {expression}")
         time.sleep(0.05)
+
+
+def ready(page, timeout: float = 15.0) -> None:
+    """The page is controlled by the service worker and the outbox has loaded."""
+    try:
+        wait_until(page, "window.Datang !== undefined && window.Datang.pwa !== undefined"
+                         " && navigator.serviceWorker.controller !== null"
+                         " && (Datang.pwa.isWarm || !navigator.onLine)", timeout=timeout)
+    except AssertionError:
+        state = page.evaluate("""() => ({url: location.href, datang: !!window.Datang,
+            pwa: !!(window.Datang && Datang.pwa), controller: !!navigator.serviceWorker.controller,
+            warm: !!(window.Datang && Datang.pwa && Datang.pwa.isWarm), online: navigator.onLine})""")
+        raise AssertionError(f"page not ready: {state}") from None
+
+
+def badge(page) -> dict:
+    """The sync badge's counts, as integers."""
+    return page.evaluate("""() => {
+        const b = document.querySelector('[data-testid="sync-status"]');
+        return {pending: parseInt(b.dataset.pending, 10), rejected: parseInt(b.dataset.rejected, 10),
+                state: b.dataset.state};
+    }""")
+
+
+def wait_badge(page, timeout: float = 10.0, **expected) -> dict:
+    """Wait until the badge shows `expected` (e.g. pending=3, state="offline"); the badge
+    is redrawn asynchronously (coalesced), a moment after the outbox changes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = badge(page)
+        if all(shown[key] == value for key, value in expected.items()):
+            return shown
+        if time.monotonic() > deadline:
+            raise AssertionError(f"badge shows {shown}, expected {expected}")
+        time.sleep(0.05)
+
+
+def record_visits(page, count: int, purpose: str = "cash") -> list[str]:
+    """Record `count` visit.greeted events through Datang.record; their subject ids."""
+    return page.evaluate("""async ([n, purpose]) => {
+        const ids = [];
+        for (let i = 0; i < n; i++) {
+            const id = Datang.newId();
+            await Datang.record('visit.greeted', id, {purpose, ticket: 'T' + i});
+            ids.push(id);
+        }
+        return ids;
+    }""", [count, purpose])
+
+
+def outbox_size(page) -> int:
+    """Every entry in this browser's outbox, whoever made it."""
+    return page.evaluate("""() => new Promise((resolve, reject) => {
+        const open = indexedDB.open('datang');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+            const req = open.result.transaction('outbox').objectStore('outbox').count();
+            req.onsuccess = () => { resolve(req.result); open.result.close(); };
+        };
+    })""")
+
+
+@pytest.fixture
+def server_events(database_url):
+    """server_events(**where) -> [(id, type, subject_id, username)] stored on the server."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+
+    def query(type: str | None = None):
+        sql = ('SELECT e.id, e.type, e.subject_id, u.username FROM event e '
+               'JOIN "user" u ON u.id = e.user_id')
+        params = {}
+        if type:
+            sql += " WHERE e.type = :type"
+            params["type"] = type
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql + " ORDER BY e.position"), params)]
+
+    yield query
+    engine.dispose()

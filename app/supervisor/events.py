@@ -1,0 +1,64 @@
+"""`spotcheck.recorded`: a supervisor's blind re-check of a checklist item or a visit.
+
+The supervisor records what they found before the lobby manager's answer is
+shown; the apply function stores that answer beside theirs, as it stood when
+the spot-check was recorded, so the agreement rate never moves afterwards.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from pydantic import Field
+from sqlalchemy import delete
+
+from ..events import Applied, Payload, Rejected, event_type, register_aggregate
+from ..extensions import db
+from ..models import Role, Subject
+from ..models.figures import SpotCheck
+from ..privacy import FreeText
+from .projection import BranchClock
+from .spotchecks import find_target
+
+SUPERVISOR_ROLES = {Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR}
+
+
+class SpotCheckRecorded(Payload):
+    target_kind: Literal["checklist_item", "visit"]
+    target_id: str = Field(min_length=1, max_length=64)
+    run_id: Optional[str] = Field(default=None, max_length=36)
+    verdict: Literal["agree", "disagree"]
+    supervisor_answer: Optional[str] = Field(default=None, max_length=32)
+    note: Optional[FreeText] = Field(default=None, max_length=500)  # refuses personal data
+
+
+def _reset(subject: Subject) -> None:
+    db.session.execute(delete(SpotCheck).where(SpotCheck.id == subject.id))
+
+
+register_aggregate("spotcheck", _reset, label=_l("spot-check"))
+
+
+def _check(a: Applied) -> None:
+    p: SpotCheckRecorded = a.payload
+    if find_target(a.branch, p.target_kind, p.target_id, p.run_id) is None:
+        raise Rejected("unknown_target", _("There is no such item or visit in this branch."))
+
+
+@event_type("spotcheck.recorded", kind="spotcheck", payload=SpotCheckRecorded,
+            roles=SUPERVISOR_ROLES, creates_subject=True, check=_check,
+            description="A supervisor re-checked a checklist item or a visit blind and "
+                        "recorded agree or disagree, with a note.")
+def spotcheck_recorded(a: Applied) -> None:
+    p: SpotCheckRecorded = a.payload
+    target = find_target(a.branch, p.target_kind, p.target_id, p.run_id)
+    db.session.add(SpotCheck(
+        id=a.subject.id, branch_id=a.branch.id,
+        day=BranchClock.of(a.branch).local(a.event.occurred_at).date(),
+        recorded_at=a.event.occurred_at, supervisor_id=a.event.user_id,
+        run_id=(target.run_id if target else None) or p.run_id,
+        target_kind=p.target_kind, target_id=p.target_id,
+        target_label=(target.label if target else "")[:200],
+        checked_user_id=target.user_id if target else None,
+        lobby_answer=target.answer if target else None,
+        supervisor_answer=p.supervisor_answer, verdict=p.verdict, note=p.note or None))
