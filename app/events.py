@@ -81,10 +81,11 @@ class Applied:
 
 EVENT_TYPES: dict[str, EventType] = {}
 AGGREGATES: dict[str, Aggregate] = {}
-# Called with every accepted event, after its type's apply (or its subject's
-# rebuild), inside the same savepoint: projections such as the supervisor's
-# daily figures (app/supervisor/projection.py) stay in step with the events.
-EVENT_OBSERVERS: list[Callable[["Applied"], None]] = []
+# Called once per write transaction, before it commits, with the events it
+# accepted: projections such as the supervisor's daily figures
+# (app/supervisor/projection.py) stay in step with the events, and a batch of
+# five events about one visit projects that visit once, not five times.
+EVENT_OBSERVERS: list[Callable[[list["Applied"]], None]] = []
 
 
 def event_type(name: str, *, kind: str, payload: type[Payload], roles: Iterable[Role],
@@ -243,20 +244,85 @@ class Result:
         return out
 
 
-def apply_event(raw: Any, user: User, branches: dict[str, Branch] | None = None) -> Result:
+class Batch:
+    """What one write transaction knows: looked-up branches, events and subjects.
+
+    `prefetch` reads the known events and subjects of a whole batch in two
+    queries, so judging each event costs no look-up of its own.
+    """
+
+    def __init__(self) -> None:
+        self.branches: dict[str, Branch] = {}
+        self.events: dict[str, Event | None] = {}
+        self.subjects: dict[str, Subject | None] = {}
+        self.accepted: list[Applied] = []
+
+    def prefetch(self, raw_events: list[Any]) -> None:
+        ids, subject_ids = set(), set()
+        for raw in raw_events:
+            if isinstance(raw, dict):
+                ids.add(_canonical_uuid(raw.get("id")))
+                subject_ids.add(_canonical_uuid(raw.get("subject_id")))
+        ids.discard(None)
+        subject_ids.discard(None)
+        session = db.session
+        for chunk in _chunks(sorted(ids)):
+            self.events.update(dict.fromkeys(chunk))
+            for event in session.scalars(select(Event).where(Event.id.in_(chunk))):
+                self.events[event.id] = event
+        for chunk in _chunks(sorted(subject_ids)):
+            self.subjects.update(dict.fromkeys(chunk))
+            for subject in session.scalars(select(Subject).where(Subject.id.in_(chunk))):
+                self.subjects[subject.id] = subject
+
+    def event(self, event_id: str) -> Event | None:
+        if event_id not in self.events:
+            self.events[event_id] = db.session.scalar(select(Event).where(Event.id == event_id))
+        return self.events[event_id]
+
+    def subject(self, subject_id: str) -> Subject | None:
+        if subject_id not in self.subjects:
+            self.subjects[subject_id] = db.session.get(Subject, subject_id)
+        return self.subjects[subject_id]
+
+    def branch(self, code: str) -> Branch | None:
+        if code not in self.branches:
+            self.branches[code] = db.session.scalar(select(Branch).where(Branch.code == code))
+        return self.branches[code]
+
+    def notify_observers(self) -> None:
+        if self.accepted:
+            for observer in EVENT_OBSERVERS:
+                observer(self.accepted)
+
+
+def _canonical_uuid(value: Any) -> str | None:
+    try:
+        return str(uuid.UUID(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _chunks(items: list[str], size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def apply_event(raw: Any, user: User, batch: Batch | None = None) -> Result:
     """Judge one event on its own and, if it is good, store it with its effects.
 
     Must run inside `write_transaction()`. A rejected event writes nothing; an
     accepted one is written in a savepoint together with its read-model changes.
+    Whoever opened the transaction calls `batch.notify_observers()` before commit.
     """
     raw_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
     try:
-        return _apply(raw, user, branches if branches is not None else {})
+        return _apply(raw, user, batch if batch is not None else Batch())
     except Rejected as rejected:
         return Result(raw_id, "rejected", {"code": rejected.code, "message": rejected.message})
 
 
-def _apply(raw: Any, user: User, branches: dict[str, Branch]) -> Result:
+def _apply(raw: Any, user: User, batch: Batch) -> Result:
     session = db.session
     if not isinstance(raw, dict):
         raise Rejected("invalid_envelope", _("An event must be a JSON object."))
@@ -266,7 +332,7 @@ def _apply(raw: Any, user: User, branches: dict[str, Branch]) -> Result:
         raise Rejected("invalid_envelope", describe_validation_error(exc)) from None
     occurred_at = parse_time(env.occurred_at)
 
-    existing = session.scalar(select(Event).where(Event.id == env.id))
+    existing = batch.event(env.id)
     if existing is not None:
         if _same_content(existing, env, occurred_at) and user.can_read(existing.branch_id):
             return Result(env.id, "duplicate")
@@ -277,11 +343,7 @@ def _apply(raw: Any, user: User, branches: dict[str, Branch]) -> Result:
     if etype is None:
         raise Rejected("unknown_type", _("Unknown event type: %(type)s", type=env.type))
 
-    branch = branches.get(env.branch)
-    if branch is None:
-        branch = session.scalar(select(Branch).where(Branch.code == env.branch))
-        if branch is not None:
-            branches[env.branch] = branch
+    branch = batch.branch(env.branch)
     if branch is None or not branch.active or not user.can_write(branch):
         raise Rejected("branch_forbidden", _("You may not record events for branch %(code)s.",
                                              code=env.branch))
@@ -293,7 +355,7 @@ def _apply(raw: Any, user: User, branches: dict[str, Branch]) -> Result:
     except ValidationError as exc:
         raise Rejected("invalid_payload", describe_validation_error(exc)) from None
 
-    subject = session.get(Subject, env.subject_id)
+    subject = batch.subject(env.subject_id)
     creating = etype.creates_subject is True or (etype.creates_subject == "if_missing"
                                                  and subject is None)
     if creating:
@@ -333,8 +395,6 @@ def _apply(raw: Any, user: User, branches: dict[str, Branch]) -> Result:
             else:
                 session.flush()
                 rebuild(subject)
-            for observer in EVENT_OBSERVERS:
-                observer(applied)
             session.flush()
     except IntegrityError:
         # The same id raced in from another request: judge it again as a repeat.
@@ -342,6 +402,10 @@ def _apply(raw: Any, user: User, branches: dict[str, Branch]) -> Result:
         if existing is not None and _same_content(existing, env, occurred_at):
             return Result(env.id, "duplicate")
         raise Rejected("conflict", _("The event could not be stored; send it again.")) from None
+    batch.events[env.id] = event
+    if creating:
+        batch.subjects[subject.id] = subject
+    batch.accepted.append(applied)
     return Result(env.id, "accepted", event=event)
 
 
@@ -374,9 +438,12 @@ def rebuild(subject: Subject) -> None:
 
 def ingest(raw_events: list[Any], user: User) -> list[Result]:
     """Apply a batch from a device: one result per event, in the same order."""
-    branches: dict[str, Branch] = {}
+    batch = Batch()
     with write_transaction():
-        return [apply_event(raw, user, branches) for raw in raw_events]
+        batch.prefetch(raw_events)
+        results = [apply_event(raw, user, batch) for raw in raw_events]
+        batch.notify_observers()
+    return results
 
 
 SERVER_DEVICE_PREFIX = "server:"
@@ -399,10 +466,12 @@ def record(user: User, type: str, *, branch: Branch, subject_id: str,
         "seq": int(now.timestamp() * 1_000_000),
         "payload": payload,
     }
+    batch = Batch()
     with write_transaction():
-        result = apply_event(raw, user)
+        result = apply_event(raw, user, batch)
         if result.status != "accepted":
             raise Rejected(result.error["code"], result.error["message"])
+        batch.notify_observers()
         return result.event
 
 

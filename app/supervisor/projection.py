@@ -386,8 +386,8 @@ def load_events(subject_id: str) -> list[Ev]:
     return [Ev(r.type, r.occurred_at, r.user_id, r.payload, r.id) for r in rows]
 
 
-def project_subject(subject_id: str, kind: str, branch: Branch) -> None:
-    """Fold one subject again and apply the change in its contribution."""
+def project_subject(subject_id: str, kind: str, branch: Branch) -> Counter:
+    """Fold one subject again; returns the change in what it adds to the daily counters."""
     session = db.session
     clock = BranchClock.of(branch)
     proj = fold(kind, load_events(subject_id), clock)
@@ -396,30 +396,43 @@ def project_subject(subject_id: str, kind: str, branch: Branch) -> None:
     new = proj.contributions() if proj is not None else Counter()
     delta = Counter(new)
     delta.subtract(old)
-    _upsert_counts(branch.id, Counter({k: v for k, v in delta.items() if v}))
     if proj is None:
         if row is not None:
             session.delete(row)
-        return
-    if row is None:
-        row = FigureSubject(subject_id=subject_id)
-        session.add(row)
-    row.kind, row.branch_id, row.day, row.status = proj.kind, branch.id, proj.day, proj.status
-    row.user_id, row.facts, row.contributions = proj.user_id, proj.facts, _encode(new)
+    else:
+        if row is None:
+            row = FigureSubject(subject_id=subject_id)
+            session.add(row)
+        row.kind, row.branch_id, row.day, row.status = proj.kind, branch.id, proj.day, proj.status
+        row.user_id, row.facts, row.contributions = proj.user_id, proj.facts, _encode(new)
+    return Counter({k: v for k, v in delta.items() if v})
 
 
-def observe(applied: Applied) -> None:
-    kind = kind_of(applied.event.type)
-    if kind is None:
-        return
+def observe(accepted: list[Applied]) -> None:
+    """Project each subject a write transaction touched once, then add up the counters
+    of each branch in one statement."""
+    touched: dict[str, tuple[str, Branch]] = {}
+    for applied in accepted:
+        kind = kind_of(applied.event.type)
+        if kind is not None:
+            touched[applied.subject.id] = (kind, applied.branch)
     session = db.session
-    try:
-        # Its own savepoint: a fault in the figures must never refuse a lobby event.
-        with session.begin_nested():
-            project_subject(applied.subject.id, kind, applied.branch)
-    except Exception:  # noqa: BLE001
-        log.exception("figures: could not project %s %s; run rebuild-figures",
-                      applied.event.type, applied.subject.id)
+    deltas: dict[int, Counter] = defaultdict(Counter)
+    for subject_id, (kind, branch) in touched.items():
+        try:
+            # Its own savepoint: a fault in the figures must never refuse a lobby event.
+            with session.begin_nested():
+                deltas[branch.id].update(project_subject(subject_id, kind, branch))
+        except Exception:  # noqa: BLE001
+            log.exception("figures: could not project %s %s; run rebuild-figures", kind,
+                          subject_id)
+    for branch_id, delta in deltas.items():
+        try:
+            with session.begin_nested():
+                _upsert_counts(branch_id, Counter({k: v for k, v in delta.items() if v}))
+        except Exception:  # noqa: BLE001
+            log.exception("figures: could not add up the counters of branch %s; run "
+                          "rebuild-figures", branch_id)
 
 
 if observe not in EVENT_OBSERVERS:

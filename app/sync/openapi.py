@@ -70,6 +70,11 @@ def _document(types: tuple[str, ...]) -> dict:
         "paths": {
             "/api/v1/sync": {"post": {
                 "summary": "Push a batch of events; each is judged on its own.",
+                "parameters": [{
+                    "name": "X-Datang-User", "in": "header", "required": False,
+                    "schema": {"type": "string"},
+                    "description": "Optional: the (percent-encoded) username whose entries "
+                                   "these are; refused with 409 if another user is signed in."}],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["events"],
                     "properties": {"device_id": {"type": "string"},
@@ -90,9 +95,21 @@ def _document(types: tuple[str, ...]) -> dict:
                                             "error": {"$ref": "#/components/schemas/Error/properties/error"},
                                         }}}}}}}},
                     "400": {"description": "Not a batch, or no CSRF token.", "content": error},
+                    "409": {"description": "X-Datang-User names someone other than the "
+                                           "signed-in user; nothing written.", "content": error},
                     "401": {"description": "Not signed in.", "content": error},
                     "413": {"description": "Over 500 events or 1 MiB.", "content": error},
                     "429": {"description": "Overloaded; retry with back-off.", "content": error},
+                }}},
+            "/api/v1/session": {"get": {
+                "summary": "Who is signed in, a fresh CSRF token, and the newest pull cursor.",
+                "responses": {
+                    "200": {"description": "The session.", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["user", "csrf_token", "cursor"],
+                                   "properties": {"user": {"type": "string"},
+                                                  "csrf_token": {"type": "string"},
+                                                  "cursor": {"type": "string"}}}}}},
+                    "401": {"description": "Not signed in.", "content": error},
                 }}},
             "/api/v1/events": {"get": {
                 "summary": "Pull the readable branches' events in the order the server accepted them.",

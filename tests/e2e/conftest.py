@@ -140,7 +140,7 @@ def tablet(browser, live_server):
         context.close()
 
 
-def wait_until(page, expression: str, arg=None, timeout: float = 10.0):
+def wait_until(page, expression: str, arg=None, timeout: float = 20.0):
     """Poll a JS expression until it is truthy; returns its value.
 
     page.wait_for_function evaluates strings with eval, which the app's strict
@@ -178,7 +178,7 @@ def badge(page) -> dict:
     }""")
 
 
-def wait_badge(page, timeout: float = 10.0, **expected) -> dict:
+def wait_badge(page, timeout: float = 20.0, **expected) -> dict:
     """Wait until the badge shows `expected` (e.g. pending=3, state="offline"); the badge
     is redrawn asynchronously (coalesced), a moment after the outbox changes."""
     deadline = time.monotonic() + timeout
