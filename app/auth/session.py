@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Flask, abort, jsonify, redirect, request, url_for
+from flask import Flask, abort, g, jsonify, redirect, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
 from ..extensions import db, login_manager
 from ..htmx import is_htmx
-from ..models import Role, User
+from ..models import Branch, Role, User
 
 
 def init_login(app: Flask) -> None:
@@ -85,3 +85,28 @@ HOME_ENDPOINTS = {
 
 def home_url(user: User) -> str:
     return url_for(HOME_ENDPOINTS[user.role])
+
+
+def current_branch() -> Branch:
+    """The signed-in user's own branch; the page's times are in its time zone.
+
+    :raise 403: for a user with no branch.
+    """
+    branch = current_user.home_branch
+    if branch is None:
+        abort(403)
+    g.branch = branch
+    return branch
+
+
+def in_branch(model, row_id, branch: Branch):
+    """The `model` row `row_id` of `branch`.
+
+    :raise 404: no such row. :raise 403: it is another branch's.
+    """
+    row = db.session.get(model, row_id)
+    if row is None:
+        abort(404)
+    if row.branch_id != branch.id:
+        abort(403)
+    return row

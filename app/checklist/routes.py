@@ -10,7 +10,7 @@ from flask_babel import format_date, format_time, gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..auth.session import role_required
+from ..auth.session import current_branch, role_required
 from ..extensions import db
 from ..htmx import render
 from ..models import Branch, ChecklistRun, Fault, FaultPhoto, Role
@@ -25,14 +25,6 @@ PHOTO_MAX_CHARS_CLIENT = 270_000  # the tablet shrinks photos below this (~200 K
 def lang() -> str:
     from flask_babel import get_locale
     return "en" if get_locale().language == "en" else "zh"
-
-
-def home_branch() -> Branch:
-    branch = current_user.home_branch
-    if branch is None:
-        abort(403)
-    g.branch = branch
-    return branch
 
 
 def readable_branch(branch: Branch | int) -> Branch:
@@ -87,7 +79,7 @@ def page_data(view) -> dict:
 @bp.get("/checklist")
 @role_required(Role.LOBBY_MANAGER)
 def today():
-    branch = home_branch()
+    branch = current_branch()
     view = run_view(branch, branch_today(branch), lang())
     return render("checklist/today.html", "checklist/_run.html", view=view, data=page_data(view))
 

@@ -4,12 +4,11 @@ except the admin's settings page, which edits configuration, not events.
 """
 from __future__ import annotations
 
-from flask import abort, flash, g, make_response, redirect, request, url_for
+from flask import abort, flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 
-from ..auth.session import role_required
+from ..auth.session import current_branch, in_branch, role_required
 from ..extensions import db
 from ..htmx import is_htmx, render
 from ..models import Branch, NeedTag, Role, SelfServiceMachine, Visit
@@ -19,26 +18,8 @@ from .rules import Rule, branch_rules, save_rules
 from .views import board_context, board_version, history, referrals_of, static_context, user_name
 
 
-def current_branch() -> Branch:
-    """The lobby manager's own branch.
-
-    :raise 403: for a user with no branch.
-    """
-    branch = current_user.home_branch
-    if branch is None:
-        abort(403)
-    g.branch = branch  # times in the branch's time zone
-    return branch
-
-
 def visit_of_branch(visit_id: str, branch: Branch) -> Visit:
-    """:raise 404: no such visit. :raise 403: the visit is another branch's."""
-    visit = db.session.get(Visit, visit_id)
-    if visit is None:
-        abort(404)
-    if visit.branch_id != branch.id:
-        abort(403)
-    return visit
+    return in_branch(Visit, visit_id, branch)
 
 
 @bp.get("/lobby")

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, g, make_response, redirect, request, url_for
-from flask_babel import gettext as _
+from flask import make_response, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from ..auth.session import role_required
+from ..auth.session import current_branch, in_branch, role_required
 from ..database import utcnow
 from ..events import Rejected, new_id, record
 from ..extensions import db
@@ -26,22 +25,8 @@ DESK_ROLES = (Role.WEALTH_MANAGER, Role.TELLER)
 RECENT = timedelta(hours=24)
 
 
-def current_branch() -> Branch:
-    branch = current_user.home_branch
-    if branch is None:
-        abort(403)
-    g.branch = branch
-    return branch
-
-
 def referral_of_branch(referral_id: str, branch: Branch) -> Referral:
-    """:raise 404: no such referral. :raise 403: another branch's."""
-    referral = db.session.get(Referral, referral_id)
-    if referral is None:
-        abort(404)
-    if referral.branch_id != branch.id:
-        abort(403)
-    return referral
+    return in_branch(Referral, referral_id, branch)
 
 
 def visits_of(referrals: list[Referral]) -> dict[str, Visit]:
