@@ -251,7 +251,12 @@ class Batch:
     queries, so judging each event costs no look-up of its own.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, safe: bool = True) -> None:
+        # safe: each event's writes in a savepoint of their own. A batch from a
+        # device is first tried without (savepoints cost a flush and two
+        # statements an event); should any event's effects fail, the whole
+        # transaction is rolled back and the batch judged again, safely.
+        self.safe = safe
         self.branches: dict[str, Branch] = {}
         self.events: dict[str, Event | None] = {}
         self.subjects: dict[str, Subject | None] = {}
@@ -382,20 +387,14 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
         etype.check(applied)
 
     try:
-        with session.begin_nested():
-            session.add(event)
-            if creating:
-                session.add(subject)
-                session.flush()
-                etype.apply(applied)
-                subject.last_occurred_at, subject.last_device_id, subject.last_seq = event.order_key
-            elif event.order_key >= subject.last_key:
-                etype.apply(applied)
-                subject.last_occurred_at, subject.last_device_id, subject.last_seq = event.order_key
-            else:
-                session.flush()
-                rebuild(subject)
-            session.flush()
+        if batch.safe:
+            with session.begin_nested():
+                _store(applied, etype, creating)
+        else:
+            try:
+                _store(applied, etype, creating)
+            except Exception as exc:  # noqa: BLE001 - any of it: the batch is judged again
+                raise RetrySafely() from exc
     except IntegrityError:
         # The same id raced in from another request: judge it again as a repeat.
         existing = session.scalar(select(Event).where(Event.id == env.id))
@@ -407,6 +406,27 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
         batch.subjects[subject.id] = subject
     batch.accepted.append(applied)
     return Result(env.id, "accepted", event=event)
+
+
+class RetrySafely(Exception):
+    """An event's effects failed in a batch tried without savepoints."""
+
+
+def _store(applied: Applied, etype: EventType, creating: bool) -> None:
+    """Write the event, its subject if new, and its effects on the read models."""
+    session, event, subject = db.session, applied.event, applied.subject
+    session.add(event)
+    if creating:
+        session.add(subject)
+        session.flush()
+        etype.apply(applied)
+    elif event.order_key >= subject.last_key:
+        etype.apply(applied)
+    else:
+        session.flush()
+        rebuild(subject)
+        return
+    subject.last_occurred_at, subject.last_device_id, subject.last_seq = event.order_key
 
 
 def _same_content(existing: Event, env: Envelope, occurred_at: datetime) -> bool:
@@ -438,7 +458,13 @@ def rebuild(subject: Subject) -> None:
 
 def ingest(raw_events: list[Any], user: User) -> list[Result]:
     """Apply a batch from a device: one result per event, in the same order."""
-    batch = Batch()
+    try:
+        return _ingest(raw_events, user, Batch(safe=False))
+    except Exception:  # noqa: BLE001 - rolled back whole; judged again, event by event
+        return _ingest(raw_events, user, Batch(safe=True))
+
+
+def _ingest(raw_events: list[Any], user: User, batch: Batch) -> list[Result]:
     with write_transaction():
         batch.prefetch(raw_events)
         results = [apply_event(raw, user, batch) for raw in raw_events]

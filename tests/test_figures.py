@@ -236,5 +236,5 @@ def test_observer_never_refuses_a_lobby_event(app, sign_in, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(projection, "project_subject", broken)
+    monkeypatch.setattr(projection, "project_subjects", broken)
     accepted(sign_in("lobby1"), [make_event("visit.greeted", None, {"purpose": "cash"})])

@@ -111,6 +111,7 @@
     entry.event.id = entry.id;
     tx.objectStore("outbox").put(entry);
     await tx.done;          // durable before anything is drawn or sent
+    known.set(entry.id, entry);
     draw(entry);
     document.dispatchEvent(new CustomEvent("datang:recorded", { detail: { entry: entry } }));
     updateBadge();
@@ -135,6 +136,7 @@
     if (!entry || entry.user !== user || entry.status !== "rejected") { await tx.done; return false; }
     await tx.store.delete(id);
     await tx.done;
+    known.delete(id);
     document.querySelectorAll('[data-pending-id="' + id + '"]').forEach(function (el) { el.remove(); });
     updateBadge();
     broadcast({ type: "changed" });
@@ -151,7 +153,16 @@
     }
   }
   async function overlay() {
-    (await pending()).forEach(draw);
+    var entries = await pending();
+    known = new Map(entries.map(function (e) { return [e.id, e]; }));
+    entries.forEach(draw);
+  }
+  // The outbox as this page last knew it, redrawn synchronously right after an htmx
+  // swap: the server's fragment does not know the entries still waiting, and a tap
+  // landing before the (asynchronous) overlay would meet the server's older state.
+  var known = new Map();
+  function overlayNow() {
+    Array.from(known.values()).sort(function (a, b) { return a.seq - b.seq; }).forEach(draw);
   }
 
   // --- sending ---------------------------------------------------------------
@@ -265,6 +276,12 @@
       }
     });
     await tx.done;
+    batch.forEach(function (entry) {
+      if (entry.status === "rejected") known.set(entry.id, entry);
+    });
+    data.results.forEach(function (result) {
+      if (result && (result.status === "accepted" || result.status === "duplicate")) known.delete(result.id);
+    });
     return settled;
   }
 
@@ -532,6 +549,7 @@
     }
   };
 
+  document.addEventListener("htmx:afterSwap", overlayNow);
   document.addEventListener("htmx:afterSettle", overlay);
   // A fragment the service worker could not give while offline: say so, if the user asked.
   document.addEventListener("htmx:responseError", function (evt) {
