@@ -13,6 +13,17 @@ fi
 
 PG_URL="${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 databases="${DATANG_TEST_DATABASES:-sqlite postgresql}"
+# The browser tests each run a server and a Chromium: two at once on two cores
+# makes their timing depend on the machine's load, so they run one at a time.
+run_tests() {
+  if [ $# -gt 0 ]; then
+    python -m pytest -n "${PYTEST_WORKERS:-2}" -q "$@"
+  else
+    python -m pytest -n "${PYTEST_WORKERS:-2}" -q --ignore=tests/e2e tests \
+      && python -m pytest -q tests/e2e
+  fi
+}
+
 status=0
 for database in $databases; do
   echo "=== tests on $database ==="
@@ -24,9 +35,9 @@ for database in $databases; do
     # A skipped database is not a pass: fail loudly when PostgreSQL is not there.
     python -c "import sqlalchemy as sa; sa.create_engine('$PG_URL').connect().close()" \
       || { echo "PostgreSQL at $PG_URL cannot be reached"; exit 1; }
-    TEST_DATABASE_URL="$PG_URL" python -m pytest -n "${PYTEST_WORKERS:-2}" -q "$@" || status=$?
+    TEST_DATABASE_URL="$PG_URL" run_tests "$@" || status=$?
   else
-    env -u TEST_DATABASE_URL python -m pytest -n "${PYTEST_WORKERS:-2}" -q "$@" || status=$?
+    env -u TEST_DATABASE_URL run_tests "$@" || status=$?
   fi
 done
 exit $status
