@@ -37,7 +37,7 @@ for database in $databases; do
       || { echo "PostgreSQL at $PG_URL cannot be reached"; exit 1; }
     TEST_DATABASE_URL="$PG_URL" run_tests "$@" || status=$?
   else
-    env -u TEST_DATABASE_URL run_tests "$@" || status=$?
+    (unset TEST_DATABASE_URL; run_tests "$@") || status=$?
   fi
 done
 exit $status
