@@ -124,6 +124,15 @@ def _reset(subject: Subject) -> None:
 register_aggregate("visit", _reset)
 
 
+def was_undone(a: Applied) -> bool:
+    """Whether a `visit.undone` took this event back.
+
+    Only a rebuild (no `a.user`) can meet one: an undo names an event the server
+    already holds, so an event arriving now has none yet.
+    """
+    return a.user is None and a.event.id in undone_event_ids(a.subject.id)
+
+
 def undone_event_ids(subject_id: str) -> set[str]:
     payloads = db.session.scalars(select(Event.payload).where(
         Event.subject_id == subject_id, Event.type == "visit.undone"))
@@ -135,7 +144,7 @@ def step(apply):
 
     @wraps(apply)
     def wrapped(a: Applied) -> None:
-        if a.event.id in undone_event_ids(a.subject.id):
+        if was_undone(a):
             return
         apply(a)
         visit = db.session.get(Visit, a.subject.id)
@@ -156,7 +165,7 @@ def greeted(a: Applied) -> None:
     p: VisitGreeted = a.payload
     # An undone greeting (recorded by mistake) leaves a void visit, so that its
     # later events still have something to fold into, and nothing counts it.
-    undone = a.event.id in undone_event_ids(a.subject.id)
+    undone = was_undone(a)
     db.session.add(Visit(
         id=a.subject.id, branch_id=a.branch.id, status="void" if undone else "waiting",
         purpose=p.purpose, ticket=p.ticket or None, segment=p.segment,
