@@ -25,6 +25,12 @@ def select_locale() -> str:
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def ui_lang() -> str:
+    """'en' or 'zh': which of a record's two names (name / name_en) to show."""
+    from flask_babel import get_locale
+    return "en" if get_locale().language == "en" else "zh"
+
+
 def select_timezone() -> str:
     """The branch's time zone: every time a user reads is in the branch's clock."""
     branch = getattr(g, "branch", None)

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import format_datetime, get_locale, lazy_gettext as _l
+from flask_babel import format_datetime, lazy_gettext as _l
 from flask_login import current_user
 
+from .i18n import ui_lang
 from .models import Role
 
 PURPOSE_LABELS = {
@@ -43,7 +44,7 @@ def register(app: Flask) -> None:
     @app.context_processor
     def helpers():
         return {
-            "lang": "en" if get_locale().language == "en" else "zh",
+            "lang": ui_lang(),
             "nav_links": nav_links,
             "purpose_label": lambda code: PURPOSE_LABELS.get(code, code),
             "feature_title": lambda feature: FEATURE_TITLES.get(feature, feature),

@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.session import current_branch, role_required
+from ..i18n import ui_lang as lang
 from ..extensions import db
 from ..htmx import render
 from ..models import Branch, ChecklistRun, Fault, FaultPhoto, Role
@@ -22,9 +23,6 @@ READERS = (Role.LOBBY_MANAGER, Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR, Rol
 PHOTO_MAX_CHARS_CLIENT = 270_000  # the tablet shrinks photos below this (~200 KB of JPEG)
 
 
-def lang() -> str:
-    from flask_babel import get_locale
-    return "en" if get_locale().language == "en" else "zh"
 
 
 def readable_branch(branch: Branch | int) -> Branch:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask_babel import get_locale, gettext as _
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from ..database import utcnow
+from ..i18n import ui_lang as lang
 from ..events import format_time
 from ..extensions import db
 from ..privacy import refusal_message
@@ -21,8 +22,6 @@ from .rules import branch_rules
 RECENTLY_CLOSED = timedelta(minutes=30)
 
 
-def lang() -> str:
-    return "en" if get_locale().language == "en" else "zh"
 
 
 def need_tags(active_only: bool = True) -> list[tuple[str, str]]:

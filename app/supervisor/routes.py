@@ -9,10 +9,11 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Response, abort, g, request, url_for
-from flask_babel import gettext as _, get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..auth.session import role_required
+from ..i18n import ui_lang as lang
 from ..events import Rejected, new_id, record
 from ..htmx import render
 from ..models import Branch, Role
@@ -30,8 +31,6 @@ SUPERVISORS = (Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR)
 supervisors_only = role_required(*SUPERVISORS)
 
 
-def lang() -> str:
-    return "en" if get_locale().language == "en" else "zh"
 
 
 def scope(single: bool = False) -> tuple[list[Branch], str]:
