@@ -25,11 +25,19 @@ class Config:
     # The cookie is only re-sent when the session changes: a poll or a sync still in
     # flight when someone signs out must not put the old session cookie back.
     SESSION_REFRESH_EACH_REQUEST = False
+    # The longest a sign-in lasts, however busy; and how long a tablet nobody
+    # touches stays signed in (polls and background pulls are not a touch).
     PERMANENT_SESSION_LIFETIME = timedelta(
         minutes=int(os.environ.get("DATANG_SESSION_MINUTES", 12 * 60)))
+    SESSION_IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("DATANG_IDLE_MINUTES", 60)))
+    SESSION_SEEN_INTERVAL = timedelta(seconds=60)  # how often the idle clock is written
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
+
+    # How many reverse proxies stand in front of gunicorn (0: none). Only then are
+    # X-Forwarded-For/-Proto believed: otherwise anyone could pick their address.
+    TRUSTED_PROXIES = int(os.environ.get("DATANG_TRUSTED_PROXIES", 0))
 
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True

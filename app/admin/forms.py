@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (IntegerField, PasswordField, SelectField, SelectMultipleField, StringField,
-                     TimeField)
+from wtforms import (DateField, IntegerField, PasswordField, SelectField, SelectMultipleField,
+                     StringField, TimeField)
 from wtforms.validators import (DataRequired, EqualTo, InputRequired, Length, NumberRange,
                                 Optional, Regexp, ValidationError)
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -179,3 +179,41 @@ class UserFilterForm(FlaskForm):
     def set_choices(self, branches) -> None:
         self.branch.choices = [("", _l("All branches"))] + [(b.code, b.name) for b in branches]
         self.role.choices = [("", _l("All roles"))] + _role_choices()
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit log's filters, read from the query string (a GET: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    user = SelectField(_l("User"), default="")
+    branch = SelectField(_l("Branch"), default="")
+    type = SelectField(_l("Event type"), default="")
+    device = StringField(_l("Device"), validators=[Optional(), Length(max=64)])
+    day_from = DateField(_l("From"), validators=[Optional()])
+    day_to = DateField(_l("To"), validators=[Optional()])
+    # The keyset cursor: show events accepted before this position.
+    before = IntegerField(validators=[Optional(), NumberRange(min=1)])
+
+    def set_choices(self, users, branches, event_types) -> None:
+        self.user.choices = [("", _l("Everyone"))] + [
+            (u.username, f"{u.display_name or u.username} ({u.username})") for u in users]
+        self.branch.choices = [("", _l("All branches"))] + [(b.code, b.name) for b in branches]
+        self.type.choices = [("", _l("All event types"))] + [(t, t) for t in event_types]
+
+    def validate_day_to(self, field) -> None:
+        if field.data and self.day_from.data and field.data < self.day_from.data:
+            raise ValidationError(_l("The end date is before the start date."))
+
+
+class SignInFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    user = SelectField(_l("User"), default="")
+    page = IntegerField(validators=[Optional(), NumberRange(min=1, max=10_000)])
+
+    def set_choices(self, users) -> None:
+        self.user.choices = [("", _l("Everyone"))] + [
+            (u.username, f"{u.display_name or u.username} ({u.username})") for u in users]

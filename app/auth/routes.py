@@ -12,7 +12,7 @@ from ..htmx import render
 from ..models import User
 from . import bp
 from .forms import LoginForm
-from .session import home_url
+from .session import end_sign_in, home_url, start_sign_in
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -54,6 +54,7 @@ def login():
                 session["lang"] = lang
             session.permanent = True
             login_user(user)
+            start_sign_in(user)
             return redirect(_safe_next(request.args.get("next")) or home_url(user))
         form.password.errors.append(_("Wrong username or password."))
         status = 401
@@ -64,6 +65,7 @@ def login():
 
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
+    end_sign_in()
     logout_user()
     lang = session.get("lang")
     session.clear()

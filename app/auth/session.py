@@ -1,15 +1,19 @@
 """Who is signed in, and how each kind of caller is told that nobody is."""
 from __future__ import annotations
 
+import secrets
 from functools import wraps
 
-from flask import Flask, abort, g, jsonify, redirect, request, url_for
+from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 
+from ..database import utcnow
 from ..extensions import db, login_manager
 from ..htmx import is_htmx
-from ..models import Branch, Role, User
+from ..models import Branch, Role, SignIn, User
+
+SIGN_IN_KEY = "sign_in"  # the session cookie's pointer to its SignIn row
 
 
 def init_login(app: Flask) -> None:
@@ -28,7 +32,59 @@ def load_user(user_id: str) -> User | None:
     user = db.session.get(User, uid)
     if user is None or user.session_version != version or not user.active:
         return None
+    if not _sign_in_is_live(uid):
+        return None
     return user
+
+
+def start_sign_in(user: User) -> None:
+    """Record a new signed-in session for `user` and point this session at it."""
+    sign_in = SignIn(id=secrets.token_urlsafe(32), user_id=user.id,
+                     ip_address=(request.remote_addr or "")[:45],
+                     user_agent=request.user_agent.string[:200])
+    db.session.add(sign_in)
+    db.session.commit()
+    session[SIGN_IN_KEY] = sign_in.id
+
+
+def end_sign_in(reason: str = "signed_out") -> None:
+    """End this session's sign-in: its cookie, even a copy of it, stops working."""
+    sign_in_id = session.get(SIGN_IN_KEY)
+    sign_in = db.session.get(SignIn, sign_in_id) if sign_in_id else None
+    if sign_in is not None and sign_in.ended_at is None:
+        _end(sign_in, reason)
+
+
+def _end(sign_in: SignIn, reason: str) -> None:
+    sign_in.ended_at = utcnow()
+    sign_in.ended_reason = reason
+    db.session.commit()
+
+
+def _sign_in_is_live(user_id: int) -> bool:
+    """Whether this session's sign-in is still open, ending it when it has run out.
+
+    Background requests (polls, the outbox's pulls) do not count as activity,
+    so a tablet left on the board still signs out when nobody touches it.
+    """
+    sign_in_id = session.get(SIGN_IN_KEY)
+    sign_in = db.session.get(SignIn, sign_in_id) if isinstance(sign_in_id, str) else None
+    if sign_in is None or sign_in.user_id != user_id or sign_in.ended_at is not None:
+        return False
+    config = current_app.config
+    now = utcnow()
+    if now - sign_in.started_at > config["PERMANENT_SESSION_LIFETIME"]:
+        _end(sign_in, "expired")
+        return False
+    if now - sign_in.last_seen_at > config["SESSION_IDLE_TIMEOUT"]:
+        _end(sign_in, "idle")
+        return False
+    # At most one write per session per interval: the hot paths stay reads.
+    if (request.headers.get("X-Datang-Background") != "1"
+            and now - sign_in.last_seen_at > config["SESSION_SEEN_INTERVAL"]):
+        sign_in.last_seen_at = now
+        db.session.commit()
+    return True
 
 
 def wants_json() -> bool:

@@ -23,6 +23,12 @@
     toast(message, "error");
   });
 
+  // Polls are not someone using the tablet: they must not keep an idle session alive.
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var trigger = evt.detail.elt && evt.detail.elt.getAttribute("hx-trigger");
+    if (trigger && trigger.indexOf("every ") !== -1) evt.detail.headers["X-Datang-Background"] = "1";
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("#toasts .toast").forEach(function (p) {
       setTimeout(function () { p.remove(); }, 6000);

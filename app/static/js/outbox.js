@@ -193,9 +193,12 @@
 
   async function api(url, options) {
     var response;
+    options = Object.assign({ credentials: "same-origin", redirect: "manual", cache: "no-store" },
+                            options || {});
+    // Reads are background work; only sending entries counts as using the tablet.
+    if (!options.method || options.method === "GET") options.headers = { "X-Datang-Background": "1" };
     try {
-      response = await fetch(url, Object.assign({ credentials: "same-origin", redirect: "manual",
-                                                  cache: "no-store" }, options || {}));
+      response = await fetch(url, options);
     } catch (e) {
       throw new Failure("network");
     }

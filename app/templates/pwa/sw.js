@@ -200,6 +200,7 @@ function warm(urls, maxAge) {
         if (hit && maxAge && age < maxAge) return null;
         if (controller.signal.aborted) return null;
         return fetch(url.href, { credentials: "same-origin", redirect: "follow",
+                                 headers: { "X-Datang-Background": "1" },
                                  signal: controller.signal }).then(function (response) {
           if (cacheable(response) && !controller.signal.aborted) return cache.put(key, response);
           return null;
