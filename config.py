@@ -43,6 +43,11 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("DATANG_LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
 
+    # Pages, scripts and JSON go out compressed (Flask-Compress): a tablet's first
+    # load must stay small on a branch's Wi-Fi. Brotli first; gzip for the rest.
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_ALGORITHM_STREAMING = ["br", "deflate"]  # static files are streamed
+
     SYNC_MAX_EVENTS = 500
     SYNC_MAX_BYTES = 1024 * 1024
     PULL_DEFAULT_LIMIT = 500

@@ -17,6 +17,7 @@ def create_app(env_name: str | None = None, **overrides) -> Flask:
     register_commands(app)
     register_security_headers(app)
     register_template_helpers(app)
+    register_static_files(app)
     return app
 
 
@@ -45,13 +46,14 @@ def configure(app: Flask, env_name: str | None, overrides: dict) -> None:
 
 def register_extensions(app: Flask) -> None:
     from . import database  # noqa: F401  (installs the engine hooks)
-    from .extensions import babel, csrf, db, limiter, login_manager, migrate
+    from .extensions import babel, compress, csrf, db, limiter, login_manager, migrate
     from .i18n import compile_translations, select_locale, select_timezone, translation_directories
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
+    compress.init_app(app)
     limiter.init_app(app)
     compile_translations(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
@@ -88,6 +90,11 @@ def register_commands(app: Flask) -> None:
 
 def register_security_headers(app: Flask) -> None:
     from .security import register
+    register(app)
+
+
+def register_static_files(app: Flask) -> None:
+    from .static_files import register
     register(app)
 
 

@@ -120,7 +120,7 @@ def test_signing_in_again_after_idle_works(app, client, lobby1):
 
 # --- headers -------------------------------------------------------------------
 
-PAGES = ["/lobby", "/checklist", "/checklist/history", "/api/v1/session", "/sw.js", "/manifest.webmanifest", "/static/js/app.js"]
+PAGES = ["/lobby", "/checklist", "/checklist/history", "/api/v1/session", "/sw.js", "/manifest.webmanifest"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -134,6 +134,22 @@ def test_every_answer_has_the_security_headers(lobby1, path):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "Server" not in response.headers  # no version banner
+
+
+def test_static_files_carry_only_what_applies_to_them(client):
+    """A policy on a script is ignored by browsers: static files skip it and stay small."""
+    response = client.get("/static/js/app.js")
+    assert response.status_code == 200
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" not in response.headers and "Server" not in response.headers
+
+
+def test_text_goes_out_compressed(lobby1):
+    for path in ("/lobby", "/static/vendor/htmx/htmx.min.js", "/api/v1/openapi.json"):
+        response = lobby1.get(path, headers={"Accept-Encoding": "br, gzip"})
+        assert response.status_code == 200
+        assert response.headers["Content-Encoding"] == "br", path
+        assert "Accept-Encoding" in response.headers["Vary"]
 
 
 @pytest.mark.parametrize("path, status", [("/login", 200), ("/no-such-page", 404), ("/lobby", 302)])

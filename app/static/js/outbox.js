@@ -14,6 +14,7 @@
 //   Datang.status()                     -> {online, paused, pending, rejected, oldest, lastSync, nextTry}
 //   events on document: "datang:recorded" {entry},
 //                       "datang:synced" {accepted, rejected, pulled, events}
+//                       "datang:changed" the same, when any of the counts is not 0
 (function () {
   "use strict";
 
@@ -376,7 +377,7 @@
       await pull(summary);
       state.paused = null; state.attempt = 0; state.lastError = null; state.lastSync = Date.now();
       showSignIn(null);
-      document.dispatchEvent(new CustomEvent("datang:synced", { detail: summary }));
+      announce(summary);
       broadcast({ type: "synced", detail: { accepted: summary.accepted, rejected: summary.rejected,
                                             pulled: summary.pulled, events: [] } });
       scheduleFlush(IDLE_SYNC);
@@ -402,6 +403,16 @@
     return summary;
   }
 
+  // "datang:synced" after every sync; "datang:changed" only when the server's
+  // state moved (something accepted, refused or pulled): regions that show the
+  // server's state refresh on that, not on every quiet sync.
+  function announce(summary) {
+    document.dispatchEvent(new CustomEvent("datang:synced", { detail: summary }));
+    if (summary.accepted || summary.rejected || summary.pulled) {
+      document.dispatchEvent(new CustomEvent("datang:changed", { detail: summary }));
+    }
+  }
+
   function askBackgroundSync() {
     if (!("serviceWorker" in navigator)) return;
     navigator.serviceWorker.ready.then(function (reg) {
@@ -419,9 +430,7 @@
       var message = evt.data || {};
       if (message.user !== user) return;
       updateBadge();
-      if (message.type === "synced") {
-        document.dispatchEvent(new CustomEvent("datang:synced", { detail: message.detail }));
-      }
+      if (message.type === "synced") announce(message.detail);
     };
   }
 

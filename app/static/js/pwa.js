@@ -105,9 +105,12 @@
 
   // Keep the other screens ready for offline: on start-up (those not cached in
   // the last five minutes) and after a sync that changed something (all).
-  // The page that registered the worker was loaded before it: cache it too.
+  // A page loaded before the worker controlled it was not cached by it: cache
+  // it too. A page the worker served is in its cache already.
+  var uncached = navigator.serviceWorker.controller ? [] : [location.pathname];
   Datang.pwa.warmed = navigator.serviceWorker.ready.then(function () {
-    return navigator.onLine ? Datang.pwa.warm(offlineUrls.concat([location.pathname]), 300000) : null;
+    var urls = offlineUrls.filter(function (url) { return uncached.indexOf(url) === -1; }).concat(uncached);
+    return navigator.onLine ? Datang.pwa.warm(urls, 300000) : null;
   }).then(function () { Datang.pwa.isWarm = true; });
   var warmTimer = null;
   // Leaving the page (e.g. to sign out): no warm-up may start behind it.
