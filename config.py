@@ -46,7 +46,10 @@ class Config:
     # Pages, scripts and JSON go out compressed (Flask-Compress): a tablet's first
     # load must stay small on a branch's Wi-Fi. Brotli first; gzip for the rest.
     COMPRESS_ALGORITHM = ["br", "gzip"]
-    COMPRESS_ALGORITHM_STREAMING = ["br", "deflate"]  # static files are streamed
+    COMPRESS_ALGORITHM_STREAMING = ["br", "deflate"]
+    # Scripts and stylesheets lose comments and white space on the way out
+    # (app/static_files.py); DATANG_MINIFY=0 serves them as written, to debug.
+    STATIC_MINIFY = os.environ.get("DATANG_MINIFY", "1") != "0"
 
     SYNC_MAX_EVENTS = 500
     SYNC_MAX_BYTES = 1024 * 1024

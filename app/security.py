@@ -16,6 +16,8 @@ CSP = "; ".join([
     "frame-ancestors 'none'",
 ])
 
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
 
 def register(app: Flask) -> None:
     @app.after_request
@@ -26,6 +28,11 @@ def register(app: Flask) -> None:
         if request.endpoint == "static":
             # A script or stylesheet is not a document: the policy would be ignored,
             # and ~600 bytes on each of a page's fourteen files is weight on the wire.
+            return response
+        if response.mimetype in ("application/json", "application/manifest+json"):
+            # Data, never a document: nothing may load or run in it (and it is short).
+            headers.setdefault("Content-Security-Policy", API_CSP)
+            headers.setdefault("X-Frame-Options", "DENY")
             return response
         headers.setdefault("Content-Security-Policy", CSP)
         headers.setdefault("X-Frame-Options", "DENY")

@@ -120,7 +120,7 @@ def test_signing_in_again_after_idle_works(app, client, lobby1):
 
 # --- headers -------------------------------------------------------------------
 
-PAGES = ["/lobby", "/checklist", "/checklist/history", "/api/v1/session", "/sw.js", "/manifest.webmanifest"]
+PAGES = ["/lobby", "/checklist", "/checklist/history", "/sw.js", "/offline"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -134,6 +134,15 @@ def test_every_answer_has_the_security_headers(lobby1, path):
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "Server" not in response.headers  # no version banner
+
+
+@pytest.mark.parametrize("path", ["/api/v1/session", "/api/v1/events", "/manifest.webmanifest"])
+def test_data_answers_may_load_nothing(lobby1, path):
+    response = lobby1.get(path)
+    assert response.status_code == 200
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_static_files_carry_only_what_applies_to_them(client):
@@ -245,3 +254,13 @@ def test_sign_in_throttling_is_shared_by_workers_through_redis(database_url):
     store.flushdb()
     with app.app_context():
         db.engine.dispose()
+
+
+def test_scripts_are_minified_on_the_way_out(client):
+    import brotli
+    with open("app/static/js/outbox.js", "rb") as f:
+        source = f.read()
+    response = client.get("/static/js/outbox.js", headers={"Accept-Encoding": "br"})
+    served = brotli.decompress(response.data)
+    assert b"// Datang's outbox" not in served and len(served) < 0.8 * len(source)
+    assert client.get("/static/js/outbox.js").data == source  # no compression: as written
