@@ -123,7 +123,8 @@ class User(UserMixin, db.Model):
         return self.is_admin or any(b.id == branch_id for b in self.branches)
 
     def can_write(self, branch: Branch | int) -> bool:
-        # Writing is a member's right; admins administer but do not act in a lobby.
+        # Members write in their branches. An admin may address any branch, but no
+        # event type lists the admin role: admins administer, they do not act in a lobby.
         branch_id = branch if isinstance(branch, int) else branch.id
         return any(b.id == branch_id for b in self.branches) or self.is_admin
 

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..database import utcnow
 from ..errors import error_response
-from ..events import envelope_of, format_time, ingest
+from ..events import Result, envelope_of, format_time, ingest, parse_time
 from ..extensions import csrf, db, login_manager
 from ..models import Event
 from . import bp
@@ -50,18 +50,78 @@ def bad_batch(message: str):
     return error_response(400, "bad_batch", message)
 
 
+def _not_json_constant(name: str):
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python reads them, JSON has none
+
+
+def _nul_path(value) -> str | None:
+    """Where `value` holds a NUL character, in a key or a string, if anywhere.
+
+    Without recursion: JSON may nest as deep as the parser goes.
+    """
+    stack = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                if "\x00" in str(key):
+                    return where
+                stack.append((where, child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}.{index}", child) for index, child in enumerate(item))
+    return None
+
+
+def prejudge(raw) -> Result | None:
+    """Refuse what the event layer would store or look up and then fail on.
+
+    A guard at the door of the API, so that such an event is `rejected` on both
+    databases instead of failing the batch with a 500: text with a NUL
+    character (PostgreSQL stores none) and an `occurred_at` whose conversion
+    to UTC leaves the calendar (0001-01-01T00:00:00+01:00).
+    """
+    if not isinstance(raw, dict):
+        return None
+    raw_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+    where = _nul_path(raw)
+    if where:
+        code = "invalid_payload" if where.startswith("payload") else "invalid_envelope"
+        field = where.removeprefix("payload.") if code == "invalid_payload" else where
+        return Result(raw_id, "rejected", {
+            "code": code, "message": _("%(field)s must not contain a NUL character.",
+                                       field=field)})
+    occurred_at = raw.get("occurred_at")
+    if isinstance(occurred_at, str) and 0 < len(occurred_at) <= 40:
+        try:
+            parse_time(occurred_at)
+        except OverflowError:
+            return Result(raw_id, "rejected", {
+                "code": "invalid_envelope",
+                "message": _("Invalid value for %(field)s: %(reason)s", field="occurred_at",
+                             reason=_("is not a valid time"))})
+        except ValueError:
+            pass  # the envelope's own validation says what is wrong
+    return None
+
+
 @bp.post("/sync")
 def sync():
     config = current_app.config
     if request.content_length is not None and request.content_length > config["SYNC_MAX_BYTES"]:
         return error_response(413, "batch_too_large",
                               _("The batch is larger than 1 MiB; send it in parts."))
+    # The body is read as JSON whatever its Content-Type: the contract names none,
+    # and a client's fetch() with a string body says text/plain.
     body = request.get_data(cache=False)
     if len(body) > config["SYNC_MAX_BYTES"]:
         return error_response(413, "batch_too_large",
                               _("The batch is larger than 1 MiB; send it in parts."))
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_not_json_constant)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return bad_batch(_("The body is not JSON."))
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
@@ -71,7 +131,10 @@ def sync():
         return error_response(413, "batch_too_large",
                               _("A batch holds at most %(n)d events; send it in parts.",
                                 n=config["SYNC_MAX_EVENTS"]))
-    results = ingest(events, current_user._get_current_object())
+    results = [prejudge(raw) for raw in events]
+    judged = iter(ingest([raw for raw, result in zip(events, results) if result is None],
+                         current_user._get_current_object()))
+    results = [result or next(judged) for result in results]
     return jsonify(results=[r.as_json() for r in results], server_time=format_time(utcnow()))
 
 
