@@ -69,6 +69,28 @@ def _sqlite_on_begin(conn):
 
 
 @contextmanager
+def short_write():
+    """A small write beside the event store (a session's idle clock, a sign-in).
+
+    Starts afresh with BEGIN IMMEDIATE on SQLite: upgrading the request's read
+    transaction instead fails at once with "database is locked" when another
+    connection wrote meanwhile; this waits for the writer (busy_timeout).
+    """
+    session = db.session
+    session.rollback()
+    token = _write_intent.set(True)
+    try:
+        session.connection()
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        _write_intent.reset(token)
+
+
+@contextmanager
 def write_transaction():
     """One write transaction on the event store: commit on success, roll back on error."""
     session = db.session
@@ -86,3 +108,5 @@ def write_transaction():
         raise
     finally:
         _write_intent.reset(token)
+        # Rows `app.events.add` remembered for this transaction (strong references).
+        session.info.pop("datang_added", None)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, request
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..events import EVENT_TYPES
 from ..extensions import db
@@ -83,7 +84,7 @@ def sign_ins():
         return render("admin/sign_ins.html", "admin/_sign_in_table.html", status=400,
                       filters=filters, sign_ins=[], older=None)
     page = filters.page.data or 1
-    query = select(SignIn)
+    query = select(SignIn).options(joinedload(SignIn.user))
     if filters.user.data:
         query = query.join(User).where(User.username == filters.user.data)
     rows = list(db.session.scalars(query.order_by(SignIn.started_at.desc())

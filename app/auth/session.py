@@ -7,8 +7,9 @@ from functools import wraps
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy import update
 
-from ..database import utcnow
+from ..database import short_write, utcnow
 from ..extensions import db, login_manager
 from ..htmx import is_htmx
 from ..models import Branch, Role, SignIn, User
@@ -42,8 +43,8 @@ def start_sign_in(user: User) -> None:
     sign_in = SignIn(id=secrets.token_urlsafe(32), user_id=user.id,
                      ip_address=(request.remote_addr or "")[:45],
                      user_agent=request.user_agent.string[:200])
-    db.session.add(sign_in)
-    db.session.commit()
+    with short_write() as write:
+        write.add(sign_in)
     session[SIGN_IN_KEY] = sign_in.id
 
 
@@ -56,9 +57,9 @@ def end_sign_in(reason: str = "signed_out") -> None:
 
 
 def _end(sign_in: SignIn, reason: str) -> None:
-    sign_in.ended_at = utcnow()
-    sign_in.ended_reason = reason
-    db.session.commit()
+    with short_write() as write:
+        write.execute(update(SignIn).where(SignIn.id == sign_in.id)
+                      .values(ended_at=utcnow(), ended_reason=reason))
 
 
 def _sign_in_is_live(user_id: int) -> bool:
@@ -82,8 +83,8 @@ def _sign_in_is_live(user_id: int) -> bool:
     # At most one write per session per interval: the hot paths stay reads.
     if (request.headers.get("X-Datang-Background") != "1"
             and now - sign_in.last_seen_at > config["SESSION_SEEN_INTERVAL"]):
-        sign_in.last_seen_at = now
-        db.session.commit()
+        with short_write() as write:
+            write.execute(update(SignIn).where(SignIn.id == sign_in.id).values(last_seen_at=now))
     return True
 
 

@@ -1,9 +1,13 @@
 """What the lobby's pages show: the waiting board and a visit's history, built from read models."""
 from __future__ import annotations
 
+import weakref
 from datetime import timedelta
 
-from flask_babel import gettext as _
+from flask import current_app
+from flask_babel import get_translations, gettext as _
+from jinja2 import pass_context
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from ..database import utcnow
@@ -20,6 +24,7 @@ from .codes import (AMOUNT_BANDS, BAND_LABELS, DEFAULT_NEED_TAGS, EVENT_LABELS, 
 from .rules import branch_rules
 
 RECENTLY_CLOSED = timedelta(minutes=30)
+_LABELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # translations -> labels()
 
 
 
@@ -36,8 +41,10 @@ def need_tags(active_only: bool = True) -> list[tuple[str, str]]:
 
 
 def all_need_labels() -> dict[str, str]:
-    labels = {code: (en if lang() == "en" else zh) for code, zh, en in DEFAULT_NEED_TAGS}
-    labels.update({t.code: t.display_name(lang()) for t in db.session.scalars(select(NeedTag))})
+    language = lang()
+    labels = {code: (en if language == "en" else zh) for code, zh, en in DEFAULT_NEED_TAGS}
+    labels.update({t.code: t.display_name(language)
+                   for t in db.session.scalars(select(NeedTag))})
     return labels
 
 
@@ -77,14 +84,25 @@ def referrals_of(visits: list[Visit]) -> dict[str, Referral]:
     ids = [v.referral_id for v in visits if v.referral_id]
     if not ids:
         return {}
-    return {r.id: r for r in db.session.scalars(select(Referral).where(Referral.id.in_(ids)))}
+    # A visit names its referral by id, as a tablet sent it: only its own branch's counts.
+    branches = {v.branch_id for v in visits}
+    return {r.id: r for r in db.session.scalars(
+        select(Referral).where(Referral.id.in_(ids), Referral.branch_id.in_(branches)))}
 
 
 def labels() -> dict:
-    """Every code label the lobby's templates and lobby.js need, in the current language."""
+    """Every code label the lobby's templates and lobby.js need, in the current language.
+
+    Made once per catalogue (the tables are constants, so the labels depend only on
+    the translations in use) and shared between requests: treat it as read-only.
+    """
+    translations = get_translations()
+    cached = _LABELS.get(translations)
+    if cached is not None:
+        return cached
     def strings(table):
         return {k: str(v) for k, v in table.items()}
-    return {
+    result = {
         "purposes": strings(PURPOSE_LABELS), "segments": strings(SEGMENT_LABELS),
         "flags": strings(FLAG_LABELS), "routes": strings(ROUTE_LABELS),
         "bands": strings(BAND_LABELS), "responses": strings(RESPONSE_LABELS),
@@ -92,12 +110,39 @@ def labels() -> dict:
         "referral_results": strings(REFERRAL_RESULT_LABELS),
         "referral_status": strings(REFERRAL_STATUS_LABELS), "events": strings(EVENT_LABELS),
     }
+    _LABELS[translations] = result
+    return result
+
+
+def request_gettext():
+    """The templates' `gettext`, remembering each translation for one render.
+
+    A board repeats the same dozen words on every card; Flask-Babel looks each
+    one up through several context-locals. Same strings, same escaping, same
+    `%(n)d` formatting: the answer of the app's own gettext, kept in a dict.
+    """
+    base = current_app.jinja_env.globals["gettext"]
+    cache: dict = {}
+
+    @pass_context
+    def gettext(context, string, **variables):
+        try:
+            key = (string, context.eval_ctx.autoescape,
+                   tuple(sorted((k, type(v), v) for k, v in variables.items())))
+            return cache[key]
+        except KeyError:
+            rv = cache[key] = base(context, string, **variables)
+            return rv
+        except TypeError:  # an unhashable variable: not remembered
+            return base(context, string, **variables)
+    return gettext
 
 
 def board_context(branch: Branch) -> dict:
     visits = waiting_visits(branch)
     closed = recently_closed(branch)
-    product_names = {p.code: p.display_name(lang()) for p in db.session.scalars(
+    language = lang()
+    product_names = {p.code: p.display_name(language) for p in db.session.scalars(
         select(Product).where(Product.branch_id == branch.id))}
     now = utcnow()
     return {
@@ -109,7 +154,17 @@ def board_context(branch: Branch) -> dict:
         "need_labels": all_need_labels(), "labels": labels(), "label": label,
         "wait_minutes": lambda v: max(0, int((now - v.greeted_at).total_seconds() // 60)),
         "wait_class": lambda v: wait_class(branch, now, v),
+        "gettext": request_gettext(), "purpose_label": purpose_labeler(),
     }
+
+
+def purpose_labeler():
+    """The templates' purpose_label (app/templating.py) with each label translated once.
+
+    A lazy label renders unescaped (it has __html__), hence Markup here.
+    """
+    names = {code: Markup(text) for code, text in labels()["purposes"].items()}
+    return lambda code: names.get(code, code)
 
 
 def wait_class(branch: Branch, now, visit: Visit) -> str:
@@ -121,17 +176,22 @@ def wait_class(branch: Branch, now, visit: Visit) -> str:
     return "wait-ok"
 
 
-def page_data(branch: Branch) -> dict:
-    """The JSON block lobby.js draws dialogs and not-yet-synced entries from (works offline)."""
+def page_data(branch: Branch, tags: list[tuple[str, str]] | None = None,
+              offered: list[Product] | None = None, machine_names: list[str] | None = None) -> dict:
+    """The JSON block lobby.js draws dialogs and not-yet-synced entries from (works offline).
+
+    `tags`, `offered` and `machine_names`: need_tags(), products() and machines()
+    when the caller has them already.
+    """
     return {
         "branch": branch.code,
         "warn": branch.wait_warn_minutes or 10, "alert": branch.wait_alert_minutes or 30,
         "rules": [r.as_json() for r in branch_rules(branch.id)],
         "bands": list(AMOUNT_BANDS),
-        "needs": dict(need_tags()),
+        "needs": dict(need_tags() if tags is None else tags),
         "products": [{"code": p.code, "name": p.display_name(lang()), "needs": p.needs or []}
-                     for p in products(branch)],
-        "machines": machines(branch),
+                     for p in (products(branch) if offered is None else offered)],
+        "machines": list(machines(branch) if machine_names is None else machine_names),
         "labels": labels(),
         "strings": {
             "pending": _("Not yet synced"),
@@ -150,11 +210,13 @@ def page_data(branch: Branch) -> dict:
 
 def static_context(branch: Branch) -> dict:
     """What the greet panel and the dialogs list: codes in order, with labels."""
+    tags, offered, machine_names = need_tags(), products(branch), machines(branch)
     return {
         "purposes": PURPOSES, "segments": SEGMENTS, "flags": FLAGS, "routes": ROUTES,
         "bands": AMOUNT_BANDS, "responses": RESPONSES, "outcomes": OUTCOMES,
-        "refer_to": REFER_TO, "need_tags": need_tags(), "products": products(branch),
-        "machines": machines(branch), "labels": labels(), "lobby_data": page_data(branch),
+        "refer_to": REFER_TO, "need_tags": tags, "products": offered,
+        "machines": machine_names, "labels": labels(),
+        "lobby_data": page_data(branch, tags, offered, machine_names),
     }
 
 

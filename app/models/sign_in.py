@@ -32,7 +32,8 @@ class SignIn(db.Model):
     ip_address: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(200), default="")
 
-    user: Mapped[User] = relationship(lazy="joined")
+    # Not joined: every request reads its sign-in, and needs only the row.
+    user: Mapped[User] = relationship()
 
     def __repr__(self) -> str:
         return f"<SignIn {self.user_id} {self.started_at:%Y-%m-%d %H:%M}>"

@@ -1,0 +1,77 @@
+"""cProfile of the lobby board views through the Flask test client (no server).
+
+    .venv/bin/python bench/server/profile_board.py [--visits 450] [--n 50] [--path /lobby]
+
+The database is built as bench/server_bench.py builds it (SQLite in a temp dir,
+or a schema of its own in the --database-url PostgreSQL database, dropped after). Prints the time a
+request (best of five batches, wall and CPU) and then the cProfile listing.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+from server_bench import CSRF_META, PASSWORD, Database, build  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--visits", type=int, default=450)
+    parser.add_argument("--n", type=int, default=50)
+    parser.add_argument("--path", action="append")
+    parser.add_argument("--database-url")
+    parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--limit", type=int, default=40)
+    args = parser.parse_args()
+    tmp = tempfile.TemporaryDirectory(prefix="datang-profile-board-")
+    database = Database(args.database_url, tmp.name, "profile")
+    try:
+        run(args, database.url)
+    finally:
+        database.drop()
+
+
+def run(args, url: str) -> None:
+    built = build(url, args.visits)
+    from app import create_app
+    app = create_app(SQLALCHEMY_DATABASE_URI=url)
+    client = app.test_client()
+    token = CSRF_META.search(client.get("/login").get_data(as_text=True)).group(1)
+    assert client.post("/login", data={"username": "lobby1", "password": PASSWORD,
+                                       "csrf_token": token}).status_code == 302
+    for path in args.path or ["/lobby", "/lobby/board", "/lobby/board?since={version}"]:
+        path = path.format(version=built["version"])
+        headers = {"HX-Request": "true"} if path.startswith("/lobby/board") else {}
+        for _ in range(5):
+            assert client.get(path, headers=headers).status_code in (200, 204)
+        walls, cpus = [], []
+        for _ in range(5):  # the machine is shared: the best of five batches
+            started, cpu = time.perf_counter(), time.process_time()
+            for _ in range(args.n):
+                client.get(path, headers=headers)
+            walls.append((time.perf_counter() - started) * 1000 / args.n)
+            cpus.append((time.process_time() - cpu) * 1000 / args.n)
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(args.n):
+            client.get(path, headers=headers)
+        prof.disable()
+        print(f"\n===== {path}: {min(walls):.2f} ms wall, {min(cpus):.2f} ms CPU a request "
+              f"(best of 5 × {args.n}, without the profiler)")
+        pstats.Stats(prof).sort_stats(args.sort).print_stats(args.limit)
+    from app.extensions import db
+    with app.app_context():
+        db.engine.dispose()  # before the schema is dropped
+
+
+if __name__ == "__main__":
+    main()
