@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from pydantic import AfterValidator, Field, field_validator
 from sqlalchemy import delete, select
 
-from ..events import Applied, Payload, Rejected, event_type, register_aggregate
+from ..events import Applied, Payload, Rejected, add, event_type, get, new_row, register_aggregate
 from ..extensions import db
 from ..models import ChecklistEntry, ChecklistRun, Fault, FaultPhoto, Role, Subject
 from ..privacy import FreeText
@@ -141,17 +141,18 @@ register_aggregate("fault", _reset_fault)
 
 
 def run_items(a: Applied) -> list[dict]:
-    run = db.session.get(ChecklistRun, a.subject.id)
+    run = get(ChecklistRun, a.subject.id)
     return run.items if run is not None else generate_items(a.branch)
 
 
 def _run_of(a: Applied, day: str) -> ChecklistRun:
-    run = db.session.get(ChecklistRun, a.subject.id)
+    # `get`/`add`: the run started by an earlier event of the batch is found
+    # before any flush, and is written before its entries (which refer to it).
+    run = get(ChecklistRun, a.subject.id)
     if run is None:
         run = ChecklistRun(id=a.subject.id, branch_id=a.branch.id, day=date.fromisoformat(day),
                            items=generate_items(a.branch))
-        db.session.add(run)
-        db.session.flush()  # before its entries, which refer to it
+        add(run)
     return run
 
 
@@ -219,8 +220,8 @@ def item_recorded(a: Applied) -> None:
     p: ItemRecorded = a.payload
     run = _run_of(a, p.day)
     e = a.event
-    db.session.add(ChecklistEntry(
-        id=e.id, run_id=run.id, item_id=p.item_id, status=p.status,
+    add(new_row(
+        ChecklistEntry, id=e.id, run_id=run.id, item_id=p.item_id, status=p.status,
         note=(p.note or "").strip() or None, count=p.count, fault_id=p.fault_id,
         occurred_at=e.occurred_at, device_id=e.device_id, seq=e.seq, user_id=e.user_id))
     if run.started_at is None or e.occurred_at < run.started_at:

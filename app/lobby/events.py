@@ -20,7 +20,8 @@ from flask_babel import gettext as _
 from pydantic import Field, conint, field_validator, model_validator
 from sqlalchemy import delete, select
 
-from ..events import Applied, Payload, Rejected, event_type, rebuild, register_aggregate
+from ..events import (Applied, Payload, Rejected, add, event_type, get, new_row, rebuild,
+                      register_aggregate)
 from ..extensions import db
 from ..models import Event, NeedTag, Product, Role, SelfServiceMachine, Subject, Visit
 from ..models import VisitRecommendation
@@ -147,7 +148,7 @@ def step(apply):
         if was_undone(a):
             return
         apply(a)
-        visit = db.session.get(Visit, a.subject.id)
+        visit = get(Visit, a.subject.id)
         visit.last_step_event_id = a.event.id
         visit.last_step_type = a.event.type
 
@@ -155,7 +156,9 @@ def step(apply):
 
 
 def _visit(a: Applied) -> Visit:
-    return db.session.get(Visit, a.subject.id)
+    # `get`, not session.get: the visit may have been greeted earlier in this
+    # batch and not flushed yet (the write path flushes once a batch).
+    return get(Visit, a.subject.id)
 
 
 @event_type("visit.greeted", kind="visit", payload=VisitGreeted, roles=LOBBY_ROLES,
@@ -166,15 +169,14 @@ def greeted(a: Applied) -> None:
     # An undone greeting (recorded by mistake) leaves a void visit, so that its
     # later events still have something to fold into, and nothing counts it.
     undone = was_undone(a)
-    db.session.add(Visit(
-        id=a.subject.id, branch_id=a.branch.id, status="void" if undone else "waiting",
+    add(new_row(
+        Visit, id=a.subject.id, branch_id=a.branch.id, status="void" if undone else "waiting",
         purpose=p.purpose, ticket=p.ticket or None, segment=p.segment,
         flags=sorted(set(p.flags or [])), greeted_at=a.event.occurred_at,
         greeted_by_id=a.event.user_id, needs=[], engaged_count=0,
         form_checked=False, form_redone=False, complaint=False,
         last_step_event_id=None if undone else a.event.id,
         last_step_type=None if undone else a.event.type))
-    db.session.flush()
 
 
 @event_type("visit.updated", kind="visit", payload=VisitUpdated, roles=LOBBY_ROLES,

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import delete
 
-from ..events import Applied, Payload, Rejected, event_type, register_aggregate
+from ..events import Applied, Payload, Rejected, add, event_type, get, new_row, register_aggregate
 from ..extensions import db
 from ..lobby.codes import AmountBand, Purpose, ReferralResult, ReferTo, Segment
 from ..models import Referral, Role, Subject, Visit
@@ -70,7 +70,7 @@ def _check_created(a: Applied) -> None:
     visit_id = a.payload.visit_id
     if visit_id is None:
         return
-    visit = db.session.get(Visit, visit_id)
+    visit = get(Visit, visit_id)  # greeted maybe earlier in this batch, not flushed yet
     if visit is None or visit.branch_id != a.branch.id:
         raise Rejected("unknown_visit", _("The visit of this referral is not known in this "
                                           "branch."))
@@ -81,18 +81,17 @@ def _check_created(a: Applied) -> None:
             description="A customer was handed to a wealth manager or the corporate desk.")
 def created(a: Applied) -> None:
     p: ReferralCreated = a.payload
-    db.session.add(Referral(
-        id=a.subject.id, branch_id=a.branch.id, visit_id=p.visit_id, to=p.to, note=p.note,
-        purpose=p.purpose, segment=p.segment, created_at=a.event.occurred_at,
+    add(new_row(
+        Referral, id=a.subject.id, branch_id=a.branch.id, visit_id=p.visit_id, to=p.to,
+        note=p.note, purpose=p.purpose, segment=p.segment, created_at=a.event.occurred_at,
         created_by_id=a.event.user_id, status="open"))
-    db.session.flush()
 
 
 @event_type("referral.outcome", kind="referral", payload=ReferralOutcome, roles=RECEIVER_ROLES,
             description="What came of the referral; a later outcome corrects an earlier one.")
 def outcome(a: Applied) -> None:
     p: ReferralOutcome = a.payload
-    referral = db.session.get(Referral, a.subject.id)
+    referral = get(Referral, a.subject.id)
     referral.status = "done"
     referral.result = p.result
     referral.amount_band = p.amount_band
@@ -105,6 +104,6 @@ def outcome(a: Applied) -> None:
             roles=SENDER_ROLES,
             description="The sender took the referral back (e.g. its visit.referred was undone).")
 def cancelled(a: Applied) -> None:
-    referral = db.session.get(Referral, a.subject.id)
+    referral = get(Referral, a.subject.id)
     if referral.status == "open":
         referral.status = "cancelled"

@@ -1,10 +1,10 @@
 """The supervisor's figures, projected from the event log.
 
-Every accepted event reaches `observe()` through `app.events.EVENT_OBSERVERS`,
-inside the event's own savepoint. The event's subject (a visit, referral,
-checklist run or fault) is folded again from all of its events, which gives
-its facts and the counters it contributes to `figure_day`; the difference
-from what it contributed before is added. A late event that reorders a
+Every write transaction hands its accepted events to `observe()` through
+`app.events.EVENT_OBSERVERS`, once, before it commits. Each touched subject (a
+visit, referral, checklist run or fault) is folded again from all of its
+events, which gives its facts and the counters it contributes to `figure_day`;
+the difference from what it contributed before is added. A late event that reorders a
 subject's history, a correction, an undo: all come out right, because a
 subject's contribution is always a function of its whole event list.
 
@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, select, tuple_
+from sqlalchemy import and_, delete, insert, select, tuple_
 
 from ..events import EVENT_OBSERVERS, Applied
 from ..extensions import db
@@ -357,11 +357,13 @@ def _upsert_counts(branch_id: int, delta: Counter) -> None:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(FigureDay).values(rows)
+    # One statement for any number of rows (executemany): its compiled form is
+    # cached, where a multi-row VALUES would be compiled again every time.
+    stmt = insert(FigureDay)
     stmt = stmt.on_conflict_do_update(
         index_elements=["branch_id", "day", "metric", "key"],
         set_={"value": FigureDay.value + stmt.excluded.value})
-    session.execute(stmt)
+    session.execute(stmt, rows)
     # A counter back at zero goes, so the table equals a rebuild from scratch.
     keys = [(d, m, k) for (d, m, k), v in delta.items() if v < 0]
     if keys:
@@ -392,31 +394,47 @@ def load_events(subject_ids: list[str]) -> dict[str, list[Ev]]:
     return by_subject
 
 
-def project_subjects(touched: dict[str, tuple[str, Branch]]) -> dict[int, Counter]:
-    """Fold the touched subjects again; returns, per branch, the change in the daily counters."""
+def project_subjects(touched: dict[str, tuple[str, Branch]],
+                     known: dict[str, list[Ev]] | None = None) -> dict[int, Counter]:
+    """Fold the touched subjects again; returns, per branch, the change in the daily counters.
+
+    `known` gives the whole event list of subjects that the write transaction
+    started: they are folded from it, with no query for their events or for a
+    figure_subject row (they cannot have either yet), and their rows are
+    inserted together at the end.
+    """
     session = db.session
-    ids = list(touched)
+    known = known or {}
+    ids = [sid for sid in touched if sid not in known]
     events = load_events(ids)
+    events.update(known)
     rows = {}
     for start in range(0, len(ids), 500):
         rows.update({r.subject_id: r for r in session.scalars(
             select(FigureSubject).where(FigureSubject.subject_id.in_(ids[start:start + 500])))})
     deltas: dict[int, Counter] = defaultdict(Counter)
+    inserts = []  # rows for subjects projected for the first time: one executemany
     for subject_id, (kind, branch) in touched.items():
         proj = fold(kind, events[subject_id], BranchClock.of(branch))
         row = rows.get(subject_id)
         new = proj.contributions() if proj is not None else Counter()
         deltas[branch.id].update(new)
-        deltas[branch.id].subtract(_decode(row.contributions) if row is not None else Counter())
+        if row is not None:
+            deltas[branch.id].subtract(_decode(row.contributions))
         if proj is None:
             if row is not None:
                 session.delete(row)
             continue
+        values = {"kind": proj.kind, "branch_id": branch.id, "day": proj.day,
+                  "status": proj.status, "user_id": proj.user_id, "facts": proj.facts,
+                  "contributions": _encode(new)}
         if row is None:
-            row = FigureSubject(subject_id=subject_id)
-            session.add(row)
-        row.kind, row.branch_id, row.day, row.status = proj.kind, branch.id, proj.day, proj.status
-        row.user_id, row.facts, row.contributions = proj.user_id, proj.facts, _encode(new)
+            inserts.append({"subject_id": subject_id, **values})
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+    if inserts:
+        session.connection().execute(insert(FigureSubject.__table__), inserts)
     return deltas
 
 
@@ -427,15 +445,24 @@ def observe(accepted: list[Applied]) -> None:
     event; it is logged, and `flask rebuild-figures` repairs the summaries.
     """
     touched: dict[str, tuple[str, Branch]] = {}
+    # Subjects started in this transaction: all their events are right here.
+    known: dict[str, list[tuple[tuple, Ev]]] = defaultdict(list)
     for applied in accepted:
         kind = kind_of(applied.event.type)
         if kind is not None:
+            e = applied.event
             touched[applied.subject.id] = (kind, applied.branch)
+            if applied.new_subject:
+                known[applied.subject.id].append(
+                    (e.order_key, Ev(e.type, e.occurred_at, e.user_id, e.payload, e.id)))
     if not touched:
         return
+    # In fold order, as load_events and rebuild_figures give them.
+    known_events = {sid: [ev for _key, ev in sorted(pairs, key=lambda p: p[0])]
+                    for sid, pairs in known.items()}
     try:
         with db.session.begin_nested():
-            for branch_id, delta in project_subjects(touched).items():
+            for branch_id, delta in project_subjects(touched, known_events).items():
                 _upsert_counts(branch_id, Counter({k: v for k, v in delta.items() if v}))
     except Exception:  # noqa: BLE001
         log.exception("figures: could not project %d subjects; run rebuild-figures",
