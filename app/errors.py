@@ -46,6 +46,8 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if exc.code is None or exc.code < 400:
             return exc
+        # The error page reads (the signed-in user, the menu): not in a failed transaction.
+        db.session.rollback()
         return error_response(exc.code)
 
     @app.errorhandler(Exception)

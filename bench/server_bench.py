@@ -227,7 +227,7 @@ class Server:
         self.log = open(os.path.join(tmp, f"gunicorn-{self.port}.log"), "w")
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         self.proc = subprocess.Popen(
-            [gunicorn, "--workers", str(workers), "--threads", str(threads),
+            [gunicorn, "--workers", str(workers), "--threads", str(threads), "--keep-alive", "10",
              "--bind", f"127.0.0.1:{self.port}",
              "--access-logfile", os.path.join(tmp, f"access-{self.port}.log"),
              "bench.server.wsgi:app"],

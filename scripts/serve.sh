@@ -7,4 +7,6 @@ flask --app run seed-demo
 HOST="${HOST:-0.0.0.0}"
 PORT="${PORT:-5000}"
 echo "Datang is at http://$(hostname -I 2>/dev/null | awk '{print $1}' || echo localhost):$PORT  (sign in as lobby1 / ${DATANG_DEMO_PASSWORD:-demo-pass-1234})"
-exec gunicorn --workers "${WORKERS:-2}" --threads 4 --bind "$HOST:$PORT" --access-logfile - run:app
+# Keep-alive longer than the board's 3 s poll: a tablet keeps its connection.
+exec gunicorn --workers "${WORKERS:-2}" --threads 4 --keep-alive 10 --bind "$HOST:$PORT" \
+  --access-logfile - run:app

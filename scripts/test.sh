@@ -13,13 +13,15 @@ fi
 
 PG_URL="${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 databases="${DATANG_TEST_DATABASES:-sqlite postgresql}"
-# The browser tests each run a server and a Chromium: two at once on two cores
-# makes their timing depend on the machine's load, so they run one at a time.
+# The browser tests and the reliability tests (a soak, kill -9 during sync) each
+# run a server: two at once on two cores makes their timing depend on the
+# machine's load, so they run one at a time, after the others.
 run_tests() {
   if [ $# -gt 0 ]; then
     python -m pytest -n "${PYTEST_WORKERS:-2}" -q "$@"
   else
-    python -m pytest -n "${PYTEST_WORKERS:-2}" -q --ignore=tests/e2e tests \
+    python -m pytest -n "${PYTEST_WORKERS:-2}" -q --ignore=tests/e2e --ignore=tests/reliability tests \
+      && python -m pytest -q tests/reliability \
       && python -m pytest -q tests/e2e
   fi
 }

@@ -159,18 +159,28 @@ def pull():
     return jsonify(events=[envelope_of(e) for e in events], next=next_cursor)
 
 
+@bp.app_template_global()
+def pull_cursor() -> str:
+    """The pull cursor of now: the newest event of the signed-in user's branches.
+
+    Tablet pages carry the one of the moment they were drawn, so that a device
+    with no cursor yet starts pulling where its page left off; asking later
+    (say after coming back online) would skip what others sent meanwhile.
+    """
+    latest = db.session.scalar(select(func.max(Event.position))
+                               .where(Event.branch_id.in_(current_user.readable_branch_ids())))
+    return str(latest) if latest else ""
+
+
 @bp.get("/session")
 def session_info():
     """Who is signed in, a fresh CSRF token, and the pull cursor of now.
 
     A tablet page served from the service worker's cache may carry a token of
-    an older session: on `csrf_failed` the tablet asks here and retries. A
-    device with no cursor yet starts pulling from `cursor`, not from the start.
+    an older session: on `csrf_failed` the tablet asks here and retries.
     """
-    latest = db.session.scalar(select(func.max(Event.position))
-                               .where(Event.branch_id.in_(current_user.readable_branch_ids())))
     response = jsonify(user=current_user.username, csrf_token=generate_csrf(),
-                       cursor=str(latest) if latest else "")
+                       cursor=pull_cursor())
     response.headers["Cache-Control"] = "no-store"
     return response
 

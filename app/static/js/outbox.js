@@ -309,8 +309,10 @@
     var key = "cursor:" + user;
     var cursor = await db.get("meta", key);
     if (cursor === undefined) {
-      // A new device starts from now: the page it shows is already the server's state.
-      cursor = String((await sessionInfo()).cursor || "");
+      // A new device starts where its page was drawn: the page shows the server's
+      // state of then. (A page from the worker's cache is older: more, never less.)
+      cursor = body.dataset.cursor !== undefined ? body.dataset.cursor
+        : String((await sessionInfo()).cursor || "");
       await db.put("meta", cursor, key);
     }
     for (var page = 0; page < PULL_PAGES; page++) {
