@@ -70,17 +70,19 @@ def _sqlite_on_begin(conn):
 
 @contextmanager
 def short_write():
-    """A small write beside the event store (a session's idle clock, a sign-in).
+    """A write transaction begun afresh, committed on success, rolled back on error.
 
-    Starts afresh with BEGIN IMMEDIATE on SQLite: upgrading the request's read
-    transaction instead fails at once with "database is locked" when another
-    connection wrote meanwhile; this waits for the writer (busy_timeout).
+    The request's read transaction is ended first, and SQLite begins with
+    BEGIN IMMEDIATE: upgrading a read transaction instead fails at once with
+    "database is locked" when another connection wrote meanwhile; this waits
+    for the writer (busy_timeout). Alone, for small writes beside the event
+    store (a session's idle clock, a sign-in).
     """
     session = db.session
     session.rollback()
     token = _write_intent.set(True)
     try:
-        session.connection()
+        session.connection()  # BEGIN (IMMEDIATE on SQLite) now, while the flag is set
         yield session
         session.commit()
     except BaseException:
@@ -92,21 +94,14 @@ def short_write():
 
 @contextmanager
 def write_transaction():
-    """One write transaction on the event store: commit on success, roll back on error."""
+    """One write transaction on the event store: one writer at a time, on both databases."""
     session = db.session
-    session.rollback()  # end any read snapshot taken earlier in the request
-    token = _write_intent.set(True)
     try:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVENT_APPEND_LOCK})
-        else:
-            session.connection()  # emits BEGIN IMMEDIATE now, while the flag is set
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        with short_write():
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                {"k": EVENT_APPEND_LOCK})
+            yield session
     finally:
-        _write_intent.reset(token)
         # Rows `app.events.add` remembered for this transaction (strong references).
         session.info.pop("datang_added", None)
