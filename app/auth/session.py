@@ -57,10 +57,13 @@ def end_sign_in(reason: str = "signed_out") -> None:
         _end(sign_in, reason)
 
 
-def _end(sign_in: SignIn, reason: str) -> None:
+def _update(sign_in: SignIn, **values) -> None:
     with short_write() as write:
-        write.execute(update(SignIn).where(SignIn.id == sign_in.id)
-                      .values(ended_at=utcnow(), ended_reason=reason))
+        write.execute(update(SignIn).where(SignIn.id == sign_in.id).values(**values))
+
+
+def _end(sign_in: SignIn, reason: str) -> None:
+    _update(sign_in, ended_at=utcnow(), ended_reason=reason)
 
 
 def _sign_in_is_live(user_id: int) -> bool:
@@ -85,9 +88,7 @@ def _sign_in_is_live(user_id: int) -> bool:
     if (request.headers.get("X-Datang-Background") != "1"
             and now - sign_in.last_seen_at > config["SESSION_SEEN_INTERVAL"]):
         try:
-            with short_write() as write:
-                write.execute(update(SignIn).where(SignIn.id == sign_in.id)
-                              .values(last_seen_at=now))
+            _update(sign_in, last_seen_at=now)
         except OperationalError:
             # The database is busy beyond its timeout: the clock is written on a later
             # request; the person's work must not fail for it.
