@@ -154,21 +154,9 @@ class BenchServer(LiveServer):
         self.log_path = log_path
         open(log_path, "w").close()
 
-    def start(self) -> None:
-        import subprocess
-        self.process = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), "--serve", "--database-url",
-             self.database_url, "--port", str(self.port), "--log", self.log_path],
-            cwd=ROOT, env={**os.environ, "DATANG_ENV": "testing"})
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the live server did not start")
+    def command(self) -> list[str]:
+        return [sys.executable, os.path.abspath(__file__), "--serve", "--database-url",
+                self.database_url, "--port", str(self.port), "--log", self.log_path]
 
 
 class ServerLog:

@@ -44,12 +44,14 @@ class LiveServer:
         # to serve a new service-worker version.
         self.env: dict[str, str] = {}
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "tests.e2e.serve", "--database-url", self.database_url,
+                "--port", str(self.port)]
+
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.e2e.serve", "--database-url", self.database_url,
-             "--port", str(self.port)], cwd=ROOT,
-            env={**os.environ, "DATANG_ENV": "testing", **self.env})
-        deadline = time.monotonic() + 20
+        self.process = subprocess.Popen(self.command(), cwd=ROOT,
+                                        env={**os.environ, "DATANG_ENV": "testing", **self.env})
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
