@@ -17,7 +17,11 @@ from ..extensions import db
 
 class Visit(db.Model):
     __tablename__ = "visit"
-    __table_args__ = (Index("ix_visit_branch_status", "branch_id", "status", "greeted_at"),)
+    __table_args__ = (
+        Index("ix_visit_branch_status", "branch_id", "status", "greeted_at"),
+        # The board's "just closed" list: a range at the end, however long the history.
+        Index("ix_visit_branch_status_closed", "branch_id", "status", "closed_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the subject id
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
