@@ -11,6 +11,21 @@ import os
 import pytest
 
 
+def assert_exactly_once(report) -> str:
+    """No errors; every event made stored once, nothing unknown; the checks clean.
+
+    Returns the report's summary (printed, and the message of any failure)."""
+    summary = "\n".join(report.lines())
+    print(summary)
+    counts = report.counts
+    assert report.errors == 0, summary
+    assert not counts.lost and not counts.doubled and not counts.unknown, summary
+    assert not counts.unsent, summary
+    assert counts.stored == counts.made > 0, summary
+    assert not report.problems, summary
+    return summary
+
+
 @pytest.fixture
 def server_log(tmp_path, request):
     """The server's output; its tail is printed when the test fails."""

@@ -966,11 +966,8 @@ class Report:
         return out
 
 
-def run_soak(database_url: str, *, tablets: int = 20, seconds: float = 60,
-             supervisors: int = 2, server_kind: str = "gunicorn", log_path: str | None = None,
-             think: tuple[float, float] = (0.2, 1.0), lose_answers: float = 0.02,
-             seed: int = 7, echo=print) -> Report:
-    """N tablets syncing and supervisors reading for `seconds`; then count on the server."""
+def _start_run(database_url: str, server_kind: str, log_path: str | None):
+    """A fresh database and a started server: (stats, report, start time, server)."""
     stats = Stats()
     report = Report(stats)
     started = time.monotonic()
@@ -979,6 +976,15 @@ def run_soak(database_url: str, *, tablets: int = 20, seconds: float = 60,
     server.start()
     report.notes.append(f"server: {server.kind} on {server.url} (pids {server.pids()}); "
                         f"database {database_url.split('@')[-1]}")
+    return stats, report, started, server
+
+
+def run_soak(database_url: str, *, tablets: int = 20, seconds: float = 60,
+             supervisors: int = 2, server_kind: str = "gunicorn", log_path: str | None = None,
+             think: tuple[float, float] = (0.2, 1.0), lose_answers: float = 0.02,
+             seed: int = 7, echo=print) -> Report:
+    """N tablets syncing and supervisors reading for `seconds`; then count on the server."""
+    stats, report, started, server = _start_run(database_url, server_kind, log_path)
     fleet = make_tablets(server.url, tablets, stats, seed=seed, think=think,
                          lose_answers=lose_answers)
     readers = [Supervisor(server.url, SUPERVISORS[i % len(SUPERVISORS)], stats, seed=seed + i)
@@ -1049,14 +1055,7 @@ def run_crash(database_url: str, *, cycles: int = 20, clients: int = 4,
     and once all of that is acknowledged it is checked to be stored exactly once.
     """
     rng = random.Random(seed)
-    stats = Stats()
-    report = Report(stats)
-    started = time.monotonic()
-    prepare_database(database_url)
-    server = Server(database_url, kind=server_kind, log_path=log_path)
-    server.start()
-    report.notes.append(f"server: {server.kind} (pids {server.pids()}); "
-                        f"database {database_url.split('@')[-1]}")
+    stats, report, started, server = _start_run(database_url, server_kind, log_path)
     fleet = make_tablets(server.url, clients, stats, seed=seed, think=think,
                          flush_every=(0.0, 0.05), max_batch=max_batch, expect_outages=True,
                          board=False, lose_answers=0.01)

@@ -7,7 +7,7 @@ and foreign_key_check; the read models equal a rebuild from the events.
 """
 from __future__ import annotations
 
-from .conftest import env_number
+from .conftest import assert_exactly_once, env_number
 from .harness import run_crash
 
 
@@ -15,11 +15,4 @@ def test_kill_9_during_sync_loses_and_doubles_nothing(database_url, server_log):
     cycles = int(env_number("DATANG_CRASH_CYCLES", 3))
     report = run_crash(database_url, cycles=cycles, log_path=server_log,
                        up=(0.3, 1.5))
-    summary = "\n".join(report.lines())
-    print(summary)
-    counts = report.counts
-    assert report.errors == 0, summary
-    assert not counts.lost and not counts.doubled and not counts.unknown, summary
-    assert not counts.unsent, summary
-    assert counts.stored == counts.made > 0, summary
-    assert not report.problems, summary
+    assert_exactly_once(report)

@@ -5,7 +5,7 @@ Counted on the server, straight from the database.
 """
 from __future__ import annotations
 
-from .conftest import env_number
+from .conftest import assert_exactly_once, env_number
 from .harness import run_soak
 
 
@@ -13,12 +13,5 @@ def test_tablets_sync_for_a_while_and_nothing_is_lost_or_doubled(database_url, s
     seconds = env_number("DATANG_SOAK_SECONDS", 60)
     tablets = int(env_number("DATANG_SOAK_TABLETS", 20))
     report = run_soak(database_url, tablets=tablets, seconds=seconds, log_path=server_log)
-    summary = "\n".join(report.lines())
-    print(summary)
-    counts = report.counts
-    assert report.errors == 0, summary
-    assert not counts.lost and not counts.doubled and not counts.unknown, summary
-    assert not counts.unsent, summary
-    assert counts.stored == counts.made > 0, summary
-    assert not report.problems, summary
+    summary = assert_exactly_once(report)
     assert report.stats.supervisor_reads > 0 and report.stats.board_reads > 0, summary
