@@ -8,7 +8,7 @@ amounts, ticket numbers and times pass.
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, get_args
 
 from flask_babel import gettext as _
 from pydantic import AfterValidator
@@ -70,3 +70,16 @@ def check_free_text(text: str) -> str:
 
 # A payload field type for any free-text note.
 FreeText = Annotated[str, AfterValidator(check_free_text)]
+
+
+def free_text_fields(model) -> frozenset[str]:
+    """The fields of a pydantic model typed `FreeText` (or `Optional[FreeText]`)."""
+
+    def holds_free_text(annotation) -> bool:
+        if isinstance(annotation, AfterValidator):
+            return annotation.func is check_free_text
+        return any(holds_free_text(arg) for arg in get_args(annotation))
+
+    return frozenset(name for name, field in model.model_fields.items()
+                     if holds_free_text(field.annotation)
+                     or any(holds_free_text(m) for m in field.metadata))

@@ -217,7 +217,8 @@ def test_spot_check_refusals(app, sign_in, lobby_data):
     assert result["error"]["code"] == "branch_forbidden"
     unknown = make_event("spotcheck.recorded", None, {"target_kind": "visit",
                                                       "target_id": lobby_data["north_visit"],
-                                                      "verdict": "agree"})
+                                                      "verdict": "agree"},
+                         occurred_at="2026-11-10T15:00:00+08:00")
     result = super1.sync([unknown]).get_json()["results"][0]
     assert result["error"]["code"] == "unknown_target"
     with app.app_context():
