@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, request, session, url_for
@@ -16,7 +17,9 @@ from .session import end_sign_in, home_url, start_sign_in
 
 
 def _safe_next(target: str | None) -> str | None:
-    if not target:
+    """`?next=` if it is a path of this site; control characters (a header split, a
+    500) and backslashes (which browsers read as slashes: `/\\evil.example`) are not."""
+    if not target or any(ch == "\\" or unicodedata.category(ch) == "Cc" for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
