@@ -61,6 +61,7 @@ POLICY: dict[str, dict] = {
     # sign-in and the installable shell
     "auth.login": {"roles": ANYONE, "scope": "none"},
     "auth.logout": {"roles": ANYONE, "scope": "none"},
+    "auth.logout_page": {"roles": ANYONE, "scope": "none"},  # asks; signs no one out
     "auth.home": {"roles": SIGNED_IN, "scope": "none"},
     "pwa.healthz": {"roles": ANYONE, "scope": "none"},
     "pwa.manifest": {"roles": ANYONE, "scope": "none"},
