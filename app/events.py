@@ -8,10 +8,11 @@ kind of subject they are about with `register_aggregate(...)`.
 A subject's read model is a fold of its events in (occurred_at, device_id,
 seq) order, where `occurred_at` is the server's view of the event's time: the
 device's own time (kept as `device_occurred_at`) corrected by the device's
-clock skew, measured from the batch's `sent_at` (see `DeviceClock`). An event that sorts after the last one folded is applied on top;
-one that arrives late (another tablet synced after this one) makes the
-subject's read model be rebuilt from all its events, so the result never
-depends on the order in which events reach the server.
+clock skew, measured from the batch's `sent_at` (see `DeviceClock`). An event
+that sorts after the last one folded is applied on top; one that arrives late
+(another tablet synced after this one) makes the subject's read model be
+rebuilt from all its events, so the result never depends on the order in which
+events reach the server.
 
 A batch from a device (`ingest`) takes a fast lane first: no savepoint per
 event, and the rows it creates (events, new subjects, new read-model rows made
@@ -735,7 +736,8 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
                       payload=env.payload)
     else:  # the fast lane inserts the rows itself, a batch at once
         event = QueuedEvent(id=env.id, type=env.type, occurred_at=occurred_at,
-                            device_occurred_at=device_time, received_at=utcnow(), subject_id=env.subject_id, branch=branch,
+                            device_occurred_at=device_time, received_at=utcnow(),
+                            subject_id=env.subject_id, branch=branch,
                             device_id=env.device_id, seq=env.seq, user=user,
                             payload=env.payload)
     applied = Applied(event, payload, subject, branch, user,

@@ -60,7 +60,7 @@ def visit_of(app, visit_id: str) -> Visit:
 @pytest.mark.parametrize("skew", [timedelta(days=2), timedelta(hours=-3), timedelta(0)],
                          ids=["two-days-ahead", "three-hours-behind", "right"])
 def test_a_tablet_clock_is_corrected_by_its_skew(app, server_clock, lobby1, skew):
-    """A visit greeted 20 minutes ago and closed 5 minutes ago, by a tablet's clock off by `skew`."""
+    """A visit greeted 20 and closed 5 minutes ago, by a tablet whose clock is off by `skew`."""
     tablet_now = SERVER_NOW + skew
     visit = str(uuid.uuid4())
     greet = greeted(visit, occurred_at=format_time(tablet_now - timedelta(minutes=20)))

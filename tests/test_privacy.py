@@ -38,8 +38,8 @@ DISGUISES = [
     ("ID with dots", ".".join([VALID_ID[:6], VALID_ID[6:14], VALID_ID[14:]]), "id"),
     ("old 15-digit ID", f"身份证{OLD_ID}", "id"),
     ("old ID with spaces", f"{OLD_ID[:6]} {OLD_ID[6:12]} {OLD_ID[12:]}", "id"),
-    ("card with dots", ".".join(VALID_CARD[i:i + 4] for i in range(0, len(VALID_CARD), 4)), "card"),
-    ("card with slashes", "/".join(VALID_CARD[i:i + 4] for i in range(0, len(VALID_CARD), 4)), "card"),
+    ("card with dots", ".".join(VALID_CARD[i:i + 4] for i in range(0, 19, 4)), "card"),
+    ("card with slashes", "/".join(VALID_CARD[i:i + 4] for i in range(0, 19, 4)), "card"),
     ("card in full-width", VALID_CARD.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
      "card"),
 ]

@@ -164,8 +164,8 @@ def _visit(a: Applied) -> Visit:
     return get(Visit, a.subject.id)
 
 
-@event_type("visit.greeted", kind="visit", payload=VisitGreeted, roles=LOBBY_ROLES, also_read_by=DESK_READERS,
-            creates_subject=True,
+@event_type("visit.greeted", kind="visit", payload=VisitGreeted, roles=LOBBY_ROLES,
+            also_read_by=DESK_READERS, creates_subject=True,
             description="A customer was greeted at the door: a new visit begins, waiting.")
 def greeted(a: Applied) -> None:
     p: VisitGreeted = a.payload
@@ -182,7 +182,8 @@ def greeted(a: Applied) -> None:
         last_step_type=None if undone else a.event.type))
 
 
-@event_type("visit.updated", kind="visit", payload=VisitUpdated, roles=LOBBY_ROLES, also_read_by=DESK_READERS,
+@event_type("visit.updated", kind="visit", payload=VisitUpdated, roles=LOBBY_ROLES,
+            also_read_by=DESK_READERS,
             description="Corrects the purpose, ticket, segment or flags; fields present change.")
 @step
 def updated(a: Applied) -> None:
@@ -208,8 +209,8 @@ def _check_triaged(a: Applied) -> None:
                                             "%(name)s.", name=p.machine))
 
 
-@event_type("visit.triaged", kind="visit", payload=VisitTriaged, roles=LOBBY_ROLES, also_read_by=DESK_READERS,
-            check=_check_triaged,
+@event_type("visit.triaged", kind="visit", payload=VisitTriaged, roles=LOBBY_ROLES,
+            also_read_by=DESK_READERS, check=_check_triaged,
             description="The customer was sent on a route; a later triage re-routes.")
 @step
 def triaged(a: Applied) -> None:
@@ -235,8 +236,8 @@ def _check_engaged(a: Applied) -> None:
         raise Rejected("unknown_need", _("Unknown need: %(code)s", code=", ".join(unknown)))
 
 
-@event_type("visit.engaged", kind="visit", payload=VisitEngaged, roles=LOBBY_ROLES, also_read_by=DESK_READERS,
-            check=_check_engaged,
+@event_type("visit.engaged", kind="visit", payload=VisitEngaged, roles=LOBBY_ROLES,
+            also_read_by=DESK_READERS, check=_check_engaged,
             description="Talked to the customer in the waiting area; needs learnt add up.")
 @step
 def engaged(a: Applied) -> None:
@@ -260,8 +261,8 @@ def _check_recommended(a: Applied) -> None:
                                             codes=", ".join(sorted(codes - found))))
 
 
-@event_type("visit.recommended", kind="visit", payload=VisitRecommended, roles=LOBBY_ROLES, also_read_by=DESK_READERS,
-            check=_check_recommended,
+@event_type("visit.recommended", kind="visit", payload=VisitRecommended, roles=LOBBY_ROLES,
+            also_read_by=DESK_READERS, check=_check_recommended,
             description="Products from the branch's catalogue were recommended; the response.")
 @step
 def recommended(a: Applied) -> None:
@@ -275,7 +276,8 @@ def recommended(a: Applied) -> None:
             confirmed_without_need=bool(p.confirmed_without_need)))
 
 
-@event_type("visit.referred", kind="visit", payload=VisitReferred, roles=LOBBY_ROLES, also_read_by=DESK_READERS,
+@event_type("visit.referred", kind="visit", payload=VisitReferred, roles=LOBBY_ROLES,
+            also_read_by=DESK_READERS,
             description="Handed to a wealth manager or the corporate desk; the referral itself "
                         "is the subject of referral.created.")
 @step
@@ -295,7 +297,8 @@ def complaint(a: Applied) -> None:
     visit.complaint_note = a.payload.note
 
 
-@event_type("visit.closed", kind="visit", payload=VisitClosed, roles=LOBBY_ROLES, also_read_by=DESK_READERS,
+@event_type("visit.closed", kind="visit", payload=VisitClosed, roles=LOBBY_ROLES,
+            also_read_by=DESK_READERS,
             description="The visit ended: served, walked away or referred. A later "
                         "visit.closed corrects an earlier one.")
 @step
@@ -319,8 +322,8 @@ def _check_undone(a: Applied) -> None:
         raise Rejected("cannot_undo", _("An undo cannot be undone; record the step again."))
 
 
-@event_type("visit.undone", kind="visit", payload=VisitUndone, roles=LOBBY_ROLES, also_read_by=DESK_READERS,
-            check=_check_undone,
+@event_type("visit.undone", kind="visit", payload=VisitUndone, roles=LOBBY_ROLES,
+            also_read_by=DESK_READERS, check=_check_undone,
             description="Takes back one earlier step of the visit: the visit is derived again "
                         "from its events without it. Undoing the greeting voids the visit.")
 def undone(a: Applied) -> None:

@@ -83,8 +83,8 @@ class QueuedEvent:
     the rows of a batch with one executemany.
     """
 
-    __slots__ = ("id", "type", "occurred_at", "device_occurred_at", "received_at", "subject_id", "branch_id",
-                 "branch", "device_id", "seq", "user_id", "user", "payload")
+    __slots__ = ("id", "type", "occurred_at", "device_occurred_at", "received_at", "subject_id",
+                 "branch_id", "branch", "device_id", "seq", "user_id", "user", "payload")
     position = None  # given by the database when the row is inserted
 
     def __init__(self, *, id, type, occurred_at, device_occurred_at, received_at, subject_id,
