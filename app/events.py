@@ -6,10 +6,13 @@ their event types with `@event_type(...)` (see `app/lobby/events.py`) and the
 kind of subject they are about with `register_aggregate(...)`.
 
 A subject's read model is a fold of its events in (occurred_at, device_id,
-seq) order. An event that sorts after the last one folded is applied on top;
-one that arrives late (another tablet synced after this one) makes the
-subject's read model be rebuilt from all its events, so the result never
-depends on the order in which events reach the server.
+seq) order, where `occurred_at` is the server's view of the event's time: the
+device's own time (kept as `device_occurred_at`) corrected by the device's
+clock skew, measured from the batch's `sent_at` (see `DeviceClock`). An event
+that sorts after the last one folded is applied on top; one that arrives late
+(another tablet synced after this one) makes the subject's read model be
+rebuilt from all its events, so the result never depends on the order in which
+events reach the server.
 
 A batch from a device (`ingest`) takes a fast lane first: no savepoint per
 event, and the rows it creates (events, new subjects, new read-model rows made
@@ -26,7 +29,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -36,10 +39,15 @@ from sqlalchemy import event as sa_event, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from .clock import now as server_now
 from .database import utcnow, write_transaction
 from .extensions import db
 from .models import Branch, Event, Role, Subject, User
 from .models.event import QueuedEvent, QueuedSubject
+from .privacy import free_text_fields
+
+# Who reads every event type in full, besides the roles that record it.
+OVERSEERS = frozenset({Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR, Role.ADMIN})
 
 
 class Payload(BaseModel):
@@ -70,6 +78,17 @@ class EventType:
     creates_subject: bool | str = False
     check: Callable[["Applied"], None] | None = None
     description: str = ""
+    # Who may pull it (GET /api/v1/events) and which payload fields only
+    # `full_readers` receive; see `event_type`.
+    readers: frozenset[Role] = frozenset()
+    full_readers: frozenset[Role] = frozenset()
+    private_fields: frozenset[str] = frozenset()
+
+    def payload_for(self, role: Role, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload as `role` may read it: without the private fields unless a full reader."""
+        if role in self.full_readers or not self.private_fields.intersection(payload):
+            return payload
+        return {key: value for key, value in payload.items() if key not in self.private_fields}
 
 
 @dataclass(frozen=True)
@@ -106,17 +125,33 @@ EVENT_OBSERVERS: list[Callable[[list["Applied"]], None]] = []
 
 def event_type(name: str, *, kind: str, payload: type[Payload], roles: Iterable[Role],
                creates_subject: bool | str = False, check: Callable[[Applied], None] | None = None,
-               description: str = ""):
-    """Register the decorated function as the way `name` events change the read models."""
+               description: str = "", also_read_by: Iterable[Role] = (),
+               private_fields: Iterable[str] | None = None):
+    """Register the decorated function as the way `name` events change the read models.
+
+    Reading (docs/events.md, "Who reads what"): the roles that may record it,
+    the supervisors and the admin read the whole event; the roles of
+    `also_read_by` read it without its `private_fields` (by default its
+    `FreeText` fields: the notes). Nobody else receives it.
+    """
 
     def register(apply: Callable[[Applied], None]):
         if name in EVENT_TYPES:
             raise RuntimeError(f"event type {name} registered twice")
-        EVENT_TYPES[name] = EventType(name, kind, payload, frozenset(roles), apply,
-                                      creates_subject, check, description)
+        full_readers = frozenset(roles) | OVERSEERS
+        private = free_text_fields(payload) if private_fields is None else private_fields
+        EVENT_TYPES[name] = EventType(
+            name, kind, payload, frozenset(roles), apply, creates_subject, check, description,
+            readers=full_readers | frozenset(also_read_by), full_readers=full_readers,
+            private_fields=frozenset(private))
         return apply
 
     return register
+
+
+def readable_types(role: Role) -> list[str]:
+    """The event types `role` may pull."""
+    return sorted(name for name, etype in EVENT_TYPES.items() if role in etype.readers)
 
 
 def register_aggregate(kind: str, reset: Callable[[Subject], None], label: Any = None) -> None:
@@ -130,7 +165,7 @@ def kind_label(kind: str) -> str:
 
 # --- the envelope -----------------------------------------------------------
 
-_RFC3339 = re.compile(
+RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 # A UUID as str(uuid.UUID(...)) writes it, the form tablets send.
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
@@ -159,7 +194,7 @@ class Envelope(BaseModel):
     @field_validator("occurred_at")
     @classmethod
     def _rfc3339(cls, value: str) -> str:
-        if not _RFC3339.match(value):
+        if not RFC3339.match(value):
             raise ValueError(_("must be an RFC 3339 time with an offset or Z"))
         try:
             parse_time(value)
@@ -198,7 +233,7 @@ def _envelope(raw: dict) -> Envelope | CheckedEnvelope:
         if (type(id_) is str and _CANONICAL_UUID.match(id_)
                 and type(subject_id) is str and _CANONICAL_UUID.match(subject_id)
                 and type(type_) is str and len(type_) <= 64
-                and type(at) is str and len(at) <= 40 and _RFC3339.match(at)
+                and type(at) is str and len(at) <= 40 and RFC3339.match(at)
                 and type(branch) is str and len(branch) <= 32
                 and type(device_id) is str and 1 <= len(device_id) <= 64
                 and type(seq) is int and 0 <= seq <= 2**62 and type(payload) is dict
@@ -220,23 +255,72 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(text.replace("t", "T")).astimezone(timezone.utc)
 
 
+# An event may be dated at most this far ahead of the server's clock (clock_ahead).
+CLOCK_AHEAD_LIMIT = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class DeviceClock:
+    """How far the clock of the device that sent a batch is from the server's.
+
+    `sent_at` is the device's clock when it sent the batch, so the server's
+    clock minus it is the device's skew (plus the network's delay, a second or
+    so): each event's time is corrected by it. Without `sent_at` (a form posted
+    online, a client of before the trust rules) the device's time stands.
+    """
+
+    now: datetime = field(default_factory=server_now)
+    skew: timedelta = timedelta(0)
+
+    @classmethod
+    def from_sent_at(cls, sent_at: datetime) -> DeviceClock:
+        now = server_now()
+        return cls(now, now - sent_at)
+
+    def corrected(self, device_time: datetime) -> datetime:
+        """The event's time by the server's clock.
+
+        :raise Rejected: when it leaves the calendar or lies ahead of the server's clock.
+        """
+        try:
+            at = device_time + self.skew
+        except OverflowError:
+            raise Rejected("invalid_envelope", _("Invalid value for %(field)s: %(reason)s",
+                                                 field="occurred_at",
+                                                 reason=_("is not a valid time"))) from None
+        if at - self.now > CLOCK_AHEAD_LIMIT:
+            raise Rejected("clock_ahead", _("This event is dated more than 10 minutes ahead of "
+                                            "the server's clock; check the device's date and "
+                                            "time."))
+        return at
+
+
 def format_time(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def envelope_of(event: Event) -> dict[str, Any]:
-    """The JSON form of a stored event, as the pull endpoint gives it."""
+def envelope_of(event: Event, reader: Role | None = None) -> dict[str, Any]:
+    """The JSON form of a stored event, as the pull endpoint gives it.
+
+    `occurred_at` is the device's own time, as the envelope was sent;
+    `corrected_at` the server's view of it (the fold order). For a `reader`,
+    the payload loses what that role may not read (`EventType.payload_for`).
+    """
+    payload = event.payload
+    if reader is not None:
+        payload = EVENT_TYPES[event.type].payload_for(reader, payload)
     return {
         "id": event.id,
         "type": event.type,
-        "occurred_at": format_time(event.occurred_at),
+        "occurred_at": format_time(event.device_occurred_at),
+        "corrected_at": format_time(event.occurred_at),
         "received_at": format_time(event.received_at),
         "subject_id": event.subject_id,
         "branch": event.branch.code,
         "device_id": event.device_id,
         "seq": event.seq,
         "user": event.user.username,
-        "payload": event.payload,
+        "payload": payload,
     }
 
 
@@ -314,12 +398,13 @@ class Batch:
     queries, so judging each event costs no look-up of its own.
     """
 
-    def __init__(self, safe: bool = True) -> None:
+    def __init__(self, safe: bool = True, clock: DeviceClock | None = None) -> None:
         # safe: each event's writes in a savepoint of their own. A batch from a
         # device is first tried without (savepoints cost a flush and two
         # statements an event); should any event's effects fail, the whole
         # transaction is rolled back and the batch judged again, safely.
         self.safe = safe
+        self.clock = clock or DeviceClock()
         self.branches: dict[str, Branch] = {}
         self.writable: dict[tuple[int, int], bool] = {}
         self.events: dict[str, Event | None] = {}
@@ -599,11 +684,11 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
         env = _envelope(raw)
     except ValidationError as exc:
         raise Rejected("invalid_envelope", describe_validation_error(exc)) from None
-    occurred_at = parse_time(env.occurred_at)
+    device_time = parse_time(env.occurred_at)
 
     existing = batch.event(env.id)
     if existing is not None:
-        if _same_content(existing, env, occurred_at) and user.can_read(existing.branch_id):
+        if _same_content(existing, env, device_time) and user.can_read(existing.branch_id):
             return Result(env.id, "duplicate")
         raise Rejected("id_conflict", _("Another event with this id, but different content, "
                                         "was already accepted."))
@@ -623,6 +708,7 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
         payload = etype.payload.model_validate(env.payload)
     except ValidationError as exc:
         raise Rejected("invalid_payload", describe_validation_error(exc)) from None
+    occurred_at = batch.clock.corrected(device_time)
 
     subject = batch.subject(env.subject_id)
     creating = etype.creates_subject is True or (etype.creates_subject == "if_missing"
@@ -643,13 +729,15 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
                                                  kind=kind_label(etype.kind)))
 
     if batch.safe:
-        event = Event(id=env.id, type=env.type, occurred_at=occurred_at, received_at=utcnow(),
+        event = Event(id=env.id, type=env.type, occurred_at=occurred_at,
+                      device_occurred_at=device_time, received_at=utcnow(),
                       subject_id=env.subject_id, branch_id=branch.id, branch=branch,
                       device_id=env.device_id, seq=env.seq, user_id=user.id, user=user,
                       payload=env.payload)
     else:  # the fast lane inserts the rows itself, a batch at once
         event = QueuedEvent(id=env.id, type=env.type, occurred_at=occurred_at,
-                            received_at=utcnow(), subject_id=env.subject_id, branch=branch,
+                            device_occurred_at=device_time, received_at=utcnow(),
+                            subject_id=env.subject_id, branch=branch,
                             device_id=env.device_id, seq=env.seq, user=user,
                             payload=env.payload)
     applied = Applied(event, payload, subject, branch, user,
@@ -671,7 +759,7 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
     except IntegrityError:
         # The same id raced in from another request: judge it again as a repeat.
         existing = session.scalar(select(Event).where(Event.id == env.id))
-        if existing is not None and _same_content(existing, env, occurred_at):
+        if existing is not None and _same_content(existing, env, device_time):
             return Result(env.id, "duplicate")
         raise Rejected("conflict", _("The event could not be stored; send it again.")) from None
     _accepted(batch, applied, creating)
@@ -728,10 +816,12 @@ def _store(applied: Applied, etype: EventType, creating: bool) -> None:
 
 
 def _same_content(existing: Event, env: Envelope | CheckedEnvelope,
-                  occurred_at: datetime) -> bool:
+                  device_time: datetime) -> bool:
+    """Whether a repeat is the same event: the envelope as the device sent it, so a
+    batch sent again (with another `sent_at`, another skew) is still a duplicate."""
     return (existing.type == env.type and existing.subject_id == env.subject_id
             and existing.branch.code == env.branch and existing.device_id == env.device_id
-            and existing.seq == env.seq and existing.occurred_at == occurred_at
+            and existing.seq == env.seq and existing.device_occurred_at == device_time
             and existing.payload == env.payload)
 
 
@@ -755,12 +845,16 @@ def rebuild(subject: Subject) -> None:
         e.order_key for e in events)
 
 
-def ingest(raw_events: list[Any], user: User) -> list[Result]:
-    """Apply a batch from a device: one result per event, in the same order."""
+def ingest(raw_events: list[Any], user: User, clock: DeviceClock | None = None) -> list[Result]:
+    """Apply a batch from a device: one result per event, in the same order.
+
+    `clock`: the device's skew, from the batch's `sent_at`; none, its times stand.
+    """
+    clock = clock or DeviceClock()
     try:
-        return _ingest(raw_events, user, Batch(safe=False))
+        return _ingest(raw_events, user, Batch(safe=False, clock=clock))
     except Exception:  # noqa: BLE001 - rolled back whole; judged again, event by event
-        return _ingest(raw_events, user, Batch(safe=True))
+        return _ingest(raw_events, user, Batch(safe=True, clock=clock))
 
 
 def _ingest(raw_events: list[Any], user: User, batch: Batch) -> list[Result]:
@@ -785,9 +879,12 @@ def record(user: User, type: str, *, branch: Branch, subject_id: str,
            payload: dict[str, Any], occurred_at: datetime | None = None) -> Event:
     """Record an event made by a form posted online, through the same path.
 
+    Its time is the server's clock (the device is the server), so the
+    `occurred_at` stored and the device's own are the same.
+
     :raise Rejected: when the event is refused; nothing is written.
     """
-    now = occurred_at or utcnow()
+    now = occurred_at or server_now()
     raw = {
         "id": str(uuid.uuid4()),
         "type": type,

@@ -9,6 +9,23 @@ def is_htmx() -> bool:
             and request.headers.get("HX-History-Restore-Request") != "true")
 
 
+def unchanged_since(version: int) -> bool:
+    """Whether a poll's `?since=` is `version`: the fragment would be drawn the same.
+
+    Only ASCII digits count ("²".isdigit() is true, int("²") fails), and no more
+    of them than a version has (int() refuses over 4300 digits).
+    """
+    since = request.args.get("since", "")
+    return since.isascii() and since.isdigit() and len(since) <= 19 and int(since) == version
+
+
+def not_modified():
+    """The 204 a poll gets when nothing changed: the screen (and what is typed) stays."""
+    response = make_response("", 204)
+    response.headers.add("Vary", "HX-Request")
+    return response
+
+
 def render(page: str, fragment: str | None = None, status: int = 200, **context):
     """Render `fragment` for an htmx request and `page` otherwise.
 

@@ -72,7 +72,8 @@ def batch(n: int = BATCH) -> list[dict]:
 def raw_rows(events: list[dict], branch_id: int, user_id: int) -> list[dict]:
     """The event-table rows ingest writes for these envelopes (with fresh ids)."""
     return [{"id": str(uuid.uuid4()), "type": e["type"],
-             "occurred_at": parse_time(e["occurred_at"]), "received_at": utcnow(),
+             "occurred_at": parse_time(e["occurred_at"]),
+             "device_occurred_at": parse_time(e["occurred_at"]), "received_at": utcnow(),
              "subject_id": e["subject_id"], "branch_id": branch_id,
              "device_id": e["device_id"], "seq": e["seq"], "user_id": user_id,
              "payload": e["payload"]} for e in events]

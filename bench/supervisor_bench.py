@@ -61,7 +61,8 @@ class Gen:
     def event(self, rows, evs, type_, at, subject, branch_id, user_id, payload):
         self.seq += 1
         eid = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        rows.append({"id": eid, "type": type_, "occurred_at": at, "received_at": at,
+        rows.append({"id": eid, "type": type_, "occurred_at": at, "device_occurred_at": at,
+                     "received_at": at,
                      "subject_id": subject, "branch_id": branch_id, "device_id": "bench",
                      "seq": self.seq, "user_id": user_id, "payload": payload})
         evs.append((subject, Ev(type_, at, user_id, payload, eid)))

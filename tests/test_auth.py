@@ -30,6 +30,13 @@ def post_login(client, username: str, password: str, **kwargs):
                                        "csrf_token": csrf_of(client)}, **kwargs)
 
 
+def sign_out(client):
+    """Sign out as the page's control does: POST /logout with the CSRF token."""
+    page = client.get("/logout")
+    token = CSRF_META.search(page.get_data(as_text=True)).group(1)
+    return client.post("/logout", data={"csrf_token": token})
+
+
 def set_active(app, username: str, active: bool) -> None:
     with app.app_context():
         db.session.execute(update(User).where(User.username == username).values(active=active))
@@ -58,12 +65,12 @@ def test_sign_in_and_out_for_every_role(client, username, home):
     assert response.headers["Location"].endswith(home)
     page = client.get(home)
     assert page.status_code == 200
-    assert f'<a class="signout"' in page.get_data(as_text=True)
+    assert 'data-testid="sign-out"' in page.get_data(as_text=True)
     assert client.get("/").headers["Location"].endswith(home)
     # Visiting /login while signed in goes home.
     assert client.get("/login").headers["Location"].endswith(home)
 
-    out = client.get("/logout")
+    out = sign_out(client)
     assert out.status_code == 302 and out.headers["Location"].endswith("/login")
     after = client.get(home)
     assert after.status_code == 302 and "/login" in after.headers["Location"]
@@ -102,12 +109,12 @@ def test_next_goes_back_only_to_this_site(client):
     response = client.post("/login?next=/checklist", data={
         "username": "lobby1", "password": DEMO_PASSWORD, "csrf_token": csrf_of(client)})
     assert response.headers["Location"].endswith("/checklist")
-    client.get("/logout")
+    sign_out(client)
     for evil in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
         response = client.post("/login", query_string={"next": evil}, data={
             "username": "lobby1", "password": DEMO_PASSWORD, "csrf_token": csrf_of(client)})
         assert response.headers["Location"].endswith("/lobby"), evil
-        client.get("/logout")
+        sign_out(client)
 
 
 def test_repeated_failed_sign_ins_are_throttled(app, client):
@@ -164,7 +171,7 @@ def test_language_survives_sign_in_and_out(client):
     client.get("/login?lang=en")
     post_login(client, "lobby1", DEMO_PASSWORD)
     assert '<html lang="en">' in client.get("/lobby").get_data(as_text=True)
-    client.get("/logout")
+    sign_out(client)
     assert '<html lang="en">' in client.get("/login").get_data(as_text=True)
 
 
@@ -329,3 +336,83 @@ def test_pages_of_other_roles_are_403(sign_in, username, forbidden):
 def test_403_answers_json_to_the_api_and_html_to_browsers(lobby1):
     html = lobby1.get("/admin")
     assert html.status_code == 403 and "text/html" in html.content_type
+
+
+# --- signing out only by POST, signing in over a live session (issue 13) -----------
+
+def test_a_get_of_logout_signs_no_one_out(client):
+    post_login(client, "lobby1", DEMO_PASSWORD)
+    page = client.get("/logout?lang=en")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'data-testid="confirm-sign-out"' in html and 'method="post"' in html
+    assert client.get("/lobby").status_code == 200  # still signed in
+
+
+def test_a_post_of_logout_without_the_token_signs_no_one_out(client):
+    post_login(client, "lobby1", DEMO_PASSWORD)
+    assert client.post("/logout").status_code == 400
+    assert client.get("/lobby").status_code == 200
+    assert sign_out(client).headers["Location"].endswith("/login")
+    assert client.get("/lobby").status_code == 302
+
+
+def test_logout_when_signed_out_goes_to_the_sign_in_form(client):
+    response = client.get("/logout")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/login")
+
+
+def test_signing_in_over_a_live_session_ends_it_everywhere(app, client):
+    from app.models import SignIn
+    post_login(client, "lobby1", DEMO_PASSWORD)
+    copied = app.test_client()  # the first sign-in's cookie, copied to another browser
+    copied.set_cookie("session", client.get_cookie("session").value)
+    assert copied.get("/lobby").status_code == 200
+    # The same browser signs in again (a form kept open, or another person) without
+    # signing out: the first sign-in ends, its copied cookie with it.
+    response = client.post("/login", data={"username": "lobby2", "password": DEMO_PASSWORD,
+                                           "csrf_token": CSRF_META.search(client.get(
+                                               "/logout").get_data(as_text=True)).group(1)})
+    assert response.status_code == 302
+    assert copied.get("/lobby").status_code == 302
+    assert client.get("/lobby").status_code == 200
+    with app.app_context():
+        lobby1_id, lobby2_id = (db.session.scalar(select(User.id).where(User.username == name))
+                                for name in ("lobby1", "lobby2"))
+        rows = db.session.scalars(select(SignIn).order_by(SignIn.started_at)).all()
+        assert [(r.user_id, r.ended_reason) for r in rows] == [(lobby1_id, "replaced"),
+                                                                (lobby2_id, None)]
+
+
+def test_an_unknown_user_name_costs_a_password_hash(client, monkeypatch):
+    """The time of a refusal tells nothing: unknown, inactive and wrong all hash once."""
+    import werkzeug.security as security
+    hashed = []
+    real = security._hash_internal
+
+    def counting(method, salt, password):
+        hashed.append(method.split(":")[0])
+        return real(method, salt, password)
+
+    monkeypatch.setattr(security, "_hash_internal", counting)
+    csrf_of(client)  # any hashing of the page itself is done before counting
+    for username in ("lobby1", "nobody-such", "lobby1"):
+        hashed.clear()
+        password = "wrong-password-1" if username == "lobby1" else DEMO_PASSWORD
+        assert post_login(client, username, password).status_code == 401
+        assert len(hashed) == 1, (username, hashed)
+    wrong_kind = hashed[0]
+    hashed.clear()
+    post_login(client, "nobody-such", "x" * 12)
+    assert hashed == [wrong_kind]  # the same method as a real user's hash, so the same cost
+
+
+def test_an_inactive_user_costs_a_password_hash_too(app, client, monkeypatch):
+    import werkzeug.security as security
+    hashed = []
+    real = security._hash_internal
+    monkeypatch.setattr(security, "_hash_internal",
+                        lambda *args: hashed.append(1) or real(*args))
+    set_active(app, "lobby2", False)
+    assert post_login(client, "lobby2", DEMO_PASSWORD).status_code == 401
+    assert len(hashed) == 1

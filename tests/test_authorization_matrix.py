@@ -61,6 +61,7 @@ POLICY: dict[str, dict] = {
     # sign-in and the installable shell
     "auth.login": {"roles": ANYONE, "scope": "none"},
     "auth.logout": {"roles": ANYONE, "scope": "none"},
+    "auth.logout_page": {"roles": ANYONE, "scope": "none"},  # asks; signs no one out
     "auth.home": {"roles": SIGNED_IN, "scope": "none"},
     "pwa.healthz": {"roles": ANYONE, "scope": "none"},
     "pwa.manifest": {"roles": ANYONE, "scope": "none"},
@@ -632,3 +633,161 @@ def test_a_visit_cannot_show_another_branchs_referral(matrix):
         # The board's page data carries every label, "No sale" among them: not a leak.
         body = body.replace('"no_sale": "No sale"', "")
         assert "No sale" not in body, f"{name} shows north's referral result"
+
+
+# --- the pull, per role and per event type (issue 13) ------------------------------
+
+# Who reads each event type through GET /api/v1/events: "full" with its payload as
+# stored, "bare" without the fields listed (notes, photos), "-" not at all. The
+# table says it again, apart from the declarations of app/*/events.py, so a
+# change of them must change this too. A type missing here (a new one) must
+# follow the default: its recording roles, the supervisors and the admin, in full.
+_L, _T, _W = Role.LOBBY_MANAGER, Role.TELLER, Role.WEALTH_MANAGER
+_OVERSEERS = {Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR, Role.ADMIN}
+_VISIT_STEP = ({_L}, {_W})
+READING: dict[str, tuple[set[Role], set[Role], set[str]]] = {
+    # type: (full readers besides the overseers, bare readers, fields the bare ones lose)
+    "visit.greeted": (*_VISIT_STEP, set()),
+    "visit.updated": (*_VISIT_STEP, set()),
+    "visit.triaged": (*_VISIT_STEP, {"machine"}),
+    "visit.engaged": (*_VISIT_STEP, {"note"}),
+    "visit.recommended": (*_VISIT_STEP, set()),
+    "visit.referred": (*_VISIT_STEP, {"note"}),
+    "visit.closed": (*_VISIT_STEP, {"note"}),
+    "visit.undone": (*_VISIT_STEP, set()),
+    "visit.complaint": ({_L}, set(), set()),
+    "referral.created": ({_L, _T}, {_W}, set()),
+    "referral.outcome": ({_W}, {_L, _T}, set()),
+    "referral.cancelled": ({_L, _T}, {_W}, set()),
+    "checklist.item_recorded": ({_L}, set(), set()),
+    "checklist.signed_off": ({_L}, set(), set()),
+    "fault.reported": ({_L}, set(), set()),
+    "fault.resolved": ({_L}, set(), set()),
+    "spotcheck.recorded": (set(), set(), set()),
+}
+
+
+def reading(name: str, role: Role) -> tuple[str, set[str]]:
+    """("full" | "bare" | "-", the fields a bare reader loses) for `role` and type `name`."""
+    from app.events import EVENT_TYPES
+    full, bare, private = READING.get(name, (set(EVENT_TYPES[name].roles), set(), set()))
+    if role in full | _OVERSEERS:
+        return "full", set()
+    return ("bare", private) if role in bare else ("-", set())
+
+
+def pull_all(client, limit: int = 1000) -> tuple[list[dict], list[str]]:
+    """Every event the caller may pull, page by page; and the cursors it was given."""
+    events, cursors, since = [], [], ""
+    while True:
+        response = client.get(f"/api/v1/events?since={since}&limit={limit}")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        body = response.get_json()
+        events += body["events"]
+        cursors.append(body["next"])
+        if not body["events"]:
+            assert body["next"] == since  # the sync contract: nothing more, next stays
+            return events, cursors
+        since = body["next"]
+
+
+@pytest.fixture(scope="module")
+def notes_everywhere(matrix):
+    """Demo's visits with a note of every kind the lobby records, beside the matrix's data."""
+    app = matrix["app"]
+    lobby1 = SignedIn(app.test_client(), "lobby1")
+    visit = str(uuid.uuid4())
+    events = [
+        make_event("visit.greeted", visit, {"purpose": "complaint"}, occurred_at=stamp(9)),
+        make_event("visit.engaged", visit, {"note": "EngageNote-qx7"}, occurred_at=stamp(8)),
+        make_event("visit.complaint", visit, {"note": "ComplaintNote-qx7"}, occurred_at=stamp(7)),
+        make_event("visit.closed", visit, {"outcome": "served", "note": "CloseNote-qx7"},
+                   occurred_at=stamp(6)),
+    ]
+    results = lobby1.sync(events).get_json()["results"]
+    assert [r["status"] for r in results] == ["accepted"] * len(events), results
+    return matrix
+
+
+def test_the_pull_gives_each_role_what_its_pages_show(notes_everywhere):
+    """Every role x every event type: received in full, without its notes, or not at all.
+
+    Nothing a role may read is missing; nothing else arrives: no spot-check but to
+    supervisors and the admin, no note of a visit, complaint or fault nor a fault
+    photo to a teller or a wealth manager, no spot-check about a lobby manager to
+    the lobby manager.
+    """
+    from app.events import EVENT_TYPES
+    app = notes_everywhere["app"]
+    with app.app_context():
+        stored = {e.id: e for e in db.session.scalars(select(Event))}
+        codes = {e.id: e.branch.code for e in stored.values()}
+        db.session.remove()
+    problems, seen_types = [], set()
+    for caller, (role, _own, _foreign, readable) in CALLERS.items():
+        if role is None:
+            continue
+        got, _cursors = pull_all(SignedIn(app.test_client(), caller).client)
+        got_ids = [e["id"] for e in got]
+        assert len(got_ids) == len(set(got_ids)), f"{caller} got an event twice"
+        for envelope in got:
+            event = stored[envelope["id"]]
+            how, private = reading(event.type, role)
+            if how == "-" or codes[event.id] not in readable:
+                problems.append((caller, event.type, codes[event.id], "should not be pulled"))
+                continue
+            want = {k: v for k, v in event.payload.items() if k not in private}
+            if envelope["payload"] != want:
+                problems.append((caller, event.type, "payload", envelope["payload"]))
+            seen_types.add((role, event.type, how))
+        for event in stored.values():
+            how, _private = reading(event.type, role)
+            if how != "-" and codes[event.id] in readable and event.id not in got_ids:
+                problems.append((caller, event.type, codes[event.id], "missing"))
+        text = json.dumps(got)
+        if role in (Role.TELLER, Role.WEALTH_MANAGER):
+            for marker in ("FaultNote-", "PHOTO-", "SpotNote-", "EngageNote-", "ComplaintNote-",
+                           "CloseNote-", "data:image"):
+                if marker in text:
+                    problems.append((caller, "leaks", marker))
+        if role is not Role.BRANCH_SUPERVISOR and role not in _OVERSEERS:
+            if "spotcheck.recorded" in text or "SpotNote-" in text:
+                problems.append((caller, "leaks", "a spot-check"))
+    assert not problems, problems
+    # The data holds every kind of reading the table names, so none went untested.
+    wanted = {(role, name, how) for name in EVENT_TYPES for role in Role
+              for how in [reading(name, role)[0]] if how != "-"
+              and name in {e.type for e in stored.values()}}
+    assert {("wealth_manager", "visit.engaged", "bare"), ("teller", "referral.outcome", "bare"),
+            ("lobby_manager", "fault.reported", "full")} <= {
+        (r.value, n, h) for r, n, h in seen_types}
+    assert seen_types == {(r, n, h) for r, n, h in wanted
+                          if r in {c[0] for c in CALLERS.values()}}
+
+
+def test_the_pull_cursor_moves_past_what_a_role_may_not_read(notes_everywhere):
+    """A page holds only readable events; its `next` skips the hidden ones before them."""
+    app = notes_everywhere["app"]
+    wealth = SignedIn(app.test_client(), "wealth1").client
+    one_by_one, cursors = pull_all(wealth, limit=1)
+    everything, _ = pull_all(wealth)
+    assert [e["id"] for e in one_by_one] == [e["id"] for e in everything]
+    with app.app_context():
+        positions = {e.id: e.position for e in db.session.scalars(select(Event))}
+        hidden = [p for i, p in positions.items() if i not in {e["id"] for e in everything}]
+        db.session.remove()
+    # Each page's `next` is the position of its one event: every hidden event between two
+    # readable ones was stepped over, none was handed out.
+    assert cursors[:-1] == [str(positions[e["id"]]) for e in one_by_one]
+    first, last = int(cursors[0]), int(cursors[-2])
+    assert any(first < p < last for p in hidden), "the data should hide events in between"
+
+
+def test_every_event_type_declares_safe_reading():
+    """New types (other features) get the default: recorders, supervisors, admin only."""
+    from app.events import EVENT_TYPES
+    for name, etype in EVENT_TYPES.items():
+        assert _OVERSEERS | set(etype.roles) <= set(etype.readers), name
+        bare = set(etype.readers) - set(etype.full_readers)
+        if name not in READING:
+            assert not bare, f"{name}: a new type read without its notes; add it to READING"

@@ -98,7 +98,9 @@ def english(lobby1):
 
 @pytest.fixture
 def on_day(app):
-    set_now(app, DAY)
+    # Before the 09:00 opening, and after the morning's taps (08:30-08:50): the
+    # server refuses events dated ahead of its clock (clock_ahead).
+    set_now(app, DAY, "08:55")
     return app
 
 
@@ -281,7 +283,7 @@ def test_fault_carried_to_next_day_until_resolved(app, lobby1, sign_in):
     atm = item(app, "devices_running")
     fault_id, events = fault_events(atm["id"], "吞卡,屏幕黑屏", photo=photo_url())
     assert statuses(lobby1.sync(events)) == ["accepted", "accepted"]
-    set_now(app, NEXT, "08:10")
+    set_now(app, NEXT, "08:45")
     page = lobby1.get("/checklist").get_data(as_text=True)
     faults_at = page.index('id="open-faults"')
     assert faults_at < page.index('data-testid="checklist-item"')
@@ -415,6 +417,7 @@ def test_around_midnight_the_branch_day_counts_not_the_servers(app, lobby1):
     assert set(statuses(lobby1.sync(ok))) == {"accepted"}
     on_time = signed(DAY, "00:45")
     late_elsewhere = signed(DAY, "09:30", device_id="tablet-z")
+    set_now(app, DAY, "09:35")  # no event is dated ahead of the server's clock
     assert statuses(lobby1.sync([late_elsewhere])) == ["accepted"]
     with app.app_context():
         assert db.session.get(ChecklistRun, run_id("demo", DAY)).late
@@ -427,7 +430,7 @@ def test_around_midnight_the_branch_day_counts_not_the_servers(app, lobby1):
 
 
 def test_a_run_is_filled_on_its_own_day(app, lobby1):
-    event = mark(items_of(app)[0]["id"], occurred_at=at(date(2026, 12, 5), "08:00"))
+    event = mark(items_of(app)[0]["id"], occurred_at=at(date(2026, 11, 20), "08:00"))
     assert results(lobby1.sync([event]))[0]["error"]["code"] == "wrong_day"
     wrong = mark(items_of(app)[0]["id"])
     wrong["subject_id"] = run_id("demo", NEXT)
@@ -477,6 +480,7 @@ def test_anonymous_is_sent_to_sign_in(client):
 
 def test_history_for_lobby_supervisor_and_area(on_day, lobby1, sign_in):
     items = items_of(on_day)
+    set_now(on_day, DAY, "09:25")
     lobby1.sync(all_ok(items) + [signed(DAY, "09:20")])
     for username, url in (("lobby1", "/checklist/history"), ("super1", "/checklist/history"),
                           ("area1", "/checklist/history?branch=demo"), ("admin", "/checklist/history")):

@@ -217,7 +217,8 @@ def test_spot_check_refusals(app, sign_in, lobby_data):
     assert result["error"]["code"] == "branch_forbidden"
     unknown = make_event("spotcheck.recorded", None, {"target_kind": "visit",
                                                       "target_id": lobby_data["north_visit"],
-                                                      "verdict": "agree"})
+                                                      "supervisor_answer": "served"},
+                         occurred_at="2026-11-10T15:00:00+08:00")
     result = super1.sync([unknown]).get_json()["results"][0]
     assert result["error"]["code"] == "unknown_target"
     with app.app_context():
@@ -233,3 +234,34 @@ def test_draw_at_random(app, sign_in, lobby_data):
     text = response.get_data(as_text=True)
     assert text.count('data-testid="spotcheck-form"') == 2  # no checklist today: two visits
     assert 'data-testid="lobby-answer"' not in text
+
+
+def test_the_verdict_is_the_servers_never_the_clients(app, sign_in, lobby_data):
+    """A supervisor's tablet that claims "agree" for differing answers gets "disagree"."""
+    from datetime import datetime, timezone
+    from app.models import Visit
+    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 10, 8, 0, tzinfo=timezone.utc)
+    super1 = sign_in("super1")
+    visit_id = lobby_data["visits"][0]
+    with app.app_context():
+        lobby_answer = db.session.get(Visit, visit_id).outcome or "waiting"
+    other = next(a for a in ("served", "walked_away", "referred", "waiting") if a != lobby_answer)
+    at = "2026-11-10T15:00:00+08:00"
+    claims = [make_event("spotcheck.recorded", None, {"target_kind": "visit", "target_id": visit_id,
+                                                      "verdict": "agree",
+                                                      "supervisor_answer": other},
+                         occurred_at=at),
+              make_event("spotcheck.recorded", None, {"target_kind": "visit", "target_id": visit_id,
+                                                      "verdict": "disagree",
+                                                      "supervisor_answer": lobby_answer},
+                         occurred_at=at),
+              make_event("spotcheck.recorded", None, {"target_kind": "visit", "target_id": visit_id,
+                                                      "verdict": "agree",
+                                                      "supervisor_answer": "looked fine"},
+                         occurred_at=at)]
+    results = super1.sync(claims).get_json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "accepted", "rejected"]
+    assert results[2]["error"]["code"] == "invalid_payload"
+    with app.app_context():
+        verdicts = {c.id: c.verdict for c in db.session.scalars(select(SpotCheck))}
+    assert verdicts == {claims[0]["subject_id"]: "disagree", claims[1]["subject_id"]: "agree"}

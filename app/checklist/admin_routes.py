@@ -128,7 +128,7 @@ def _leaflet_fields(branch: Branch) -> tuple[dict, dict]:
         if error:
             errors[name] = error
     raw = (request.form.get("min_stock") or "").strip()
-    if not raw.isdigit() or int(raw) > MAX_LEAFLET_COUNT:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) > MAX_LEAFLET_COUNT:
         errors["min_stock"] = _("Enter a whole number from 0 to 100000.")
     else:
         values["min_stock"] = int(raw)
@@ -142,7 +142,8 @@ def _leaflet_fields(branch: Branch) -> tuple[dict, dict]:
     raw = (request.form.get("product_id") or "").strip()
     values["product_id"] = None
     if raw:
-        product = db.session.get(Product, int(raw)) if raw.isdigit() else None
+        whole = raw.isascii() and raw.isdigit() and len(raw) <= 9
+        product = db.session.get(Product, int(raw)) if whole else None
         if product is None or product.branch_id != branch.id:
             errors["product_id"] = _("Choose one of this branch's products.")
         else:

@@ -242,7 +242,7 @@ def signed_off(a: Applied) -> None:
 
 
 @event_type("fault.reported", kind="fault", payload=FaultReported, roles=LOBBY,
-            creates_subject=True, check=_check_fault,
+            private_fields=("note", "photo"), creates_subject=True, check=_check_fault,
             description="A fault found on a checklist item, with a note and maybe a photo "
                         "(a JPEG or PNG data URL of at most 300 KB). It stays open until "
                         "fault.resolved.")

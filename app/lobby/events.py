@@ -30,6 +30,9 @@ from .codes import (DEFAULT_NEED_TAGS, PURPOSES, AmountBand, Flag, Outcome, Purp
                     ReferTo, Response, Route, Segment)
 
 LOBBY_ROLES = {Role.LOBBY_MANAGER}
+# The referral desk shows a wealth manager the waiting-area facts of the visits
+# it receives: they pull the visit's steps without the notes (FreeText fields).
+DESK_READERS = {Role.WEALTH_MANAGER}
 
 
 def _uuid(value: str) -> str:
@@ -162,7 +165,7 @@ def _visit(a: Applied) -> Visit:
 
 
 @event_type("visit.greeted", kind="visit", payload=VisitGreeted, roles=LOBBY_ROLES,
-            creates_subject=True,
+            also_read_by=DESK_READERS, creates_subject=True,
             description="A customer was greeted at the door: a new visit begins, waiting.")
 def greeted(a: Applied) -> None:
     p: VisitGreeted = a.payload
@@ -180,6 +183,7 @@ def greeted(a: Applied) -> None:
 
 
 @event_type("visit.updated", kind="visit", payload=VisitUpdated, roles=LOBBY_ROLES,
+            also_read_by=DESK_READERS,
             description="Corrects the purpose, ticket, segment or flags; fields present change.")
 @step
 def updated(a: Applied) -> None:
@@ -206,7 +210,7 @@ def _check_triaged(a: Applied) -> None:
 
 
 @event_type("visit.triaged", kind="visit", payload=VisitTriaged, roles=LOBBY_ROLES,
-            check=_check_triaged,
+            also_read_by=DESK_READERS, check=_check_triaged,
             description="The customer was sent on a route; a later triage re-routes.")
 @step
 def triaged(a: Applied) -> None:
@@ -233,7 +237,7 @@ def _check_engaged(a: Applied) -> None:
 
 
 @event_type("visit.engaged", kind="visit", payload=VisitEngaged, roles=LOBBY_ROLES,
-            check=_check_engaged,
+            also_read_by=DESK_READERS, check=_check_engaged,
             description="Talked to the customer in the waiting area; needs learnt add up.")
 @step
 def engaged(a: Applied) -> None:
@@ -258,7 +262,7 @@ def _check_recommended(a: Applied) -> None:
 
 
 @event_type("visit.recommended", kind="visit", payload=VisitRecommended, roles=LOBBY_ROLES,
-            check=_check_recommended,
+            also_read_by=DESK_READERS, check=_check_recommended,
             description="Products from the branch's catalogue were recommended; the response.")
 @step
 def recommended(a: Applied) -> None:
@@ -273,6 +277,7 @@ def recommended(a: Applied) -> None:
 
 
 @event_type("visit.referred", kind="visit", payload=VisitReferred, roles=LOBBY_ROLES,
+            also_read_by=DESK_READERS,
             description="Handed to a wealth manager or the corporate desk; the referral itself "
                         "is the subject of referral.created.")
 @step
@@ -293,6 +298,7 @@ def complaint(a: Applied) -> None:
 
 
 @event_type("visit.closed", kind="visit", payload=VisitClosed, roles=LOBBY_ROLES,
+            also_read_by=DESK_READERS,
             description="The visit ended: served, walked away or referred. A later "
                         "visit.closed corrects an earlier one.")
 @step
@@ -317,7 +323,7 @@ def _check_undone(a: Applied) -> None:
 
 
 @event_type("visit.undone", kind="visit", payload=VisitUndone, roles=LOBBY_ROLES,
-            check=_check_undone,
+            also_read_by=DESK_READERS, check=_check_undone,
             description="Takes back one earlier step of the visit: the visit is derived again "
                         "from its events without it. Undoing the greeting voids the visit.")
 def undone(a: Applied) -> None:

@@ -4,13 +4,13 @@ except the admin's settings page, which edits configuration, not events.
 """
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..auth.session import current_branch, in_branch, role_required
 from ..extensions import db
-from ..htmx import is_htmx, render
+from ..htmx import is_htmx, not_modified, render, unchanged_since
 from ..models import Branch, NeedTag, Role, SelfServiceMachine, Visit
 from . import bp
 from .codes import AMOUNT_BANDS, PURPOSES, ROUTES
@@ -37,12 +37,9 @@ def board_fragment():
     branch = current_branch()
     if not is_htmx():
         return redirect(url_for("lobby.board"))
-    since = request.args.get("since", "")
     # The wait times tick on the tablet itself; only a new event changes the board.
-    if since.isdigit() and int(since) == board_version(branch):
-        response = make_response("", 204)
-        response.headers.add("Vary", "HX-Request")
-        return response
+    if unchanged_since(board_version(branch)):
+        return not_modified()
     return render("lobby/_board.html", **board_context(branch))
 
 

@@ -25,7 +25,12 @@ class Event(db.Model):
     position: Mapped[int] = mapped_column(PositionType, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
     type: Mapped[str] = mapped_column(String(64))
+    # The event's time by the server's clock: the device's own time corrected by
+    # the device's skew (app.events.DeviceClock). Folds, figures and lateness use it.
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The time the device gave, as it gave it (the envelope's occurred_at): what
+    # repeats are compared with, what the audit log and the pull show.
+    device_occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     subject_id: Mapped[str] = mapped_column(String(36))
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
@@ -78,14 +83,15 @@ class QueuedEvent:
     the rows of a batch with one executemany.
     """
 
-    __slots__ = ("id", "type", "occurred_at", "received_at", "subject_id", "branch_id",
-                 "branch", "device_id", "seq", "user_id", "user", "payload")
+    __slots__ = ("id", "type", "occurred_at", "device_occurred_at", "received_at", "subject_id",
+                 "branch_id", "branch", "device_id", "seq", "user_id", "user", "payload")
     position = None  # given by the database when the row is inserted
 
-    def __init__(self, *, id, type, occurred_at, received_at, subject_id, branch, device_id,
-                 seq, user, payload):
+    def __init__(self, *, id, type, occurred_at, device_occurred_at, received_at, subject_id,
+                 branch, device_id, seq, user, payload):
         self.id, self.type, self.subject_id, self.payload = id, type, subject_id, payload
         self.occurred_at, self.received_at = occurred_at, received_at
+        self.device_occurred_at = device_occurred_at
         self.branch, self.branch_id, self.user, self.user_id = branch, branch.id, user, user.id
         self.device_id, self.seq = device_id, seq
 
@@ -93,6 +99,7 @@ class QueuedEvent:
 
     def row(self) -> dict:
         return {"id": self.id, "type": self.type, "occurred_at": self.occurred_at,
+                "device_occurred_at": self.device_occurred_at,
                 "received_at": self.received_at, "subject_id": self.subject_id,
                 "branch_id": self.branch_id, "device_id": self.device_id, "seq": self.seq,
                 "user_id": self.user_id, "payload": self.payload}

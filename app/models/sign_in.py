@@ -26,8 +26,8 @@ class SignIn(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # "signed_out", "idle" or "expired"; a password reset ends sessions through
-    # the user's session_version instead.
+    # "signed_out", "idle", "expired" or "replaced" (another sign-in on the same
+    # browser); a password reset ends sessions through the user's session_version.
     ended_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     ip_address: Mapped[str] = mapped_column(String(45), default="")
     user_agent: Mapped[str] = mapped_column(String(200), default="")

@@ -21,6 +21,8 @@ from ..privacy import FreeText
 
 SENDER_ROLES = {Role.LOBBY_MANAGER, Role.TELLER}
 RECEIVER_ROLES = {Role.WEALTH_MANAGER}
+# Senders and receivers all act on a referral, notes included (the desk shows them).
+ALL_READ = {"private_fields": ()}
 
 
 class ReferralCreated(Payload):
@@ -77,7 +79,7 @@ def _check_created(a: Applied) -> None:
 
 
 @event_type("referral.created", kind="referral", payload=ReferralCreated, roles=SENDER_ROLES,
-            creates_subject=True, check=_check_created,
+            also_read_by=RECEIVER_ROLES, **ALL_READ, creates_subject=True, check=_check_created,
             description="A customer was handed to a wealth manager or the corporate desk.")
 def created(a: Applied) -> None:
     p: ReferralCreated = a.payload
@@ -88,6 +90,7 @@ def created(a: Applied) -> None:
 
 
 @event_type("referral.outcome", kind="referral", payload=ReferralOutcome, roles=RECEIVER_ROLES,
+            also_read_by=SENDER_ROLES, **ALL_READ,
             description="What came of the referral; a later outcome corrects an earlier one.")
 def outcome(a: Applied) -> None:
     p: ReferralOutcome = a.payload
@@ -101,7 +104,7 @@ def outcome(a: Applied) -> None:
 
 
 @event_type("referral.cancelled", kind="referral", payload=ReferralCancelled,
-            roles=SENDER_ROLES,
+            roles=SENDER_ROLES, also_read_by=RECEIVER_ROLES, **ALL_READ,
             description="The sender took the referral back (e.g. its visit.referred was undone).")
 def cancelled(a: Applied) -> None:
     referral = get(Referral, a.subject.id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import make_response, redirect, request, url_for
+from flask import redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
@@ -15,7 +15,7 @@ from ..auth.session import current_branch, in_branch, role_required
 from ..database import utcnow
 from ..events import Rejected, new_id, record
 from ..extensions import db
-from ..htmx import is_htmx, render
+from ..htmx import is_htmx, not_modified, render, unchanged_since
 from ..lobby.codes import AMOUNT_BANDS, PURPOSES, REFER_TO, REFERRAL_RESULTS, SEGMENTS, label
 from ..lobby.views import labels
 from ..models import Branch, Event, Referral, Role, Visit
@@ -76,11 +76,8 @@ def list_fragment():
     if not is_htmx():
         return redirect(url_for("referrals.inbox"))
     context = list_context(branch)
-    since = request.args.get("since", "")
-    if since.isdigit() and int(since) == context["version"]:
-        response = make_response("", 204)  # nothing new: keep what is on screen (and typed)
-        response.headers.add("Vary", "HX-Request")
-        return response
+    if unchanged_since(context["version"]):
+        return not_modified()  # nothing new: keep what is on screen (and typed)
     return render("referrals/_list.html", **context)
 
 

@@ -3,6 +3,8 @@
 The supervisor records what they found before the lobby manager's answer is
 shown; the apply function stores that answer beside theirs, as it stood when
 the spot-check was recorded, so the agreement rate never moves afterwards.
+The verdict (agree or disagree) is the server's comparison of the two
+answers: a `verdict` in the payload is accepted for older clients and ignored.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from ..models import Role, Subject
 from ..models.figures import SpotCheck
 from ..privacy import FreeText
 from .projection import BranchClock
-from .spotchecks import find_target
+from .spotchecks import ANSWERS, find_target
 
 SUPERVISOR_ROLES = {Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR}
 
@@ -27,8 +29,9 @@ class SpotCheckRecorded(Payload):
     target_kind: Literal["checklist_item", "visit"]
     target_id: str = Field(min_length=1, max_length=64)
     run_id: Optional[str] = Field(default=None, max_length=36)
-    verdict: Literal["agree", "disagree"]
-    supervisor_answer: Optional[str] = Field(default=None, max_length=32)
+    # Ignored: the server compares the answers itself (see `verdict_of`).
+    verdict: Optional[Literal["agree", "disagree"]] = None
+    supervisor_answer: str = Field(max_length=32)
     note: Optional[FreeText] = Field(default=None, max_length=500)  # refuses personal data
 
 
@@ -39,8 +42,16 @@ def _reset(subject: Subject) -> None:
 register_aggregate("spotcheck", _reset, label=_l("spot-check"))
 
 
+def verdict_of(supervisor_answer: str, lobby_answer: str | None) -> str:
+    return "agree" if supervisor_answer == lobby_answer else "disagree"
+
+
 def _check(a: Applied) -> None:
     p: SpotCheckRecorded = a.payload
+    if p.supervisor_answer not in ANSWERS[p.target_kind]:
+        raise Rejected("invalid_payload", _("%(field)s must be one of: %(allowed)s",
+                                            field="supervisor_answer",
+                                            allowed=", ".join(ANSWERS[p.target_kind])))
     if find_target(a.branch, p.target_kind, p.target_id, p.run_id) is None:
         raise Rejected("unknown_target", _("There is no such item or visit in this branch."))
 
@@ -61,4 +72,6 @@ def spotcheck_recorded(a: Applied) -> None:
         target_label=(target.label if target else "")[:200],
         checked_user_id=target.user_id if target else None,
         lobby_answer=target.answer if target else None,
-        supervisor_answer=p.supervisor_answer, verdict=p.verdict, note=p.note or None))
+        supervisor_answer=p.supervisor_answer,
+        verdict=verdict_of(p.supervisor_answer, target.answer if target else None),
+        note=p.note or None))

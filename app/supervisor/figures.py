@@ -69,11 +69,20 @@ def period_for(kind: str, anchor: date, start: date | None = None,
     return Period("day", anchor, anchor)
 
 
+# Dates a figure may be asked for: a week or a month around them, or a range
+# from them, stays inside the calendar (date.max + 1 day is an OverflowError).
+EARLIEST_DATE, LATEST_DATE = date(2000, 1, 1), date(2999, 12, 31)
+
+
 def parse_date(value: str | None) -> date | None:
+    """A date of the query (YYYY-MM-DD, ASCII digits); None if not one or out of range."""
+    if not value or not value.isascii():
+        return None
     try:
-        return date.fromisoformat(value) if value else None
+        day = date.fromisoformat(value)
     except ValueError:
         return None
+    return day if EARLIEST_DATE <= day <= LATEST_DATE else None
 
 
 def parse_period(args, today: date) -> Period:

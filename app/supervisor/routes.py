@@ -192,9 +192,7 @@ def spotcheck_record():
     if answer not in allowed:
         error = _("Choose what you found.")
     else:
-        payload = {"target_kind": kind, "target_id": target_id,
-                   "verdict": "agree" if answer == target.answer else "disagree",
-                   "supervisor_answer": answer}
+        payload = {"target_kind": kind, "target_id": target_id, "supervisor_answer": answer}
         if target.run_id:
             payload["run_id"] = target.run_id
         if note:

@@ -14,6 +14,7 @@ from .projection import BranchClock, zone
 
 CHECKLIST_ANSWERS = ("ok", "fault", "na")
 VISIT_ANSWERS = ("served", "walked_away", "referred", "waiting")
+ANSWERS = {"checklist_item": CHECKLIST_ANSWERS, "visit": VISIT_ANSWERS}
 
 
 @dataclass

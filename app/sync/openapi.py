@@ -22,7 +22,7 @@ ERROR_CODES = {
 # The codes of a rejected event (results[].error.code); the list may grow.
 REJECTION_CODES = ["invalid_envelope", "invalid_payload", "unknown_type", "branch_forbidden",
                    "forbidden", "id_conflict", "unknown_subject", "subject_exists",
-                   "subject_mismatch", "conflict"]
+                   "subject_mismatch", "conflict", "clock_ahead", "reserved_device"]
 
 
 def _error_schema() -> dict:
@@ -93,7 +93,13 @@ def _stored_event_schema(name: str) -> dict:
                                            "description": "The server's clock, in UTC."}
     stored["properties"]["user"] = {"type": "string",
                                     "description": "The username who recorded it."}
-    stored["required"] = [*stored["required"], "received_at", "user"]
+    stored["properties"]["occurred_at"]["description"] = (
+        "The device's own time, as the envelope was sent.")
+    stored["properties"]["corrected_at"] = {
+        "type": "string", "format": "date-time",
+        "description": "`occurred_at` corrected by the device's clock skew (measured from the "
+                       "batch's `sent_at`), in UTC: the time folds and figures use."}
+    stored["required"] = [*stored["required"], "corrected_at", "received_at", "user"]
     stored["title"] = f"stored {name}"
     return stored
 
@@ -146,6 +152,11 @@ def _document(types: tuple[str, ...]) -> dict:
                        "does not match `Event` is answered `rejected` in the 200 result, it does "
                        "not fail the batch.",
         "properties": {"device_id": {"type": "string", "description": "The installed app's id."},
+                       "sent_at": {"type": "string", "format": "date-time",
+                                   "description": "The device's clock when it sent the batch "
+                                                  "(RFC 3339 with an offset or Z): the server "
+                                                  "corrects the events' times by the skew. "
+                                                  "Malformed: 400 `bad_batch`."},
                        "events": {"type": "array", "maxItems": 500,
                                   "items": {"$ref": "#/components/schemas/Event"}}}}
     schemas["Result"] = {
@@ -201,7 +212,8 @@ def _document(types: tuple[str, ...]) -> dict:
                                     "results": {"type": "array", "items": {
                                         "$ref": "#/components/schemas/Result"}}}}}}},
                     **_errors(400, 401, 409, 413, 429,
-                              s400="Not a batch at all (not JSON, no `events` list), or a "
+                              s400="Not a batch at all (not JSON, no `events` list, a malformed "
+                                   "`sent_at`), or a "
                                    "missing or wrong CSRF token (`csrf_failed`); nothing "
                                    "written.",
                               s409="X-Datang-User names someone other than the signed-in "
@@ -242,8 +254,11 @@ def _document(types: tuple[str, ...]) -> dict:
                                     "one read as 1. Not a whole number: 400."},
                 ],
                 "responses": {
-                    "200": {"description": "A page of events. When nothing more is there, "
-                                           "`events` is empty and `next` equals `since`.",
+                    "200": {"description": "A page of the events the caller's role may read "
+                                           "(docs/events.md, \"Who reads what\"), notes "
+                                           "removed where the role reads a type without "
+                                           "them. When nothing more is there, `events` is "
+                                           "empty and `next` equals `since`.",
                             "content": {"application/json": {"schema": {
                                 "type": "object", "required": ["events", "next"],
                                 "additionalProperties": False,

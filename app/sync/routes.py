@@ -12,7 +12,8 @@ from werkzeug.exceptions import HTTPException
 
 from ..database import utcnow
 from ..errors import error_response
-from ..events import Result, envelope_of, format_time, ingest, parse_time
+from ..events import (RFC3339, SERVER_DEVICE_PREFIX, DeviceClock, Result, envelope_of,
+                      format_time, ingest, parse_time, readable_types)
 from ..extensions import csrf, db, login_manager
 from ..models import Event
 from . import bp
@@ -54,8 +55,21 @@ def _not_json_constant(name: str):
     raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python reads them, JSON has none
 
 
-def _nul_path(value) -> str | None:
-    """Where `value` holds a NUL character, in a key or a string, if anywhere.
+def _unstorable(text: str) -> bool:
+    """A NUL character (PostgreSQL stores none) or a lone surrogate (no UTF-8 for it)."""
+    return "\x00" in text or not text.isascii() and _has_lone_surrogate(text)
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _unstorable_path(value) -> str | None:
+    """Where `value` holds unstorable text, in a key or a string, if anywhere.
 
     Without recursion: JSON may nest as deep as the parser goes.
     """
@@ -63,13 +77,13 @@ def _nul_path(value) -> str | None:
     while stack:
         path, item = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
+            if _unstorable(item):
                 return path
         elif isinstance(item, dict):
             for key, child in item.items():
                 where = f"{path}.{key}" if path else str(key)
-                if "\x00" in str(key):
-                    return where
+                if _unstorable(str(key)):
+                    return where.encode("utf-8", "backslashreplace").decode("ascii")
                 stack.append((where, child))
         elif isinstance(item, list):
             stack.extend((f"{path}.{index}", child) for index, child in enumerate(item))
@@ -81,19 +95,28 @@ def prejudge(raw) -> Result | None:
 
     A guard at the door of the API, so that such an event is `rejected` on both
     databases instead of failing the batch with a 500: text with a NUL
-    character (PostgreSQL stores none) and an `occurred_at` whose conversion
-    to UTC leaves the calendar (0001-01-01T00:00:00+01:00).
+    character (PostgreSQL stores none) or a lone surrogate (`"\\ud800"`, which
+    JSON allows and UTF-8 has no bytes for), and an `occurred_at` whose
+    conversion to UTC leaves the calendar (0001-01-01T00:00:00+01:00). Device
+    ids beginning with `server:` are the server's own (forms posted online).
     """
     if not isinstance(raw, dict):
         return None
-    raw_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-    where = _nul_path(raw)
+    raw_id = raw.get("id") if isinstance(raw.get("id"), str) and not _unstorable(raw["id"]) \
+        else None
+    where = _unstorable_path(raw)
     if where:
         code = "invalid_payload" if where.startswith("payload") else "invalid_envelope"
         field = where.removeprefix("payload.") if code == "invalid_payload" else where
         return Result(raw_id, "rejected", {
-            "code": code, "message": _("%(field)s must not contain a NUL character.",
-                                       field=field)})
+            "code": code, "message": _("%(field)s must not contain a NUL character or a lone "
+                                       "surrogate.", field=field)})
+    device_id = raw.get("device_id")
+    if isinstance(device_id, str) and device_id.startswith(SERVER_DEVICE_PREFIX):
+        return Result(raw_id, "rejected", {
+            "code": "reserved_device",
+            "message": _("Device ids beginning with %(prefix)s are reserved for the server.",
+                         prefix=SERVER_DEVICE_PREFIX)})
     occurred_at = raw.get("occurred_at")
     if isinstance(occurred_at, str) and 0 < len(occurred_at) <= 40:
         try:
@@ -106,6 +129,22 @@ def prejudge(raw) -> Result | None:
         except ValueError:
             pass  # the envelope's own validation says what is wrong
     return None
+
+
+def device_clock(sent_at) -> DeviceClock | None:
+    """The sending device's clock from the batch's `sent_at`; None if it is malformed.
+
+    A malformed `sent_at` fails the batch (400), as any other wrong shape of the
+    body does: the times of its events cannot be corrected.
+    """
+    if sent_at is None:
+        return DeviceClock()
+    if not isinstance(sent_at, str) or len(sent_at) > 40 or not RFC3339.match(sent_at):
+        return None
+    try:
+        return DeviceClock.from_sent_at(parse_time(sent_at))
+    except (ValueError, OverflowError):
+        return None
 
 
 @bp.post("/sync")
@@ -131,9 +170,12 @@ def sync():
         return error_response(413, "batch_too_large",
                               _("A batch holds at most %(n)d events; send it in parts.",
                                 n=config["SYNC_MAX_EVENTS"]))
+    clock = device_clock(data.get("sent_at"))
+    if clock is None:
+        return bad_batch(_("sent_at must be an RFC 3339 time with an offset or Z."))
     results = [prejudge(raw) for raw in events]
     judged = iter(ingest([raw for raw, result in zip(events, results) if result is None],
-                         current_user._get_current_object()))
+                         current_user._get_current_object(), clock))
     results = [result or next(judged) for result in results]
     return jsonify(results=[r.as_json() for r in results], server_time=format_time(utcnow()))
 
@@ -151,12 +193,18 @@ def pull():
     except ValueError:
         return error_response(400, "bad_limit", _("The limit must be a whole number."))
     limit = max(1, min(limit, config["PULL_MAX_LIMIT"]))
+    # What the caller's role may read, no more (docs/events.md, "Who reads what").
+    # The filter is in the query, so a page skips the events hidden from the
+    # caller and `next` moves past them; after the last readable event there is
+    # "nothing more" and `next` stays put, as the sync contract says.
+    role = current_user.role
     branch_ids = current_user.readable_branch_ids()
     events = db.session.scalars(
-        select(Event).where(Event.position > after, Event.branch_id.in_(branch_ids))
+        select(Event).where(Event.position > after, Event.branch_id.in_(branch_ids),
+                            Event.type.in_(readable_types(role)))
         .order_by(Event.position).limit(limit)).all()
     next_cursor = str(events[-1].position) if events else since
-    return jsonify(events=[envelope_of(e) for e in events], next=next_cursor)
+    return jsonify(events=[envelope_of(e, role) for e in events], next=next_cursor)
 
 
 @bp.app_template_global()

@@ -122,6 +122,13 @@ def sign_in(page, base_url: str, username: str, password: str = PASSWORD) -> Non
     page.wait_for_load_state("domcontentloaded")
 
 
+def sign_out(page) -> None:
+    """Sign out as a person does: /logout asks, its button posts the form (CSRF and all)."""
+    page.goto("/logout")
+    page.locator('[data-testid="confirm-sign-out"]').click()
+    page.wait_for_url("**/login**")
+
+
 @pytest.fixture
 def tablet(browser, live_server):
     """tablet('lobby1') -> a page in a fresh browser context, signed in."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from .conftest import outbox_size, ready, record_visits, sign_in, wait_badge, wait_until
+from .conftest import outbox_size, ready, record_visits, sign_in, sign_out, wait_badge, wait_until
 
 DRAINED = "Datang.pending().then(p => p.filter(e => e.status === 'pending').length === 0)"
 
@@ -28,7 +28,7 @@ def test_another_user_never_sends_or_sees_the_first_users_entries(tablet, live_s
     page.context.route("**/api/v1/sync", lambda route: route.abort())
     first = record_visits(page, 2)
     quiet(page)
-    page.goto("/logout")                      # lobby1 leaves with two entries unsent
+    sign_out(page)                            # lobby1 leaves with two entries unsent
     sign_in(page, live_server.url, "lobby2")
     ready(page)
     page.context.unroute("**/api/v1/sync")
@@ -40,10 +40,10 @@ def test_another_user_never_sends_or_sees_the_first_users_entries(tablet, live_s
     assert outbox_size(page) == 2             # lobby1's entries: kept, not sent, not shown
     assert greeted(server_events, first + second) == [(second[0], "lobby2")]
 
-    # Let background requests finish first: an answer that arrives after /logout
+    # Let background requests finish first: an answer that arrives after the sign-out
     # re-sets the old session cookie (see the report on SESSION_REFRESH_EACH_REQUEST).
     quiet(page)
-    page.goto("/logout")
+    sign_out(page)
     sign_in(page, live_server.url, "lobby1")  # lobby1 is back: their entries go, as theirs
     ready(page)
     wait_until(page, DRAINED)
@@ -59,7 +59,7 @@ def test_a_page_left_open_does_not_send_under_the_next_users_session(tablet, liv
     page.evaluate("document.querySelectorAll('[hx-trigger*=every]').forEach(el => el.remove())")
     wait_until(page, "Datang.status().lastSync !== null")   # start-up sync done: the page is quiet
     other_tab = page.context.new_page()       # someone signs in as lobby2 in another tab
-    other_tab.goto("/logout")
+    sign_out(other_tab)
     sign_in(other_tab, live_server.url, "lobby2")
     subjects = record_visits(page, 2)         # ...while lobby1's page is still open
     page.locator('[data-testid="signin-prompt"]').wait_for(state="visible")
