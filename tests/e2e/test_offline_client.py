@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta, timezone
 
 from .conftest import outbox_size, ready, record_visits, sign_in, wait_badge, wait_until
 
@@ -82,10 +83,12 @@ def test_batch_split_on_413(tablet, server_events):
     ready(page)
     page.context.set_offline(True)
     subjects = record_visits(page, 8)
-    sizes = []
+    sizes, sent_at = [], []
 
     def too_large_once(route):
-        sizes.append(len(json.loads(route.request.post_data)["events"]))
+        body = json.loads(route.request.post_data)
+        sizes.append(len(body["events"]))
+        sent_at.append(datetime.fromisoformat(body["sent_at"]))
         if len(sizes) == 1:
             route.fulfill(status=413, content_type="application/json",
                           body='{"error": {"code": "batch_too_large", "message": "too large"}}')
@@ -96,6 +99,9 @@ def test_batch_split_on_413(tablet, server_events):
     page.context.set_offline(False)
     wait_until(page, DRAINED)
     assert sizes[:3] == [8, 4, 4]
+    # Every batch carries the device's clock at sending, with its offset (RFC 3339).
+    assert all(abs(moment - datetime.now(timezone.utc)) < timedelta(minutes=1) for moment in sent_at)
+    assert all(moment.utcoffset() is not None for moment in sent_at)
     assert greeted(server_events, subjects) == sorted((s, "lobby1") for s in subjects)
 
 

@@ -237,7 +237,8 @@
     var answer = await api("/api/v1/sync", {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), "X-Datang-User": encodeURIComponent(user) },
-      body: JSON.stringify({ device_id: batch[0].event.device_id,
+      // sent_at: the device's clock now, from which the server measures its skew.
+      body: JSON.stringify({ device_id: batch[0].event.device_id, sent_at: localTimestamp(new Date()),
                              events: batch.map(function (e) { return e.event; }) })
     });
     if (answer.code === "csrf_failed" && !retried) {
@@ -389,6 +390,8 @@
       state.lastError = e.kind;
       if (e.kind === "auth" || e.kind === "wrong_user") {
         // Nothing is retried until someone signs in: a 401 never deletes anything.
+        // The session is over: its cached screens go (the entries stay, bound to their user).
+        if (e.kind === "auth" && window.datangForgetScreens) window.datangForgetScreens();
         state.paused = e.kind;
         clearTimeout(timer); state.nextTry = null;
         showSignIn(e.kind);
