@@ -10,13 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import create_engine, select, update
-from sqlalchemy.orm import Session
 
-from app.database import utcnow
-from app.models import SignIn, User
-
-from .conftest import outbox_size, ready, record_visits, sign_in, sign_out, wait_badge, wait_until
+from .conftest import (move_sign_in, outbox_size, ready, record_visits, sign_in, sign_out,
+                       wait_badge, wait_until)
 from .serve import PASSWORD
 
 NEW_PASSWORD = "a-new-pass-5678"
@@ -25,21 +21,6 @@ SCREENS_CACHED = ("caches.open('datang-pages-v1').then(c => c.match('/lobby', {i
 SCREENS_GONE = ("caches.keys().then(names => !names.includes('datang-pages-v1')"
                 " && !names.includes('datang-fragments-v1'))")
 DRAINED = "Datang.pending().then(p => p.length === 0)"
-
-
-def move_sign_in(database_url: str, username: str, **ago: timedelta) -> None:
-    """Set the open sign-ins of `username` back in time, e.g. last_seen_at=2 hours:
-    the server's own idle and lifetime rules then end them on the next request."""
-    engine = create_engine(database_url)
-    try:
-        with Session(engine) as session:
-            user_id = session.scalar(select(User.id).where(User.username == username))
-            session.execute(update(SignIn)
-                            .where(SignIn.user_id == user_id, SignIn.ended_at.is_(None))
-                            .values({column: utcnow() - delta for column, delta in ago.items()}))
-            session.commit()
-    finally:
-        engine.dispose()
 
 
 def user_row(admin, username: str):

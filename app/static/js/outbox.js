@@ -11,7 +11,7 @@
 //   Datang.discard(id)                  drop a refused entry of the signed-in user
 //   Datang.renderers[type] = fn(entry)  draws a not-yet-synced entry over the page
 //   Datang.overlay()                    re-run the renderers over the page
-//   Datang.status()                     -> {online, paused, pending, rejected, oldest, lastSync, nextTry}
+//   Datang.status()                     -> {online, paused, pending, rejected, oldest, lastSync, nextTry, sent}
 //   events on document: "datang:recorded" {entry},
 //                       "datang:synced" {accepted, rejected, pulled, events}
 //                       "datang:changed" the same, when any of the counts is not 0
@@ -285,7 +285,10 @@
       if (entry.status === "rejected") known.set(entry.id, entry);
     });
     data.results.forEach(function (result) {
-      if (result && (result.status === "accepted" || result.status === "duplicate")) known.delete(result.id);
+      if (result && (result.status === "accepted" || result.status === "duplicate")) {
+        known.delete(result.id);
+        state.sent++;   // no longer drawn over the page: only the server's answers show it now
+      }
     });
     return settled;
   }
@@ -340,7 +343,8 @@
     attempt: 0,
     lastSync: null,
     nextTry: null,
-    lastError: null
+    lastError: null,
+    sent: 0                     // entries the server took since the page loaded
   };
   var timer = null, inflight = null, again = false;
 
@@ -562,7 +566,8 @@
     status: function () {
       return { online: state.online, paused: state.paused, pending: state.pending || 0,
                rejected: state.rejected || 0, oldest: state.oldest || null,
-               lastSync: state.lastSync, nextTry: state.nextTry, lastError: state.lastError };
+               lastSync: state.lastSync, nextTry: state.nextTry, lastError: state.lastError,
+               sent: state.sent };
     }
   };
 

@@ -168,6 +168,11 @@ function withTimeout(promise, ms) {
 
 function networkFirst(event, request, url) {
   var fragment = isFragment(request);
+  // A poll (app.js marks it) answered with the copy would move the screen back in
+  // time, over what the page already shows and draws: it waits for the server,
+  // and offline it swaps nothing.
+  var poll = fragment && request.headers.get("X-Datang-Background") === "1";
+  if (poll && self.navigator.onLine === false) return Promise.resolve(offlineFragment());
   if (self.navigator.onLine === false) {
     // Known offline: straight to the copy, no doomed network attempt first.
     return fromCache(url, fragment).then(function (hit) {
@@ -180,6 +185,7 @@ function networkFirst(event, request, url) {
     return response;
   });
   network.catch(function () {});
+  if (poll) return network.catch(offlineFragment);
   return withTimeout(network, request.mode === "navigate" ? NAVIGATION_TIMEOUT : FRAGMENT_TIMEOUT)
     .catch(function () {
       return fromCache(url, fragment).then(function (hit) {
