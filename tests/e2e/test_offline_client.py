@@ -6,7 +6,7 @@ import json
 import time
 from datetime import datetime, timedelta, timezone
 
-from .conftest import outbox_size, ready, record_visits, sign_in, wait_badge, wait_until
+from .conftest import outbox_size, ready, record_visits, sign_in, sign_out, wait_badge, wait_until
 
 DRAINED = "Datang.pending().then(p => p.filter(e => e.status === 'pending').length === 0)"
 
@@ -16,11 +16,11 @@ def greeted(server_events, subjects):
 
 
 def quiet(page) -> None:
-    """No request left in flight behind the page: polling stopped, warm-up and sync done."""
+    """No request left in flight behind the page: polling stopped, warm-up and sync done
+    (each evaluate waits for its promise: the worker's answer, the flush's end)."""
     page.evaluate("document.querySelectorAll('[hx-trigger*=every]').forEach(el => el.remove())")
     page.evaluate("Datang.pwa.warm()")
     page.evaluate("Datang.syncNow()")
-    page.wait_for_timeout(300)
 
 
 def test_another_user_never_sends_or_sees_the_first_users_entries(tablet, live_server, server_events):
@@ -29,7 +29,7 @@ def test_another_user_never_sends_or_sees_the_first_users_entries(tablet, live_s
     page.context.route("**/api/v1/sync", lambda route: route.abort())
     first = record_visits(page, 2)
     quiet(page)
-    page.goto("/logout")                      # lobby1 leaves with two entries unsent
+    sign_out(page)                            # lobby1 leaves with two entries unsent
     sign_in(page, live_server.url, "lobby2")
     ready(page)
     page.context.unroute("**/api/v1/sync")
@@ -44,7 +44,7 @@ def test_another_user_never_sends_or_sees_the_first_users_entries(tablet, live_s
     # Let background requests finish first: an answer that arrives after /logout
     # re-sets the old session cookie (see the report on SESSION_REFRESH_EACH_REQUEST).
     quiet(page)
-    page.goto("/logout")
+    sign_out(page)
     sign_in(page, live_server.url, "lobby1")  # lobby1 is back: their entries go, as theirs
     ready(page)
     wait_until(page, DRAINED)
@@ -60,7 +60,8 @@ def test_a_page_left_open_does_not_send_under_the_next_users_session(tablet, liv
     page.evaluate("document.querySelectorAll('[hx-trigger*=every]').forEach(el => el.remove())")
     wait_until(page, "Datang.status().lastSync !== null")   # start-up sync done: the page is quiet
     other_tab = page.context.new_page()       # someone signs in as lobby2 in another tab
-    other_tab.goto("/logout")
+    token = page.evaluate("document.querySelector('meta[name=csrf-token]').content")
+    other_tab.request.post("/logout", form={"csrf_token": token})   # the same cookie as `page`
     sign_in(other_tab, live_server.url, "lobby2")
     subjects = record_visits(page, 2)         # ...while lobby1's page is still open
     page.locator('[data-testid="signin-prompt"]').wait_for(state="visible")
