@@ -169,8 +169,8 @@ function withTimeout(promise, ms) {
 function networkFirst(event, request, url) {
   var fragment = isFragment(request);
   // A poll (app.js marks it) answered with the copy would move the screen back in
-  // time, over what the page already shows and draws: it waits for the server,
-  // and offline it swaps nothing.
+  // time, over what the page already shows and draws: offline or too slow, it
+  // gets the 503 that swaps nothing, and the next poll asks again.
   var poll = fragment && request.headers.get("X-Datang-Background") === "1";
   if (poll && self.navigator.onLine === false) return Promise.resolve(offlineFragment());
   if (self.navigator.onLine === false) {
@@ -185,7 +185,7 @@ function networkFirst(event, request, url) {
     return response;
   });
   network.catch(function () {});
-  if (poll) return network.catch(offlineFragment);
+  if (poll) return withTimeout(network, FRAGMENT_TIMEOUT).catch(offlineFragment);
   return withTimeout(network, request.mode === "navigate" ? NAVIGATION_TIMEOUT : FRAGMENT_TIMEOUT)
     .catch(function () {
       return fromCache(url, fragment).then(function (hit) {
