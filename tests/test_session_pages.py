@@ -33,3 +33,10 @@ def test_the_service_worker_knows_the_sign_in_and_sign_out_paths(client):
 
 def test_the_sign_in_page_tells_the_tablet_to_forget_the_screens(client):
     assert "data-signed-out" in client.get("/login").get_data(as_text=True)
+
+
+def test_htmx_is_sent_to_sign_in_and_back_to_its_page_not_to_the_fragment(client):
+    response = client.get("/lobby/board?since=0", headers={
+        "HX-Request": "true", "HX-Current-URL": "http://localhost/lobby?lang=en"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=/lobby?lang%3Den"
