@@ -1,5 +1,6 @@
 """Security headers on every response: a strict CSP with no inline script."""
 from flask import Flask, request
+from flask_login import current_user
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -34,6 +35,11 @@ def register(app: Flask) -> None:
             headers.setdefault("Content-Security-Policy", API_CSP)
             headers.setdefault("X-Frame-Options", "DENY")
             return response
+        if response.mimetype == "text/html" and current_user.is_authenticated:
+            # A signed-in page or fragment holds its person's data: no HTTP or
+            # back-forward cache keeps it past the session (the service worker keeps
+            # its own copy for offline use, deleted when the session ends: docs/client.md).
+            headers.setdefault("Cache-Control", "no-store")
         headers.setdefault("Content-Security-Policy", CSP)
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -110,9 +111,12 @@ def unauthorized():
         response.status_code = 401
         return response
     if is_htmx():
+        # After signing in, back to the page the fragment was for, not to the fragment.
+        page = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = page.path + (f"?{page.query}" if page.query else "") if page.path else None
         response = jsonify(error={"code": "unauthenticated"})
         response.status_code = 401
-        response.headers["HX-Redirect"] = login_url
+        response.headers["HX-Redirect"] = url_for("auth.login", next=back)
         return response
     return redirect(login_url)
 

@@ -63,6 +63,8 @@ def service_worker():
         "static": url_for("static", filename=""),
         "offline": url_for("pwa.offline"),
         "offlinePaths": list(OFFLINE_PATHS),
+        "login": url_for("auth.login"),
+        "logout": url_for("auth.logout"),
     }
     response = make_response(render_template("pwa/sw.js", sw=config))
     response.mimetype = "text/javascript"

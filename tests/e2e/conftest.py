@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import timedelta
 
 import pytest
 
@@ -223,6 +224,27 @@ def outbox_size(page) -> int:
             req.onsuccess = () => { resolve(req.result); open.result.close(); };
         };
     })""")
+
+
+def move_sign_in(database_url: str, username: str, **ago: timedelta) -> None:
+    """Set the open sign-ins of `username` back in time, e.g. last_seen_at=2 hours:
+    the server's own idle and lifetime rules then end them on the next request."""
+    from sqlalchemy import create_engine, select, update
+    from sqlalchemy.orm import Session
+
+    from app.database import utcnow
+    from app.models import SignIn, User
+
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            user_id = session.scalar(select(User.id).where(User.username == username))
+            session.execute(update(SignIn)
+                            .where(SignIn.user_id == user_id, SignIn.ended_at.is_(None))
+                            .values({column: utcnow() - delta for column, delta in ago.items()}))
+            session.commit()
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -79,14 +79,20 @@ def server_events(page) -> list[dict]:
     return page.evaluate("fetch('/api/v1/events?limit=1000').then(r => r.json())")["events"]
 
 
+def item_status(item_id: str) -> str:
+    """A JS expression: the status the item shows now (the list may have been redrawn)."""
+    return f"document.querySelector('[data-testid=\"checklist-item\"][data-item-id=\"{item_id}\"]').dataset.status"
+
+
 def fill_all_ok(page, skip: set[str] = frozenset()) -> dict:
-    """Tap OK on every item (typing a count where a leaflet has none yet); return the taps."""
+    """Tap OK on every item (typing a count where a leaflet has none yet), each time
+    waiting to see the tap taken, as a person does; return the taps."""
     taps = {"buttons": 0, "counts_typed": 0}
-    items = page.locator('[data-testid="checklist-item"]')
-    for index in range(items.count()):
-        item = items.nth(index)
-        if item.get_attribute("data-item-id") in skip:
+    ids = page.eval_on_selector_all('[data-testid="checklist-item"]', "els => els.map(el => el.dataset.itemId)")
+    for item_id in ids:
+        if item_id in skip:
             continue
+        item = page.locator(f'[data-testid="checklist-item"][data-item-id="{item_id}"]')
         if item.get_attribute("data-kind") == "leaflet":
             count = item.locator("[data-count]")
             if not count.input_value():
@@ -94,6 +100,7 @@ def fill_all_ok(page, skip: set[str] = frozenset()) -> dict:
                 taps["counts_typed"] += 1
         item.locator('[data-testid="mark-ok"]').click()
         taps["buttons"] += 1
+        wait_until(page, item_status(item_id) + " === 'ok'")
     return taps
 
 
@@ -144,9 +151,10 @@ def test_fault_with_photo_carried_to_next_day_and_seen_by_supervisor(tablet, liv
     wait_until(page, "DatangChecklist.state.photo && DatangChecklist.state.photo.startsWith('data:image/jpeg')",
                timeout=20)
     page.locator('[data-testid="save-fault"]').click()
-    wait_until(page, f"document.querySelector('[data-testid=\"checklist-item\"][data-item-id=\"{atm_id}\"]')"
-                     ".dataset.status === 'fault'")
+    wait_until(page, item_status(atm_id) + " === 'fault'")
     fill_all_ok(page, skip={atm_id})
+    total = page.locator('[data-testid="checklist-item"]').count()
+    wait_until(page, f"document.querySelector('[data-progress-done]').textContent === '{total}'")
     page.locator('[data-testid="sign-off"]').click()
     synced(page)
 
@@ -208,3 +216,27 @@ def test_tablet_starts_the_new_day_offline(tablet, live_server, clock_file):
     events = [e for e in server_events(page) if e["type"] == "checklist.item_recorded"]
     assert [e["subject_id"] for e in events] == [run_id(DAY2)]
     assert events[0]["payload"]["day"] == DAY2
+
+
+def test_a_tap_is_not_lost_when_the_list_is_refreshed_under_the_finger(tablet, live_server, clock_file):
+    """The press and the release of a tap must land on the same button: a refresh that
+    answers in between is held back until the finger is lifted."""
+    page = tablet("lobby1", lang="en")
+    set_day(page, clock_file, DAY1, "08:30")
+    open_checklist(page)
+    item_id = page.locator('[data-testid="checklist-item"][data-kind="devices_running"]').first \
+        .get_attribute("data-item-id")
+    button = page.locator(f'[data-testid="checklist-item"][data-item-id="{item_id}"] [data-testid="mark-ok"]')
+    box = button.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.evaluate("""() => new Promise(resolve => {
+        document.addEventListener('htmx:afterRequest', resolve, {once: true});
+        htmx.trigger(document.getElementById('checklist-run'), 'checklist:refresh');
+    })""")
+    page.mouse.up()
+    wait_until(page, item_status(item_id) + " === 'ok'")
+    synced(page)
+    wait_until(page, "document.querySelector('[data-testid=\"checklist-item\"][data-item-id=\"%s\"]')"
+                     ".classList.contains('pending') === false" % item_id)
+    wait_until(page, item_status(item_id) + " === 'ok'")

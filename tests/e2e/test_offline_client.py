@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta, timezone
 
 from .conftest import outbox_size, ready, record_visits, sign_in, sign_out, wait_badge, wait_until
 
@@ -15,11 +16,11 @@ def greeted(server_events, subjects):
 
 
 def quiet(page) -> None:
-    """No request left in flight behind the page: polling stopped, warm-up and sync done."""
+    """No request left in flight behind the page: polling stopped, warm-up and sync done
+    (each evaluate waits for its promise: the worker's answer, the flush's end)."""
     page.evaluate("document.querySelectorAll('[hx-trigger*=every]').forEach(el => el.remove())")
     page.evaluate("Datang.pwa.warm()")
     page.evaluate("Datang.syncNow()")
-    page.wait_for_timeout(300)
 
 
 def test_another_user_never_sends_or_sees_the_first_users_entries(tablet, live_server, server_events):
@@ -82,10 +83,12 @@ def test_batch_split_on_413(tablet, server_events):
     ready(page)
     page.context.set_offline(True)
     subjects = record_visits(page, 8)
-    sizes = []
+    sizes, sent_at = [], []
 
     def too_large_once(route):
-        sizes.append(len(json.loads(route.request.post_data)["events"]))
+        body = json.loads(route.request.post_data)
+        sizes.append(len(body["events"]))
+        sent_at.append(datetime.fromisoformat(body["sent_at"]))
         if len(sizes) == 1:
             route.fulfill(status=413, content_type="application/json",
                           body='{"error": {"code": "batch_too_large", "message": "too large"}}')
@@ -96,6 +99,9 @@ def test_batch_split_on_413(tablet, server_events):
     page.context.set_offline(False)
     wait_until(page, DRAINED)
     assert sizes[:3] == [8, 4, 4]
+    # Every batch carries the device's clock at sending, with its offset (RFC 3339).
+    assert all(abs(moment - datetime.now(timezone.utc)) < timedelta(minutes=1) for moment in sent_at)
+    assert all(moment.utcoffset() is not None for moment in sent_at)
     assert greeted(server_events, subjects) == sorted((s, "lobby1") for s in subjects)
 
 

@@ -55,6 +55,9 @@ def test_offline_fallback_and_fragments_kept_apart(tablet, live_server):
     # Each from its own cache: the page for a page, the fragment for htmx.
     assert page.evaluate(fetch, False) == online_page
     assert page.evaluate(fetch, True)["text"] == online_fragment["text"]
+    # ...but a poll never gets a copy: it is older than what the page shows.
+    assert page.evaluate("""() => fetch('/lobby', {headers: {'HX-Request': 'true', 'X-Datang-Background': '1'}})
+        .then(r => r.status)""") == 503
     # A screen this tablet never opened: the offline page, in both languages.
     page.goto("/supervisor")
     assert page.locator('[data-testid="offline-page"]').count() == 1

@@ -13,7 +13,20 @@
   }
   window.datangToast = toast;
 
+  // A session that has ended takes the tablet's cached screens with it (the
+  // service worker's copies, docs/client.md): the next person must not find them.
+  function forgetScreens() {
+    if (!("serviceWorker" in navigator)) return Promise.resolve();
+    return navigator.serviceWorker.getRegistration().then(function (registration) {
+      var worker = registration && registration.active;
+      if (worker) worker.postMessage({ type: "FORGET_USER" });
+    }).catch(function () { /* no worker, no copies */ });
+  }
+  window.datangForgetScreens = forgetScreens;
+  if (document.body && document.body.hasAttribute("data-signed-out")) forgetScreens();
+
   document.addEventListener("htmx:responseError", function (evt) {
+    if (evt.detail.xhr.status === 401) forgetScreens();
     var xhr = evt.detail.xhr, message = "";
     try { message = JSON.parse(xhr.responseText).error.message; } catch (e) {
       var doc = new DOMParser().parseFromString(xhr.responseText || "", "text/html");

@@ -403,21 +403,39 @@
     return document.body.classList.contains("sheet-open") ||
       $all("[data-count]").some(function (i) { return i.dataset.dirty || i === document.activeElement; });
   }
-  // A refresh asked for before the latest sync may show the server without entries that
-  // have just left the outbox: such an answer is dropped and the region asked again.
-  var syncs = 0;
-  document.addEventListener("datang:synced", function () { syncs++; });
+  function refreshSoon() {
+    setTimeout(function () { if (region()) htmx.trigger(region(), "checklist:refresh"); }, 0);
+  }
+  // A finger on the list while it is swapped would lose the tap: its press and its
+  // release land on different elements, so no click is fired. The swap waits for
+  // the release and is asked for again then.
+  var pressing = false, heldBack = false;
+  document.addEventListener("pointerdown", function (evt) {
+    if (region() && region().contains(evt.target)) pressing = true;
+  }, true);
+  function release() {
+    if (!pressing) return;
+    pressing = false;
+    if (heldBack) { heldBack = false; refreshSoon(); }
+  }
+  document.addEventListener("pointerup", release, true);
+  document.addEventListener("pointercancel", release, true);
+  // An entry the server has taken leaves the outbox and is no longer drawn over the
+  // page (Datang.status().sent counts them, at once): an answer asked for before that
+  // may not show it yet, so it is dropped and the region asked again.
   document.addEventListener("htmx:beforeRequest", function (evt) {
     if (evt.detail.elt !== region()) return;
     if (busy()) { evt.preventDefault(); return; }
-    evt.detail.xhr.datangSyncs = syncs;
+    evt.detail.xhr.datangSent = Datang.status().sent;
   });
   document.addEventListener("htmx:beforeSwap", function (evt) {
     if (evt.detail.target !== region()) return;
     if (busy()) { evt.detail.shouldSwap = false; return; }
-    if (evt.detail.xhr && evt.detail.xhr.datangSyncs !== undefined && evt.detail.xhr.datangSyncs < syncs) {
+    if (pressing) { evt.detail.shouldSwap = false; heldBack = true; return; }
+    var xhr = evt.detail.xhr;
+    if (xhr && xhr.datangSent !== undefined && xhr.datangSent < Datang.status().sent) {
       evt.detail.shouldSwap = false;
-      setTimeout(function () { if (region()) htmx.trigger(region(), "checklist:refresh"); }, 0);
+      refreshSoon();
     }
   });
   document.addEventListener("htmx:afterSettle", function () {

@@ -11,7 +11,7 @@
 //   Datang.discard(id)                  drop a refused entry of the signed-in user
 //   Datang.renderers[type] = fn(entry)  draws a not-yet-synced entry over the page
 //   Datang.overlay()                    re-run the renderers over the page
-//   Datang.status()                     -> {online, paused, pending, rejected, oldest, lastSync, nextTry}
+//   Datang.status()                     -> {online, paused, pending, rejected, oldest, lastSync, nextTry, sent}
 //   events on document: "datang:recorded" {entry},
 //                       "datang:synced" {accepted, rejected, pulled, events}
 //                       "datang:changed" the same, when any of the counts is not 0
@@ -237,7 +237,8 @@
     var answer = await api("/api/v1/sync", {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), "X-Datang-User": encodeURIComponent(user) },
-      body: JSON.stringify({ device_id: batch[0].event.device_id,
+      // sent_at: the device's clock now, from which the server measures its skew.
+      body: JSON.stringify({ device_id: batch[0].event.device_id, sent_at: localTimestamp(new Date()),
                              events: batch.map(function (e) { return e.event; }) })
     });
     if (answer.code === "csrf_failed" && !retried) {
@@ -284,7 +285,10 @@
       if (entry.status === "rejected") known.set(entry.id, entry);
     });
     data.results.forEach(function (result) {
-      if (result && (result.status === "accepted" || result.status === "duplicate")) known.delete(result.id);
+      if (result && (result.status === "accepted" || result.status === "duplicate")) {
+        known.delete(result.id);
+        state.sent++;   // no longer drawn over the page: only the server's answers show it now
+      }
     });
     return settled;
   }
@@ -339,7 +343,8 @@
     attempt: 0,
     lastSync: null,
     nextTry: null,
-    lastError: null
+    lastError: null,
+    sent: 0                     // entries the server took since the page loaded
   };
   var timer = null, inflight = null, again = false;
 
@@ -389,6 +394,8 @@
       state.lastError = e.kind;
       if (e.kind === "auth" || e.kind === "wrong_user") {
         // Nothing is retried until someone signs in: a 401 never deletes anything.
+        // The session is over: its cached screens go (the entries stay, bound to their user).
+        if (e.kind === "auth" && window.datangForgetScreens) window.datangForgetScreens();
         state.paused = e.kind;
         clearTimeout(timer); state.nextTry = null;
         showSignIn(e.kind);
@@ -559,7 +566,8 @@
     status: function () {
       return { online: state.online, paused: state.paused, pending: state.pending || 0,
                rejected: state.rejected || 0, oldest: state.oldest || null,
-               lastSync: state.lastSync, nextTry: state.nextTry, lastError: state.lastError };
+               lastSync: state.lastSync, nextTry: state.nextTry, lastError: state.lastError,
+               sent: state.sent };
     }
   };
 

@@ -7,6 +7,9 @@
 //   network first, the last good answer kept for offline. Pages and htmx
 //   fragments live in separate caches, so one is never served for the other
 //   (the server says `Vary: HX-Request`; this is the same rule, made explicit).
+// - A session that ends takes those copies with it: a sign-in, a sign-out, the
+//   sign-in page, a 401 or a redirect to sign in deletes them (forgetUser), so
+//   the next person offline sees the sign-in or offline page, never the board.
 // - Writes (POST) and the JSON API are never touched: the outbox in IndexedDB
 //   (static/js/outbox.js) owns them. No request replay here.
 // - Background Sync: the "datang-outbox" tag asks the open pages to flush.
@@ -68,11 +71,9 @@ self.addEventListener("fetch", function (event) {
   var request = event.request;
   var url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
-  // A sign-in or sign-out: the cached screens belong to the previous person.
-  if (url.pathname === "/logout" || (url.pathname === "/login" && request.method === "POST")) {
-    event.waitUntil(forgetUser());
-    return;
-  }
+  // A sign-in, a sign-out or the sign-in page: the cached screens belong to a
+  // session that has ended (or is ending).
+  if (url.pathname === SW.logout || url.pathname === SW.login) event.waitUntil(forgetUser());
   if (request.method !== "GET") return;
   if (url.pathname.indexOf("/api/") === 0 || url.pathname === "/sw.js") return;
   if (url.pathname.indexOf(SW.static) === 0 || SW.precache.indexOf(url.pathname) >= 0) {
@@ -120,6 +121,30 @@ function cacheable(response) {
   return response && response.status === 200 && !response.redirected && response.type === "basic";
 }
 
+// The server's word that this tablet's session is over: a 401 (htmx's carries
+// HX-Redirect), or a redirect that ended on the sign-in page.
+function endsSession(response) {
+  if (response.status === 401) return true;
+  if (response.redirected && new URL(response.url).pathname === SW.login) return true;
+  var target = response.headers.get("HX-Redirect");
+  return !!target && new URL(target, self.location.origin).pathname === SW.login;
+}
+
+// Bumped by forgetUser: an answer asked for before it is never cached after it,
+// or the ended session's screens would come back.
+var generation = 0;
+
+function keep(event, url, fragment, response, asked) {
+  if (endsSession(response)) {
+    event.waitUntil(forgetUser());
+  } else if (cacheable(response)) {
+    var copy = response.clone();
+    event.waitUntil(caches.open(fragment ? FRAGMENTS : PAGES).then(function (cache) {
+      if (asked === generation) return cache.put(cacheKey(url, fragment), copy);
+    }));
+  }
+}
+
 function cacheKey(url, fragment) {
   return new Request(url.href, fragment ? { headers: { "HX-Request": "true" } } : {});
 }
@@ -143,22 +168,24 @@ function withTimeout(promise, ms) {
 
 function networkFirst(event, request, url) {
   var fragment = isFragment(request);
+  // A poll (app.js marks it) answered with the copy would move the screen back in
+  // time, over what the page already shows and draws: offline or too slow, it
+  // gets the 503 that swaps nothing, and the next poll asks again.
+  var poll = fragment && request.headers.get("X-Datang-Background") === "1";
+  if (poll && self.navigator.onLine === false) return Promise.resolve(offlineFragment());
   if (self.navigator.onLine === false) {
     // Known offline: straight to the copy, no doomed network attempt first.
     return fromCache(url, fragment).then(function (hit) {
       return hit || (request.mode === "navigate" ? offlinePage() : offlineFragment());
     });
   }
+  var asked = generation;
   var network = fetch(request).then(function (response) {
-    if (cacheable(response)) {
-      var copy = response.clone();
-      event.waitUntil(caches.open(fragment ? FRAGMENTS : PAGES).then(function (cache) {
-        return cache.put(cacheKey(url, fragment), copy);
-      }));
-    }
+    keep(event, url, fragment, response, asked);
     return response;
   });
   network.catch(function () {});
+  if (poll) return withTimeout(network, FRAGMENT_TIMEOUT).catch(offlineFragment);
   return withTimeout(network, request.mode === "navigate" ? NAVIGATION_TIMEOUT : FRAGMENT_TIMEOUT)
     .catch(function () {
       return fromCache(url, fragment).then(function (hit) {
@@ -186,10 +213,11 @@ function offlineFragment() {
 
 // Refresh the cached copy of the given screens (after a sync, or on start-up
 // for screens not yet opened) so that a later offline visit shows the latest.
-var warming = null;   // AbortController of the warm-up in flight, if any
+var warming = [];   // AbortControllers of the warm-ups in flight
 
 function warm(urls, maxAge) {
-  var controller = warming = new AbortController();
+  var controller = new AbortController(), asked = generation;
+  warming.push(controller);
   return caches.open(PAGES).then(function (cache) {
     return Promise.all(urls.map(function (href) {
       var url = new URL(href, self.location.origin);
@@ -202,17 +230,20 @@ function warm(urls, maxAge) {
         return fetch(url.href, { credentials: "same-origin", redirect: "follow",
                                  headers: { "X-Datang-Background": "1" },
                                  signal: controller.signal }).then(function (response) {
-          if (cacheable(response) && !controller.signal.aborted) return cache.put(key, response);
+          if (endsSession(response)) return forgetUser();
+          if (cacheable(response) && asked === generation) return cache.put(key, response);
           return null;
         }).catch(function () { return null; });
       });
     }));
-  });
+  }).finally(function () { warming.splice(warming.indexOf(controller), 1); });
 }
 
 function forgetUser() {
   // A warm-up still in flight would put the last person's screens back (and
   // its answer could carry their session cookie past the sign-out): stop it.
-  if (warming) warming.abort();
+  // Every one of them: two may overlap (start-up and after a sync).
+  generation++;
+  warming.forEach(function (controller) { controller.abort(); });
   return Promise.all([caches.delete(PAGES), caches.delete(FRAGMENTS)]);
 }
