@@ -25,6 +25,7 @@ from ..events import (Applied, Payload, Rejected, add, event_type, get, new_row,
 from ..extensions import db
 from ..models import Event, NeedTag, Product, Role, SelfServiceMachine, Subject, Visit
 from ..models import VisitRecommendation
+from ..checklist.inventory import local_day
 from ..privacy import FreeText
 from .codes import (DEFAULT_NEED_TAGS, PURPOSES, AmountBand, Flag, Outcome, Purpose,  # noqa: F401
                     ReferTo, Response, Route, Segment)
@@ -250,11 +251,19 @@ def engaged(a: Applied) -> None:
 
 def _check_recommended(a: Applied) -> None:
     codes = set(a.payload.products)
-    found = set(db.session.scalars(select(Product.code).where(
-        Product.branch_id == a.branch.id, Product.code.in_(codes), Product.active.is_(True))))
-    if codes - found:
+    offered = db.session.scalars(select(Product).where(
+        Product.branch_id == a.branch.id, Product.code.in_(codes), Product.active.is_(True))).all()
+    missing = codes - {p.code for p in offered}
+    if missing:
         raise Rejected("unknown_product", _("Not in this branch's catalogue: %(codes)s",
-                                            codes=", ".join(sorted(codes - found))))
+                                            codes=", ".join(sorted(missing))))
+    # The branch's own day when the recommendation was made: a tablet that was
+    # offline syncs the day before's recommendation of a product ending that day.
+    day = local_day(a.branch, a.event.occurred_at)
+    ended = sorted(p.code for p in offered if p.ended(day))
+    if ended:
+        raise Rejected("product_ended", _("The sale of %(codes)s has ended: it can no longer be "
+                                          "recommended.", codes=", ".join(ended)))
 
 
 @event_type("visit.recommended", kind="visit", payload=VisitRecommended, roles=LOBBY_ROLES,
