@@ -55,7 +55,7 @@ class BranchData:
         return {"visit_id": self.visit, "referral_id": self.referral, "run_id": self.run,
                 "fault_id": self.fault, "branch_id": self.id, "user_id": self.victim_user,
                 "code": self.code, "item_id": self.equipment, "leaflet_id": self.leaflet,
-                "row_id": self.custom_row}
+                "row_id": self.custom_row, "product_code": "wm-stable"}
 
     def marker_bytes(self) -> list[bytes]:
         out = []

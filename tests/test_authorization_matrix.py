@@ -35,7 +35,7 @@ from app import create_app
 from app.checklist.inventory import ITEM_KINDS
 from app.demo import seed_demo
 from app.extensions import db, limiter
-from app.models import Branch, Event, Role, User
+from app.models import Branch, Event, Product, Role, User
 
 from .authz_fixtures import BranchData, add_branch_and_staff, record_branch, stamp
 from .conftest import CSRF_META, DEMO_PASSWORD, PG_URL, SignedIn, _pg_schema_url, make_event
@@ -112,6 +112,10 @@ POLICY: dict[str, dict] = {
     "admin.user_password": {"roles": ADMIN, "scope": "global"},
     "admin.user_deactivate": {"roles": ADMIN, "scope": "global"},
     "admin.user_reactivate": {"roles": ADMIN, "scope": "global"},
+    "admin.products": {"roles": ADMIN, "scope": "global"},
+    "admin.product_new": {"roles": ADMIN, "scope": "global"},
+    "admin.product_edit": {"roles": ADMIN, "scope": "global"},
+    "admin.product_retire": {"roles": ADMIN, "scope": "global"},
     "checklist.equipment": {"roles": ADMIN, "scope": "global"},
     "checklist.equipment_add": {"roles": ADMIN, "scope": "global"},
     "checklist.equipment_edit": {"roles": ADMIN, "scope": "global"},
@@ -249,12 +253,14 @@ def db_fingerprint(app) -> str:
 
 
 def restore(app) -> None:
-    """Undo what the admin's allowed writes did (a deactivated branch or user)."""
+    """Undo what the admin's allowed writes did (a deactivated branch or user, a retired product)."""
     with app.app_context():
         for branch in db.session.scalars(select(Branch)):
             branch.active = True
         for user in db.session.scalars(select(User)):
             user.active = True
+        for product in db.session.scalars(select(Product)):
+            product.active = True
         db.session.commit()
         db.session.remove()
 
