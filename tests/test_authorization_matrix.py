@@ -97,6 +97,10 @@ POLICY: dict[str, dict] = {
     "supervisor.spotcheck_record": {"roles": SUPERVISORS, "scope": "scoped"},
     "supervisor.exports": {"roles": SUPERVISORS, "scope": "scoped"},
     "supervisor.export": {"roles": SUPERVISORS, "scope": "scoped"},
+    "supervisor.focus": {"roles": SUPERVISORS, "scope": "scoped"},
+    "supervisor.focus_add": {"roles": SUPERVISORS, "scope": "scoped"},
+    "supervisor.focus_remove": {"roles": SUPERVISORS, "scope": "scoped"},
+    "supervisor.focus_targets": {"roles": SUPERVISORS, "scope": "scoped"},
     # the admin
     "admin.index": {"roles": ADMIN, "scope": "global"},
     "admin.branches": {"roles": ADMIN, "scope": "global"},

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from flask import abort, flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.session import current_branch, in_branch, role_required
 from ..extensions import db
 from ..htmx import is_htmx, render
 from ..models import Branch, NeedTag, Role, SelfServiceMachine, Visit
+from ..supervisor.focus import today_lines
 from . import bp
 from .codes import AMOUNT_BANDS, PURPOSES, ROUTES
 from .rules import Rule, branch_rules, save_rules
@@ -27,7 +29,8 @@ def visit_of_branch(visit_id: str, branch: Branch) -> Visit:
 def board():
     branch = current_branch()
     return render("lobby/board.html", "lobby/_board.html",
-                  **{**board_context(branch), **static_context(branch)})
+                  **{**board_context(branch), **static_context(branch)},
+                  target_lines=today_lines(branch, current_user))
 
 
 @bp.get("/lobby/board")

@@ -212,8 +212,11 @@ def page_data(branch: Branch, tags: list[tuple[str, str]] | None = None,
 
 def static_context(branch: Branch) -> dict:
     """What the greet panel and the dialogs list: codes in order, with labels."""
-    tags, offered, machine_names = need_tags(), products(branch), machines(branch)
+    from ..supervisor.focus import PRIORITY_LABELS, focus_first
+    offered, focus = focus_first(branch, local_day(branch, utcnow()), products(branch))
+    tags, machine_names = need_tags(), machines(branch)
     return {
+        "focus": focus, "priority_labels": PRIORITY_LABELS,
         "purposes": PURPOSES, "segments": SEGMENTS, "flags": FLAGS, "routes": ROUTES,
         "bands": AMOUNT_BANDS, "responses": RESPONSES, "outcomes": OUTCOMES,
         "refer_to": REFER_TO, "need_tags": tags, "products": offered,

@@ -1,6 +1,6 @@
 """The domain models, one module per aggregate."""
 from .branch import ROLE_LABELS, Branch, Role, User, user_branches
-from .catalog import Product
+from .catalog import DailyTarget, FocusProduct, Product  # noqa: F401
 from .checklist import ChecklistEntry, ChecklistRun, Equipment, Fault, FaultPhoto, Leaflet, TemplateItem  # noqa: F401
 from .event import Event, Subject
 from .sign_in import SignIn

@@ -8,11 +8,12 @@ there is active. `app/admin/catalogue.py` is the one place that writes them.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..database import UTCDateTime, utcnow
 from ..extensions import db
 
 # docs/contract.md, "Products": letters, digits, `_` or `-`, at most 32.
@@ -49,3 +50,43 @@ class Product(db.Model):
     def ended(self, day: date) -> bool:
         """True once the sale has ended: on `day` it can no longer be recommended."""
         return self.ends_on is not None and self.ends_on < day
+
+
+# How much the branch head pushes a product: 重点产品 (focus) or 一般产品 (general).
+FOCUS_PRIORITIES = ("focus", "general")
+
+
+class FocusProduct(db.Model):
+    """A product the branch head puts first for a day or a week, with a daily target.
+
+    Set by the branch's supervisor (app/supervisor/focus.py); the lobby's
+    recommend dialog lists focus products first.
+    """
+
+    __tablename__ = "focus_product"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id", ondelete="CASCADE"), index=True)
+    product_code: Mapped[str] = mapped_column(String(32))
+    priority: Mapped[str] = mapped_column(String(8), default="focus")  # FOCUS_PRIORITIES
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)  # the same day, or six days later for a week
+    # Recommendations of this product the branch aims at each day (0: no target).
+    daily_recommendations: Mapped[int] = mapped_column(Integer, default=0)
+    set_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DailyTarget(db.Model):
+    """The branch's daily targets of referrals and sales for a day or a week."""
+
+    __tablename__ = "daily_target"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id", ondelete="CASCADE"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    referrals: Mapped[int] = mapped_column(Integer, default=0)  # referrals handed over a day
+    sales: Mapped[int] = mapped_column(Integer, default=0)      # referrals ending in a sale a day
+    set_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

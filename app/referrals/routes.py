@@ -19,6 +19,7 @@ from ..htmx import is_htmx, render
 from ..lobby.codes import AMOUNT_BANDS, PURPOSES, REFER_TO, REFERRAL_RESULTS, SEGMENTS, label
 from ..lobby.views import labels
 from ..models import Branch, Event, Referral, Role, Visit
+from ..supervisor.focus import today_lines
 from . import bp
 
 DESK_ROLES = (Role.WEALTH_MANAGER, Role.TELLER)
@@ -66,7 +67,8 @@ def common_context() -> dict:
 @role_required(*DESK_ROLES)
 def inbox():
     branch = current_branch()
-    return render("referrals/inbox.html", "referrals/_list.html", **list_context(branch))
+    return render("referrals/inbox.html", "referrals/_list.html", **list_context(branch),
+                  target_lines=today_lines(branch, current_user))
 
 
 @bp.get("/referrals/list")

@@ -125,7 +125,11 @@ def figures():
     period = parse_period(request.args, branch_today(branches[0]))
     fig = compute(branches, period, today=max(branch_today(b) for b in branches))
     lab = labels()
+    from .focus import TARGET_DAYS, period_results
+    target_results = ([(b, period_results(b, period.day_list())) for b in branches]
+                      if period.days <= TARGET_DAYS else None)
     return render("supervisor/figures.html", "supervisor/_figures.html", fig=fig,
+                  target_results=target_results, target_days=TARGET_DAYS,
                   charts=charts_for(fig, lab), period=period, period_labels=PERIOD_LABELS,
                   prev=period.shift(-1), next=period.shift(1), **common(branches, selected))
 
