@@ -49,7 +49,7 @@ def _headers(kind: str) -> list[str]:
     return common + {
         "visits": [_("Visit id"), _("Greeted at"), _("Purpose"), _("Ticket"), _("Segment"),
                    _("Route"), _("Form checked"), _("Form redone"), _("Spoken to"),
-                   _("Products recommended"), _("Accepted"), _("Referred"), _("Closed at"),
+                   _("Products recommended"), _("Interested"), _("Referred"), _("Closed at"),
                    _("Outcome"), _("Wait (minutes)"), _("Satisfaction"), _("Complaints"),
                    _("Lobby manager")],
         "referrals": [_("Referral id"), _("Created at"), _("Visit id"), _("To"), _("Result"),

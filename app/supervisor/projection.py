@@ -134,6 +134,9 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
          "wait_seconds": None}
     triaged_at = engaged_at = first_sell = last_sell = closed_at = None
     guide_user = sell_user = greeted.user_id
+    # Recommendations made before any need was learnt, per recorder: the source
+    # document warns against exactly that (docs/events-supervisor.md).
+    need_known, without_need = False, Counter()
     for e in events:
         if e.id and e.id in undone:
             continue
@@ -154,6 +157,7 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
                 triaged_at, guide_user = at, e.user_id
         elif t == "visit.engaged":
             f["engaged"] = True
+            need_known = need_known or bool(p.get("needs"))
             if engaged_at is None:
                 engaged_at, sell_user = at, e.user_id
         elif t == "visit.recommended":
@@ -165,6 +169,8 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
             f["products"].extend(products)
             if response == "interested":
                 f["accepted"] += len(products)
+            if not need_known:
+                without_need[e.user_id] += len(products)
             first_sell = first_sell or at
             last_sell, sell_user = at, e.user_id
         elif t == "visit.referred":
@@ -194,6 +200,8 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
         proj.add("form_redone")
     proj.add("recs", "", f["recommendations"])
     proj.add("recs_ok", "", f["accepted"])
+    for user_id, n in without_need.items():
+        proj.add("rec_no_need", user_id, n)
     for response in f["responses"]:
         proj.add("rec_resp", response or "none")
     if f["referred"]:
