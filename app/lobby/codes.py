@@ -97,6 +97,7 @@ EVENT_LABELS = {
     "visit.engaged": _l("Talked to"),
     "visit.recommended": _l("Recommended"),
     "visit.referred": _l("Referred"),
+    "visit.funds_kept": _l("Funds kept"),
     "visit.complaint": _l("Complaint"),
     "visit.closed": _l("Closed"),
     "visit.undone": _l("Step undone"),

@@ -73,6 +73,8 @@ class VisitTriaged(Payload):
     amount_band: Optional[AmountBand] = None
     form_checked: Optional[bool] = None
     form_redone: Optional[bool] = None
+    # A large transfer to another bank (大额跨行转账): the dialog offers talking points.
+    to_other_bank: Optional[bool] = None
 
     @model_validator(mode="after")
     def _machine_only_for_self_service(self):
@@ -84,6 +86,12 @@ class VisitTriaged(Payload):
 class VisitEngaged(Payload):
     needs: Optional[list[str]] = Field(default=None, max_length=8)
     note: Optional[FreeText] = Field(default=None, max_length=300)
+
+
+class VisitFundsKept(Payload):
+    """The customer kept the money with us instead of moving it away (挽留成功)."""
+
+    amount_band: AmountBand
 
 
 class VisitRecommended(Payload):
@@ -219,6 +227,7 @@ def triaged(a: Applied) -> None:
     visit.amount_band = p.amount_band
     visit.form_checked = bool(p.form_checked)
     visit.form_redone = bool(p.form_redone)
+    visit.to_other_bank = bool(p.to_other_bank)
     visit.triaged_at = a.event.occurred_at
 
 
@@ -279,6 +288,14 @@ def recommended(a: Applied) -> None:
             visit_id=visit.id, event_id=a.event.id, branch_id=a.branch.id, product_code=code,
             response=p.response, recommended_at=a.event.occurred_at, without_need=without_need,
             confirmed_without_need=bool(p.confirmed_without_need)))
+
+
+@event_type("visit.funds_kept", kind="visit", payload=VisitFundsKept, roles=LOBBY_ROLES,
+            description="Funds kept (挽留成功): the customer who meant to move money to another "
+                        "bank kept it here; the amount band. A later one corrects it.")
+@step
+def funds_kept(a: Applied) -> None:
+    _visit(a).funds_kept_band = a.payload.amount_band
 
 
 @event_type("visit.referred", kind="visit", payload=VisitReferred, roles=LOBBY_ROLES,

@@ -223,6 +223,9 @@ def compute(branches: list[Branch], period: Period, today: date | None = None) -
         "without_need_people": sorted(((names.get(int(k), k), n) for k, n in no_need.items()
                                        if k.isdigit()), key=lambda row: (-row[1], row[0])),
         "rec_responses": keyed(c, "rec_resp"),
+        "to_other_bank": scalar(c, "to_other_bank"),
+        "funds_kept": scalar(c, "funds_kept"),
+        "funds_kept_bands": keyed(c, "funds_kept_band"),
         "referrals": referrals,
         "referred_visits": scalar(c, "referred"),
         "ref_outcomes": ref_outcomes,

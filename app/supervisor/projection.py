@@ -131,7 +131,7 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
          "form_checked": False, "form_redone": False, "recommendations": 0, "accepted": 0,
          "responses": [], "products": [], "referred": False, "engaged": False,
          "closed_at": None, "outcome": None, "satisfaction": None, "complaints": 0,
-         "wait_seconds": None}
+         "wait_seconds": None, "to_other_bank": False, "funds_kept": None}
     triaged_at = engaged_at = first_sell = last_sell = closed_at = None
     guide_user = sell_user = greeted.user_id
     # Recommendations made before any need was learnt, per recorder: the source
@@ -153,6 +153,7 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
             checked = redone or p.get("form_checked") is True or form in ("checked", "ok")
             # The last triage wins, as in the lobby's Visit read model.
             f["form_checked"], f["form_redone"] = checked, redone
+            f["to_other_bank"] = p.get("to_other_bank") is True
             if triaged_at is None:
                 triaged_at, guide_user = at, e.user_id
         elif t == "visit.engaged":
@@ -181,6 +182,8 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
             closed_at = at
             f["outcome"] = p.get("outcome")
             f["satisfaction"] = p.get("satisfaction")
+        elif t == "visit.funds_kept":
+            f["funds_kept"] = p.get("amount_band")  # the last one corrects earlier ones
         elif t == "visit.complaint":
             f["complaints"] += 1
             f["complaint_note"] = p.get("note")
@@ -198,6 +201,11 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
         proj.add("form_checked")
     if f["form_redone"]:
         proj.add("form_redone")
+    if f["to_other_bank"]:
+        proj.add("to_other_bank")
+    if f["funds_kept"]:
+        proj.add("funds_kept")
+        proj.add("funds_kept_band", f["funds_kept"])
     proj.add("recs", "", f["recommendations"])
     proj.add("recs_ok", "", f["accepted"])
     for user_id, n in without_need.items():
