@@ -16,6 +16,7 @@ from ..models import Branch, NeedTag, Role, SelfServiceMachine, Visit
 from ..supervisor.focus import today_lines
 from . import bp
 from .codes import AMOUNT_BANDS, PURPOSES, ROUTES
+from .complaints import complaints_context
 from .rules import Rule, branch_rules, save_rules
 from .views import board_context, board_version, history, referrals_of, static_context, user_name
 
@@ -30,7 +31,7 @@ def board():
     branch = current_branch()
     return render("lobby/board.html", "lobby/_board.html",
                   **{**board_context(branch), **static_context(branch)},
-                  target_lines=today_lines(branch, current_user))
+                  **complaints_context(branch), target_lines=today_lines(branch, current_user))
 
 
 @bp.get("/lobby/board")

@@ -17,6 +17,7 @@ from ..events import Rejected, new_id, record
 from ..extensions import db
 from ..htmx import is_htmx, render
 from ..lobby.codes import AMOUNT_BANDS, PURPOSES, REFER_TO, REFERRAL_RESULTS, SEGMENTS, label
+from ..lobby.complaints import complaints_context
 from ..lobby.rules import branch_rules, large_cash_band
 from ..lobby.views import labels
 from ..models import Branch, Event, Referral, Role, Visit
@@ -87,8 +88,9 @@ def common_context() -> dict:
 @role_required(*DESK_ROLES)
 def inbox():
     branch = current_branch()
+    complaints = complaints_context(branch) if current_user.role is Role.TELLER else {}
     return render("referrals/inbox.html", "referrals/_list.html", **list_context(branch),
-                  target_lines=today_lines(branch, current_user))
+                  **complaints, target_lines=today_lines(branch, current_user))
 
 
 @bp.get("/referrals/list")

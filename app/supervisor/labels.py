@@ -20,8 +20,11 @@ EXPORT_LABELS = {"visits": _l("Visits"), "referrals": _l("Referrals"),
 
 
 def labels() -> dict:
-    from ..lobby import codes
+    from ..lobby import codes, complaints
     return {
+        "complaint_category": complaints.CATEGORY_LABELS,
+        "complaint_source": complaints.SOURCE_LABELS,
+        "complaint_status": complaints.STATUS_LABELS,
         "purpose": PURPOSE_LABELS,
         "outcome": VISIT_ANSWER_LABELS,
         "route": getattr(codes, "ROUTE_LABELS", {}),
