@@ -26,6 +26,7 @@ from ..auth.session import current_branch, role_required
 from ..events import Applied, Payload, Rejected, add, event_type, get, new_id, new_row, record
 from ..events import register_aggregate
 from ..extensions import db
+from ..glossary import TERMS
 from ..htmx import render
 from ..models import Branch, Complaint, Role, Subject
 from ..privacy import FreeText
@@ -48,8 +49,8 @@ CATEGORY_LABELS = {
 }
 SOURCE_LABELS = {
     "lobby": _l("Lobby"),
-    "teller": _l("Teller counter"),
-    "comment_book": _l("Customer comment book"),
+    "teller": TERMS["teller"],
+    "comment_book": TERMS["comment_book"],
 }
 STATUS_LABELS = {
     "open": _l("Open"),

@@ -57,7 +57,7 @@ def _headers(kind: str) -> list[str]:
         "checklist": [_("Run id"), _("Started at"), _("Signed at"), _("Status"),
                       _("Items OK"), _("Items with a fault"), _("Items not applicable"),
                       _("Signed by")],
-        "spotchecks": [_("Spot-check id"), _("Recorded at"), _("Supervisor"), _("Checked"),
+        "spotchecks": [_("Spot-check id"), _("Recorded at"), _("Supervisor"), _("Spot-checked"),
                        _("Target"), _("Lobby manager"), _("Lobby manager's answer"),
                        _("Supervisor's answer"), _("Verdict"), _("Note")],
     }[kind]

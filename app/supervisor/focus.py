@@ -30,6 +30,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from ..checklist.inventory import branch_zone
 from ..extensions import db
+from ..glossary import TERMS
 from ..htmx import render
 from ..i18n import ui_lang as lang
 from ..models import Branch, DailyTarget, Event, FocusProduct, Product, Referral, User
@@ -37,7 +38,7 @@ from ..models import VisitRecommendation
 from . import bp
 from .routes import branch_today, common, scope, supervisors_only
 
-PRIORITY_LABELS = {"focus": _l("Focus product"), "general": _l("General product")}
+PRIORITY_LABELS = {code: TERMS[code] for code in ("focus", "general")}  # 重点产品 / 一般产品
 SPAN_DAYS = {"day": 1, "week": 7}
 MAX_TARGET = 10_000
 # Targets against results are drawn day by day: up to a month of them.
