@@ -2,6 +2,8 @@
 a wealth-manager alert, large transfers to another bank and the funds kept."""
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import date
 
@@ -72,7 +74,7 @@ def test_a_higher_threshold_set_by_the_admin_stops_the_alert(app, lobby1, sign_i
     assert 'data-testid="large-cash-alert"' not in teller.get("/referrals").get_data(as_text=True)
 
 
-def test_a_large_transfer_to_another_bank_and_the_funds_kept_are_counted(app, lobby1):
+def test_a_large_transfer_to_another_bank_and_the_funds_kept_are_counted(app, lobby1, sign_in):
     visit = str(uuid.uuid4())
     at = "2026-11-10T10:0{}:00+08:00"
     results = lobby1.sync([
@@ -91,6 +93,15 @@ def test_a_large_transfer_to_another_bank_and_the_funds_kept_are_counted(app, lo
         fig = compute([demo], period_for("day", date(2026, 11, 10)), today=date(2026, 11, 10))
         assert (fig["to_other_bank"], fig["funds_kept"]) == (1, 1)
         assert fig["funds_kept_bands"] == {"200k_1m": 1}
+    export = lobby1  # the lobby manager may not export; the branch head does
+    super1 = sign_in("super1")
+    raw = super1.get("/supervisor/export/visits.csv?period=day&date=2026-11-10&lang=en").get_data()
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    header, [row] = rows[0], rows[1:]
+    facts = dict(zip(header, row))
+    assert (facts["To another bank"], facts["Funds kept"]) == ("1", "200k_1m")
+    assert facts["Recommended before a need was known"] == "0"
+    assert export.get("/supervisor/export/visits.csv").status_code == 403
 
 
 def test_funds_kept_needs_a_known_band_and_nothing_else(app, lobby1):

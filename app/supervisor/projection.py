@@ -208,6 +208,7 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
         proj.add("funds_kept_band", f["funds_kept"])
     proj.add("recs", "", f["recommendations"])
     proj.add("recs_ok", "", f["accepted"])
+    f["recs_without_need"] = sum(without_need.values())
     for user_id, n in without_need.items():
         proj.add("rec_no_need", user_id, n)
     for response in f["responses"]:
