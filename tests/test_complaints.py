@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Branch, Complaint, Event
+from app.models import Complaint, Event
 
 from .authz_fixtures import stamp
 from .conftest import make_event

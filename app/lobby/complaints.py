@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Literal, Optional
 
 from flask import abort, redirect, request, url_for
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from pydantic import Field, field_validator
