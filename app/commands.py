@@ -1,4 +1,4 @@
-"""Operator commands: `flask --app run seed-demo` and `flask --app run create-user`."""
+"""Operator commands: `seed-demo`, `create-user`, `import-products`, backups (docs/contract.md)."""
 from __future__ import annotations
 
 import click
@@ -42,6 +42,22 @@ def register(app: Flask) -> None:
         db.engine.dispose()
         restore(current_app.config["SQLALCHEMY_DATABASE_URI"], source)
         click.echo("restored")
+
+    @app.cli.command("import-products")
+    @click.argument("csv_file", type=click.File("rb"))
+    @click.option("--branch", "branch_codes", multiple=True,
+                  help="Offer the products in this branch; repeat for several. Default: all.")
+    def import_products_command(csv_file, branch_codes):
+        """Load or update products from a CSV (docs/setup-branch.md); all rows or none."""
+        from .admin.catalogue import CatalogueError, import_products
+        try:
+            done = import_products(csv_file.read(), branch_codes)
+        except CatalogueError as error:
+            for line, what in error.problems:
+                click.echo(f"{csv_file.name}:{line}: {what}" if line else what, err=True)
+            raise click.ClickException("nothing was imported") from None
+        click.echo(f"products: {done['added']} added, {done['updated']} updated, "
+                   f"offered in {', '.join(done['branches'])}")
 
     @app.cli.command("create-user")
     @click.argument("username")

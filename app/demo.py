@@ -66,21 +66,30 @@ FEATURE_SEEDS: list = []
 
 
 PRODUCTS = [
-    # code, name, English name, need tags, ends on
-    ("wm-stable", "稳盈理财 90天", "Steady Wealth 90-day", ["wealth_management", "deposits"], None),
-    ("deposit-3y", "三年期大额存单", "3-year large certificate of deposit", ["deposits"], None),
-    ("card-gold", "金卡信用卡", "Gold credit card", ["credit_card"], None),
-    ("mobile-app", "手机银行", "Mobile banking", ["mobile_banking"], None),
-    ("pension-plan", "个人养老金账户", "Private pension account", ["pension"], None),
-    ("loan-home", "安居房贷", "Home loan", ["loans"], None),
-    ("insure-life", "安康保险", "Life insurance", ["insurance"], None),
-    ("fund-2025", "2025 新春基金", "2025 New Year fund", ["wealth_management"], date(2025, 12, 31)),
+    # code, name, English name, need tags, risk level, ends on, pitch, English pitch
+    ("wm-stable", "稳盈理财 90天", "Steady Wealth 90-day", ["wealth_management", "deposits"], "R2",
+     None, "90天封闭，稳健低波动", "90 days, steady and low-volatility"),
+    ("deposit-3y", "三年期大额存单", "3-year large certificate of deposit", ["deposits"], "R1",
+     None, "保本保息，利率高于定期", "Capital and interest guaranteed, above time deposits"),
+    ("card-gold", "金卡信用卡", "Gold credit card", ["credit_card"], "R1",
+     None, "首年免年费，机场贵宾厅", "No fee in the first year, airport lounges"),
+    ("mobile-app", "手机银行", "Mobile banking", ["mobile_banking"], "R1",
+     None, "转账免手续费，随时可办", "Free transfers, any time"),
+    ("pension-plan", "个人养老金账户", "Private pension account", ["pension"], "R1",
+     None, "每年最高 12000 元可抵税", "Up to ¥12,000 a year tax-deductible"),
+    ("loan-home", "安居房贷", "Home loan", ["loans"], "R1",
+     None, "审批快，可提前还款", "Fast approval, early repayment allowed"),
+    ("insure-life", "安康保险", "Life insurance", ["insurance"], "R3",
+     None, "保障全家，按年缴费", "Covers the family, paid yearly"),
+    ("fund-2025", "2025 新春基金", "2025 New Year fund", ["wealth_management"], "R3",
+     date(2025, 12, 31), "", ""),
 ]
 
 
 def seed_catalogue(branch: Branch) -> None:
     known = set(db.session.scalars(select(Product.code).where(Product.branch_id == branch.id)))
-    for code, name, name_en, needs, ends_on in PRODUCTS:
+    for code, name, name_en, needs, risk, ends_on, pitch, pitch_en in PRODUCTS:
         if code not in known:
             db.session.add(Product(branch_id=branch.id, code=code, name=name, name_en=name_en,
-                                   needs=needs, ends_on=ends_on))
+                                   needs=needs, risk_level=risk, ends_on=ends_on,
+                                   pitch=pitch, pitch_en=pitch_en))

@@ -45,6 +45,7 @@ class BranchData:
     run: str = ""
     fault: str = ""
     spotcheck: str = ""
+    complaint: str = ""
     equipment: int = 0
     leaflet: int = 0
     custom_row: int = 0
@@ -55,7 +56,8 @@ class BranchData:
         return {"visit_id": self.visit, "referral_id": self.referral, "run_id": self.run,
                 "fault_id": self.fault, "branch_id": self.id, "user_id": self.victim_user,
                 "code": self.code, "item_id": self.equipment, "leaflet_id": self.leaflet,
-                "row_id": self.custom_row}
+                "row_id": self.custom_row, "product_code": "wm-stable",
+                "complaint_id": self.complaint}
 
     def marker_bytes(self) -> list[bytes]:
         out = []
@@ -166,6 +168,11 @@ def record_branch(app, code: str, lobby: SignedIn, wealth: SignedIn, supervisor:
                    {"run_id": data.run, "item_id": atm["id"], "note": f"FaultNote-{tag}",
                     "photo": photo(f"PHOTO-{tag}")}, branch=code, occurred_at=stamp(15)),
     ]
+    data.complaint = str(uuid.uuid4())
+    events.append(make_event("complaint.opened", data.complaint,
+                             {"category": "waiting", "source": "comment_book",
+                              "note": f"ComplaintNote-{tag}"}, branch=code,
+                             occurred_at=stamp(14)))
     accepted(lobby.sync(events), events)
     outcome = [make_event("referral.outcome", data.referral,
                           {"result": "no_sale", "note": f"Outcome-{tag}"},
@@ -199,7 +206,7 @@ def record_branch(app, code: str, lobby: SignedIn, wealth: SignedIn, supervisor:
         names = [branch.name, branch.name_en] if (branch := db.session.get(Branch, data.id)) else []
     assert data.equipment and data.leaflet and data.custom_row and data.victim_user
     data.markers = [ticket, second_ticket, closed_referral, f"RefNote-{tag}",
-                    f"FaultNote-{tag}", f"PHOTO-{tag}",
+                    f"FaultNote-{tag}", f"PHOTO-{tag}", f"ComplaintNote-{tag}", data.complaint,
                     f"Outcome-{tag}", f"SpotNote-{tag}", f"Equip-{tag}", f"Leaflet-{tag}",
                     f"Custom-{tag}", data.visit, second_visit, data.referral,
                     data.spare_referral, data.run, data.fault, data.spotcheck,

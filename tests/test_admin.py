@@ -16,12 +16,13 @@ NON_ADMINS = ["lobby1", "lobby-north", "super1", "area1", "wealth1", "teller1"]
 
 
 def admin_urls(app) -> list[tuple[str, str]]:
-    """(method, url) of every admin route, ids filled with 1."""
+    """(method, url) of every admin route, ids filled with 1 (a product's code with a demo one)."""
     found = []
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("admin."):
             continue
-        url = re.sub(r"<(?:int:)?(\w+)>", "1", rule.rule)
+        url = re.sub(r"<(?:int:)?(\w+)>",
+                     lambda m: "wm-stable" if m.group(1) == "product_code" else "1", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, url))
     return found

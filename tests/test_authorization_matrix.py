@@ -35,7 +35,7 @@ from app import create_app
 from app.checklist.inventory import ITEM_KINDS
 from app.demo import seed_demo
 from app.extensions import db, limiter
-from app.models import Branch, Event, Role, User
+from app.models import Branch, Event, Product, Role, User
 
 from .authz_fixtures import BranchData, add_branch_and_staff, record_branch, stamp
 from .conftest import CSRF_META, DEMO_PASSWORD, PG_URL, SignedIn, _pg_schema_url, make_event
@@ -78,6 +78,10 @@ POLICY: dict[str, dict] = {
     "lobby.visit_detail": {"roles": LOBBY, "scope": "scoped"},
     "lobby.visit_card": {"roles": LOBBY, "scope": "scoped", "htmx": True},
     "lobby.settings": {"roles": ADMIN, "scope": "global"},
+    "lobby.complaint_open": {"roles": {Role.LOBBY_MANAGER, Role.TELLER}, "scope": "own"},
+    "lobby.complaint_respond": {"roles": {Role.LOBBY_MANAGER, Role.TELLER} | SUPERVISORS,
+                                "scope": "scoped"},
+    "lobby.complaint_resolve": {"roles": LOBBY | SUPERVISORS, "scope": "scoped"},
     "checklist.today": {"roles": LOBBY, "scope": "own"},
     "checklist.history": {"roles": READERS, "scope": "scoped"},
     "checklist.run_detail": {"roles": READERS, "scope": "scoped"},
@@ -98,6 +102,10 @@ POLICY: dict[str, dict] = {
     "supervisor.spotcheck_record": {"roles": SUPERVISORS, "scope": "scoped"},
     "supervisor.exports": {"roles": SUPERVISORS, "scope": "scoped"},
     "supervisor.export": {"roles": SUPERVISORS, "scope": "scoped"},
+    "supervisor.focus": {"roles": SUPERVISORS, "scope": "scoped"},
+    "supervisor.focus_add": {"roles": SUPERVISORS, "scope": "scoped"},
+    "supervisor.focus_remove": {"roles": SUPERVISORS, "scope": "scoped"},
+    "supervisor.focus_targets": {"roles": SUPERVISORS, "scope": "scoped"},
     # the admin
     "admin.index": {"roles": ADMIN, "scope": "global"},
     "admin.branches": {"roles": ADMIN, "scope": "global"},
@@ -113,6 +121,10 @@ POLICY: dict[str, dict] = {
     "admin.user_password": {"roles": ADMIN, "scope": "global"},
     "admin.user_deactivate": {"roles": ADMIN, "scope": "global"},
     "admin.user_reactivate": {"roles": ADMIN, "scope": "global"},
+    "admin.products": {"roles": ADMIN, "scope": "global"},
+    "admin.product_new": {"roles": ADMIN, "scope": "global"},
+    "admin.product_edit": {"roles": ADMIN, "scope": "global"},
+    "admin.product_retire": {"roles": ADMIN, "scope": "global"},
     "checklist.equipment": {"roles": ADMIN, "scope": "global"},
     "checklist.equipment_add": {"roles": ADMIN, "scope": "global"},
     "checklist.equipment_edit": {"roles": ADMIN, "scope": "global"},
@@ -250,12 +262,14 @@ def db_fingerprint(app) -> str:
 
 
 def restore(app) -> None:
-    """Undo what the admin's allowed writes did (a deactivated branch or user)."""
+    """Undo what the admin's allowed writes did (a deactivated branch or user, a retired product)."""
     with app.app_context():
         for branch in db.session.scalars(select(Branch)):
             branch.active = True
         for user in db.session.scalars(select(User)):
             user.active = True
+        for product in db.session.scalars(select(Product)):
+            product.active = True
         db.session.commit()
         db.session.remove()
 

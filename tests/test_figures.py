@@ -123,8 +123,11 @@ def test_one_branch_one_day(app, lobby_data):
         assert fig["walkaways"] == 1 and fig["walkaway_share"] == pytest.approx(0.25)
         assert fig["diversion"] == pytest.approx(0.2)
         assert (fig["forms_checked"], fig["forms_redone"]) == (1, 1)
-        assert (fig["recs"], fig["recs_ok"]) == (2, 1)
-        assert fig["acceptance"] == pytest.approx(0.5)
+        assert (fig["recs"], fig["recs_interested"]) == (2, 1)
+        assert fig["interest_share"] == pytest.approx(0.5)
+        # Both were recommended before any need was learnt (v2's talk learnt none).
+        assert fig["recs_without_need"] == 2
+        assert [n for _name, n in fig["without_need_people"]] == [2]
         assert fig["referrals"] == 2 and fig["ref_sold"] == 1 and fig["ref_open"] == 1
         assert fig["conversion"] == pytest.approx(0.5)
         assert fig["ref_bands"] == {"50k_200k": 1}

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__)
 
-from . import audit, routes  # noqa: E402,F401
+from . import audit, products, routes  # noqa: E402,F401

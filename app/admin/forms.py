@@ -1,4 +1,4 @@
-"""The admin's forms: branches, users and passwords, validated on the server.
+"""The admin's forms: branches, users, passwords and products, validated on the server.
 
 Every message is a lazy translation with an English msgid, so a form
 re-rendered with its errors reads in the user's language.
@@ -17,6 +17,7 @@ from wtforms.validators import (DataRequired, EqualTo, InputRequired, Length, Nu
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import ROLE_LABELS, Role
+from ..models.catalog import RISK_LEVELS
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -217,3 +218,33 @@ class SignInFilterForm(FlaskForm):
     def set_choices(self, users) -> None:
         self.user.choices = [("", _l("Everyone"))] + [
             (u.username, f"{u.display_name or u.username} ({u.username})") for u in users]
+
+
+class ProductForm(FlaskForm):
+    """A product of the bank's catalogue and the branches that offer it."""
+
+    code = StringField(
+        _l("Code"), filters=[_strip],
+        validators=[DataRequired(_l("Enter a code.")), Length(max=32),
+                    Regexp(r"^[A-Za-z0-9_-]+$",
+                           message=_l("Use letters, digits, hyphens and underscores only."))],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"})
+    name = StringField(_l("Name (Chinese)"), filters=[_strip],
+                       validators=[DataRequired(_l("Enter the product's name.")), Length(max=100)])
+    name_en = StringField(_l("Name (English)"), filters=[_strip],
+                          validators=[Optional(), Length(max=100)])
+    pitch = StringField(_l("One-line pitch (Chinese)"), filters=[_strip],
+                        validators=[Optional(), Length(max=120)])
+    pitch_en = StringField(_l("One-line pitch (English)"), filters=[_strip],
+                           validators=[Optional(), Length(max=120)])
+    needs = MultiCheckboxField(_l("Needs it answers"))
+    risk_level = SelectField(_l("Risk level"), choices=[(r, r) for r in RISK_LEVELS],
+                             validators=[DataRequired(_l("Choose a risk level."))])
+    ends_on = DateField(_l("Last day of sale"), validators=[Optional()])
+    branches = MultiCheckboxField(_l("Offered in"), coerce=int)
+
+    def set_choices(self, need_tags, branches) -> None:
+        self.needs.choices = list(need_tags)
+        self.branches.choices = [
+            (b.id, b.name if b.active else _l("%(name)s (inactive)", name=b.name))
+            for b in branches]

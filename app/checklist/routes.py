@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..auth.session import current_branch, role_required
 from ..i18n import ui_lang as lang
+from ..lobby.complaints import complaints_context
 from ..extensions import db
 from ..htmx import render
 from ..models import Branch, ChecklistRun, Fault, FaultPhoto, Role
@@ -79,7 +80,8 @@ def page_data(view) -> dict:
 def today():
     branch = current_branch()
     view = run_view(branch, branch_today(branch), lang())
-    return render("checklist/today.html", "checklist/_run.html", view=view, data=page_data(view))
+    return render("checklist/today.html", "checklist/_run.html", view=view, data=page_data(view),
+                  **complaints_context(branch))
 
 
 @bp.get("/checklist/history")

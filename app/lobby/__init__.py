@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("lobby", __name__)
 
-from . import demo, events, routes  # noqa: E402,F401
+from . import complaints, demo, events, routes  # noqa: E402,F401

@@ -8,6 +8,8 @@ from typing import Literal
 
 from flask_babel import lazy_gettext as _l
 
+from ..glossary import TERMS
+
 Purpose = Literal["cash", "transfer", "account", "card", "wealth", "loan", "bills", "inquiry",
                   "complaint", "corporate", "other"]
 PURPOSES: tuple[str, ...] = Purpose.__args__
@@ -38,13 +40,9 @@ FLAG_LABELS = {
     "needs_help": _l("Needs help"),
     "vip_appointment": _l("VIP appointment"),
 }
-OUTCOME_LABELS = {
-    "served": _l("Served"),
-    "walked_away": _l("Walked away"),
-    "referred": _l("Referred"),
-}
+OUTCOME_LABELS = {code: TERMS[code] for code in ("served", "walked_away", "referred")}
 ROUTE_LABELS = {
-    "self_service": _l("Self-service machine"),
+    "self_service": TERMS["self_service"],
     "counter": _l("Teller counter"),
     "wealth": _l("Wealth manager"),
     "corporate": _l("Corporate desk"),
@@ -97,6 +95,7 @@ EVENT_LABELS = {
     "visit.engaged": _l("Talked to"),
     "visit.recommended": _l("Recommended"),
     "visit.referred": _l("Referred"),
+    "visit.funds_kept": TERMS["funds_kept"],
     "visit.complaint": _l("Complaint"),
     "visit.closed": _l("Closed"),
     "visit.undone": _l("Step undone"),

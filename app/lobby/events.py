@@ -25,6 +25,7 @@ from ..events import (Applied, Payload, Rejected, add, event_type, get, new_row,
 from ..extensions import db
 from ..models import Event, NeedTag, Product, Role, SelfServiceMachine, Subject, Visit
 from ..models import VisitRecommendation
+from ..checklist.inventory import local_day
 from ..privacy import FreeText
 from .codes import (DEFAULT_NEED_TAGS, PURPOSES, AmountBand, Flag, Outcome, Purpose,  # noqa: F401
                     ReferTo, Response, Route, Segment)
@@ -75,6 +76,8 @@ class VisitTriaged(Payload):
     amount_band: Optional[AmountBand] = None
     form_checked: Optional[bool] = None
     form_redone: Optional[bool] = None
+    # A large transfer to another bank (大额跨行转账): the dialog offers talking points.
+    to_other_bank: Optional[bool] = None
 
     @model_validator(mode="after")
     def _machine_only_for_self_service(self):
@@ -86,6 +89,12 @@ class VisitTriaged(Payload):
 class VisitEngaged(Payload):
     needs: Optional[list[str]] = Field(default=None, max_length=8)
     note: Optional[FreeText] = Field(default=None, max_length=300)
+
+
+class VisitFundsKept(Payload):
+    """The customer kept the money with us instead of moving it away (挽留成功)."""
+
+    amount_band: AmountBand
 
 
 class VisitRecommended(Payload):
@@ -222,6 +231,7 @@ def triaged(a: Applied) -> None:
     visit.amount_band = p.amount_band
     visit.form_checked = bool(p.form_checked)
     visit.form_redone = bool(p.form_redone)
+    visit.to_other_bank = bool(p.to_other_bank)
     visit.triaged_at = a.event.occurred_at
 
 
@@ -254,11 +264,19 @@ def engaged(a: Applied) -> None:
 
 def _check_recommended(a: Applied) -> None:
     codes = set(a.payload.products)
-    found = set(db.session.scalars(select(Product.code).where(
-        Product.branch_id == a.branch.id, Product.code.in_(codes), Product.active.is_(True))))
-    if codes - found:
+    offered = db.session.scalars(select(Product).where(
+        Product.branch_id == a.branch.id, Product.code.in_(codes), Product.active.is_(True))).all()
+    missing = codes - {p.code for p in offered}
+    if missing:
         raise Rejected("unknown_product", _("Not in this branch's catalogue: %(codes)s",
-                                            codes=", ".join(sorted(codes - found))))
+                                            codes=", ".join(sorted(missing))))
+    # The branch's own day when the recommendation was made: a tablet that was
+    # offline syncs the day before's recommendation of a product ending that day.
+    day = local_day(a.branch, a.event.occurred_at)
+    ended = sorted(p.code for p in offered if p.ended(day))
+    if ended:
+        raise Rejected("product_ended", _("The sale of %(codes)s has ended: it can no longer be "
+                                          "recommended.", codes=", ".join(ended)))
 
 
 @event_type("visit.recommended", kind="visit", payload=VisitRecommended, roles=LOBBY_ROLES,
@@ -274,6 +292,14 @@ def recommended(a: Applied) -> None:
             visit_id=visit.id, event_id=a.event.id, branch_id=a.branch.id, product_code=code,
             response=p.response, recommended_at=a.event.occurred_at, without_need=without_need,
             confirmed_without_need=bool(p.confirmed_without_need)))
+
+
+@event_type("visit.funds_kept", kind="visit", payload=VisitFundsKept, roles=LOBBY_ROLES,
+            description="Funds kept (挽留成功): the customer who meant to move money to another "
+                        "bank kept it here; the amount band. A later one corrects it.")
+@step
+def funds_kept(a: Applied) -> None:
+    _visit(a).funds_kept_band = a.payload.amount_band
 
 
 @event_type("visit.referred", kind="visit", payload=VisitReferred, roles=LOBBY_ROLES,

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.session import current_branch, in_branch, role_required
 from ..extensions import db
 from ..htmx import is_htmx, not_modified, render, unchanged_since
 from ..models import Branch, NeedTag, Role, SelfServiceMachine, Visit
+from ..supervisor.focus import today_lines
 from . import bp
 from .codes import AMOUNT_BANDS, PURPOSES, ROUTES
+from .complaints import complaints_context
 from .rules import Rule, branch_rules, save_rules
 from .views import board_context, board_version, history, referrals_of, static_context, user_name
 
@@ -27,7 +30,8 @@ def visit_of_branch(visit_id: str, branch: Branch) -> Visit:
 def board():
     branch = current_branch()
     return render("lobby/board.html", "lobby/_board.html",
-                  **{**board_context(branch), **static_context(branch)})
+                  **{**board_context(branch), **static_context(branch)},
+                  **complaints_context(branch), target_lines=today_lines(branch, current_user))
 
 
 @bp.get("/lobby/board")

@@ -25,11 +25,16 @@ class Rule:
         return {"purpose": self.purpose, "route": self.route, "min_band": self.min_band}
 
 
-# Cash and bills go to self-service; transfers of ¥50,000 and more and wealth
+# Only small cash goes to the machines (小额现金分流到自助设备): cash of ¥50,000
+# and more goes to the counter, and the wealth managers are told (referrals
+# page). Bills go to self-service; transfers of ¥50,000 and more and wealth
 # questions to a wealth manager; corporate business to the corporate desk;
-# everything else to the counter.
+# everything else to the counter. The admin moves the thresholds per branch
+# (/lobby/settings: the "large amount" rule of each purpose).
+LARGE_CASH_BAND = "50k_200k"
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("cash", "self_service"),
+    Rule("cash", "counter", LARGE_CASH_BAND),
     Rule("bills", "self_service"),
     Rule("transfer", "counter"),
     Rule("transfer", "wealth", "50k_200k"),
@@ -70,3 +75,10 @@ def save_rules(branch_id: int, rules: list[Rule]) -> None:
     for rule in rules:
         db.session.add(RouteRule(branch_id=branch_id, purpose=rule.purpose, route=rule.route,
                                  min_band=rule.min_band))
+
+
+def large_cash_band(rules: list[Rule]) -> str | None:
+    """The smallest amount band a branch sends cash to the counter for (its threshold)."""
+    bands = [r.min_band for r in rules
+             if r.purpose == "cash" and r.min_band in AMOUNT_BANDS and r.route != "self_service"]
+    return min(bands, key=AMOUNT_BANDS.index) if bands else None

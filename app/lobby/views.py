@@ -10,6 +10,7 @@ from jinja2 import pass_context
 from markupsafe import Markup
 from sqlalchemy import func, select
 
+from ..checklist.inventory import local_day
 from ..database import utcnow
 from ..i18n import ui_lang as lang
 from ..events import format_time
@@ -49,10 +50,11 @@ def all_need_labels() -> dict[str, str]:
 
 
 def products(branch: Branch) -> list[Product]:
-    today = utcnow().date()
+    """What the branch offers today: ended products cannot be recommended."""
+    today = local_day(branch, utcnow())
     rows = db.session.scalars(select(Product).where(
         Product.branch_id == branch.id, Product.active.is_(True)).order_by(Product.id)).all()
-    return [p for p in rows if p.ends_on is None or p.ends_on >= today]
+    return [p for p in rows if not p.ended(today)]
 
 
 def machines(branch: Branch) -> list[str]:
@@ -210,8 +212,11 @@ def page_data(branch: Branch, tags: list[tuple[str, str]] | None = None,
 
 def static_context(branch: Branch) -> dict:
     """What the greet panel and the dialogs list: codes in order, with labels."""
-    tags, offered, machine_names = need_tags(), products(branch), machines(branch)
+    from ..supervisor.focus import PRIORITY_LABELS, focus_first
+    offered, focus = focus_first(branch, local_day(branch, utcnow()), products(branch))
+    tags, machine_names = need_tags(), machines(branch)
     return {
+        "focus": focus, "priority_labels": PRIORITY_LABELS,
         "purposes": PURPOSES, "segments": SEGMENTS, "flags": FLAGS, "routes": ROUTES,
         "bands": AMOUNT_BANDS, "responses": RESPONSES, "outcomes": OUTCOMES,
         "refer_to": REFER_TO, "need_tags": tags, "products": offered,

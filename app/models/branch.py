@@ -5,13 +5,13 @@ import enum
 from datetime import datetime, time
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Time, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..database import UTCDateTime, utcnow
+from ..glossary import TERMS
 from ..extensions import db
 
 
@@ -32,14 +32,7 @@ class Role(str, enum.Enum):
         return str(ROLE_LABELS[self])
 
 
-ROLE_LABELS = {
-    Role.LOBBY_MANAGER: _l("Lobby manager"),
-    Role.TELLER: _l("Teller"),
-    Role.WEALTH_MANAGER: _l("Wealth manager"),
-    Role.BRANCH_SUPERVISOR: _l("Branch supervisor"),
-    Role.AREA_SUPERVISOR: _l("Area supervisor"),
-    Role.ADMIN: _l("Administrator"),
-}
+ROLE_LABELS = {role: TERMS[role.value] for role in Role}  # app/glossary.py
 
 
 user_branches = Table(

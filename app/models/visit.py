@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime
@@ -41,6 +41,9 @@ class Visit(db.Model):
     amount_band: Mapped[str | None] = mapped_column(String(16))
     form_checked: Mapped[bool] = mapped_column(Boolean, default=False)
     form_redone: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A large transfer to another bank (大额跨行转账), and what was kept here (挽留成功).
+    to_other_bank: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    funds_kept_band: Mapped[str | None] = mapped_column(String(16))
     triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Waiting area: talked to, and what was learnt.

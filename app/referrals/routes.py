@@ -17,8 +17,11 @@ from ..events import Rejected, new_id, record
 from ..extensions import db
 from ..htmx import is_htmx, not_modified, render, unchanged_since
 from ..lobby.codes import AMOUNT_BANDS, PURPOSES, REFER_TO, REFERRAL_RESULTS, SEGMENTS, label
+from ..lobby.complaints import complaints_context
+from ..lobby.rules import branch_rules, large_cash_band
 from ..lobby.views import labels
 from ..models import Branch, Event, Referral, Role, Visit
+from ..supervisor.focus import today_lines
 from . import bp
 
 DESK_ROLES = (Role.WEALTH_MANAGER, Role.TELLER)
@@ -45,13 +48,32 @@ def list_context(branch: Branch) -> dict:
         Referral.status != "open", or_(Referral.outcome_at >= since, Referral.created_at >= since))
         .order_by(Referral.created_at.desc()).limit(50)).all()
     return {**common_context(), "branch": branch, "open": open_, "recent": recent,
-            "visits": visits_of(list(open_) + list(recent)), "version": list_version(branch)}
+            "visits": visits_of(list(open_) + list(recent)), "version": list_version(branch),
+            "large_cash": large_cash_waiting(branch)}
+
+
+def large_cash_waiting(branch: Branch) -> list[Visit]:
+    """Waiting customers with cash at or above the branch's threshold: the wealth managers'
+    alert (the source document sends large cash to the counter, not the machines)."""
+    threshold = large_cash_band(branch_rules(branch.id))
+    if threshold is None:
+        return []
+    bands = AMOUNT_BANDS[AMOUNT_BANDS.index(threshold):]
+    return list(db.session.scalars(select(Visit).where(
+        Visit.branch_id == branch.id, Visit.status == "waiting", Visit.purpose == "cash",
+        Visit.amount_band.in_(bands)).order_by(Visit.greeted_at)))
+
+
+# Events that may start or end a large-cash alert on the list.
+LARGE_CASH_TYPES = ("visit.triaged", "visit.updated", "visit.closed", "visit.undone")
 
 
 def list_version(branch: Branch) -> int:
-    """The position of the branch's latest referral event: the list changes only when it does."""
+    """The position of the branch's latest referral or large-cash event: the list changes
+    only when one does."""
     return db.session.scalar(select(func.max(Event.position)).where(
-        Event.branch_id == branch.id, Event.type.like("referral.%"))) or 0
+        Event.branch_id == branch.id,
+        or_(Event.type.like("referral.%"), Event.type.in_(LARGE_CASH_TYPES)))) or 0
 
 
 def common_context() -> dict:
@@ -66,7 +88,9 @@ def common_context() -> dict:
 @role_required(*DESK_ROLES)
 def inbox():
     branch = current_branch()
-    return render("referrals/inbox.html", "referrals/_list.html", **list_context(branch))
+    complaints = complaints_context(branch) if current_user.role is Role.TELLER else {}
+    return render("referrals/inbox.html", "referrals/_list.html", **list_context(branch),
+                  **complaints, target_lines=today_lines(branch, current_user))
 
 
 @bp.get("/referrals/list")

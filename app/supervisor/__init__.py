@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("supervisor", __name__, cli_group=None)
 
-from . import events, projection, routes, commands  # noqa: E402,F401
+from . import events, projection, routes, commands, focus  # noqa: E402,F401

@@ -49,15 +49,16 @@ def _headers(kind: str) -> list[str]:
     return common + {
         "visits": [_("Visit id"), _("Greeted at"), _("Purpose"), _("Ticket"), _("Segment"),
                    _("Route"), _("Form checked"), _("Form redone"), _("Spoken to"),
-                   _("Products recommended"), _("Accepted"), _("Referred"), _("Closed at"),
+                   _("Products recommended"), _("Interested"), _("Referred"), _("Closed at"),
                    _("Outcome"), _("Wait (minutes)"), _("Satisfaction"), _("Complaints"),
-                   _("Lobby manager")],
+                   _("Lobby manager"), _("To another bank"), _("Funds kept"),
+                   _("Recommended before a need was known")],
         "referrals": [_("Referral id"), _("Created at"), _("Visit id"), _("To"), _("Result"),
                       _("Amount band"), _("Result recorded at"), _("Sent by")],
         "checklist": [_("Run id"), _("Started at"), _("Signed at"), _("Status"),
                       _("Items OK"), _("Items with a fault"), _("Items not applicable"),
                       _("Signed by")],
-        "spotchecks": [_("Spot-check id"), _("Recorded at"), _("Supervisor"), _("Checked"),
+        "spotchecks": [_("Spot-check id"), _("Recorded at"), _("Supervisor"), _("Spot-checked"),
                        _("Target"), _("Lobby manager"), _("Lobby manager's answer"),
                        _("Supervisor's answer"), _("Verdict"), _("Note")],
     }[kind]
@@ -100,7 +101,9 @@ def _rows(kind: str, branches: list[Branch], start: date, end: date) -> Iterator
                           f.get("form_redone"), f.get("engaged"), f.get("recommendations"),
                           f.get("accepted"), f.get("referred"), _local(f.get("closed_at"), tz),
                           f.get("outcome"), round(wait / 60, 1) if wait is not None else None,
-                          f.get("satisfaction"), f.get("complaints"), names.get(user_id, "")]
+                          f.get("satisfaction"), f.get("complaints"), names.get(user_id, ""),
+                          f.get("to_other_bank"), f.get("funds_kept"),
+                          f.get("recs_without_need")]
         elif kind == "referrals":
             yield head + [_local(f.get("created_at"), tz), f.get("visit_id"), f.get("to"),
                           f.get("outcome"), f.get("amount_band"), _local(f.get("outcome_at"), tz),

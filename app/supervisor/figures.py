@@ -189,7 +189,8 @@ def compute(branches: list[Branch], period: Period, today: date | None = None) -
     fixed = scalar(c, "fault_fixed")
 
     prep, guide, sell = keyed(c, "prep"), keyed(c, "guide"), keyed(c, "sell")
-    user_ids = {int(k) for d in (prep, guide, sell) for k in d if k.isdigit()}
+    no_need = keyed(c, "rec_no_need")
+    user_ids = {int(k) for d in (prep, guide, sell, no_need) for k in d if k.isdigit()}
     names = {u.id: u.display_name or u.username for u in db.session.scalars(
         select(User).where(User.id.in_(user_ids)))} if user_ids else {}
     people = []
@@ -225,8 +226,15 @@ def compute(branches: list[Branch], period: Period, today: date | None = None) -
         "forms_checked": scalar(c, "form_checked"),
         "forms_redone": scalar(c, "form_redone"),
         "redone_share": share(scalar(c, "form_redone"), scalar(c, "form_checked")),
-        "recs": recs, "recs_ok": recs_ok, "acceptance": share(recs_ok, recs),
+        # "interested" is what the customer said, not a sale: named for what it counts.
+        "recs": recs, "recs_interested": recs_ok, "interest_share": share(recs_ok, recs),
+        "recs_without_need": sum(no_need.values()),
+        "without_need_people": sorted(((names.get(int(k), k), n) for k, n in no_need.items()
+                                       if k.isdigit()), key=lambda row: (-row[1], row[0])),
         "rec_responses": keyed(c, "rec_resp"),
+        "to_other_bank": scalar(c, "to_other_bank"),
+        "funds_kept": scalar(c, "funds_kept"),
+        "funds_kept_bands": keyed(c, "funds_kept_band"),
         "referrals": referrals,
         "referred_visits": scalar(c, "referred"),
         "ref_outcomes": ref_outcomes,

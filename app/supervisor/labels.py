@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from ..glossary import TERMS
 from ..templating import PURPOSE_LABELS
 
 CHECKLIST_ANSWER_LABELS = {"ok": _l("OK"), "fault": _l("Fault"), "na": _l("Not applicable")}
-VISIT_ANSWER_LABELS = {"served": _l("Served"), "walked_away": _l("Walked away"),
-                       "referred": _l("Referred"), "waiting": _l("Still waiting")}
+VISIT_ANSWER_LABELS = {**{code: TERMS[code] for code in ("served", "walked_away", "referred")},
+                       "waiting": _l("Still waiting")}
 VERDICT_LABELS = {"agree": _l("Agree"), "disagree": _l("Disagree")}
 TARGET_LABELS = {"checklist_item": _l("Checklist item"), "visit": _l("Visit")}
 CHECKLIST_STATUS_LABELS = {
@@ -20,8 +21,11 @@ EXPORT_LABELS = {"visits": _l("Visits"), "referrals": _l("Referrals"),
 
 
 def labels() -> dict:
-    from ..lobby import codes
+    from ..lobby import codes, complaints
     return {
+        "complaint_category": complaints.CATEGORY_LABELS,
+        "complaint_source": complaints.SOURCE_LABELS,
+        "complaint_status": complaints.STATUS_LABELS,
         "purpose": PURPOSE_LABELS,
         "outcome": VISIT_ANSWER_LABELS,
         "route": getattr(codes, "ROUTE_LABELS", {}),

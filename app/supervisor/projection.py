@@ -131,9 +131,12 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
          "form_checked": False, "form_redone": False, "recommendations": 0, "accepted": 0,
          "responses": [], "products": [], "referred": False, "engaged": False,
          "closed_at": None, "outcome": None, "satisfaction": None, "complaints": 0,
-         "wait_seconds": None}
+         "wait_seconds": None, "to_other_bank": False, "funds_kept": None}
     triaged_at = engaged_at = first_sell = last_sell = closed_at = None
     guide_user = sell_user = greeted.user_id
+    # Recommendations made before any need was learnt, per recorder: the source
+    # document warns against exactly that (docs/events-supervisor.md).
+    need_known, without_need = False, Counter()
     for e in events:
         if e.id and e.id in undone:
             continue
@@ -150,10 +153,12 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
             checked = redone or p.get("form_checked") is True or form in ("checked", "ok")
             # The last triage wins, as in the lobby's Visit read model.
             f["form_checked"], f["form_redone"] = checked, redone
+            f["to_other_bank"] = p.get("to_other_bank") is True
             if triaged_at is None:
                 triaged_at, guide_user = at, e.user_id
         elif t == "visit.engaged":
             f["engaged"] = True
+            need_known = need_known or bool(p.get("needs"))
             if engaged_at is None:
                 engaged_at, sell_user = at, e.user_id
         elif t == "visit.recommended":
@@ -165,6 +170,8 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
             f["products"].extend(products)
             if response == "interested":
                 f["accepted"] += len(products)
+            if not need_known:
+                without_need[e.user_id] += len(products)
             first_sell = first_sell or at
             last_sell, sell_user = at, e.user_id
         elif t == "visit.referred":
@@ -175,6 +182,8 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
             closed_at = at
             f["outcome"] = p.get("outcome")
             f["satisfaction"] = p.get("satisfaction")
+        elif t == "visit.funds_kept":
+            f["funds_kept"] = p.get("amount_band")  # the last one corrects earlier ones
         elif t == "visit.complaint":
             f["complaints"] += 1
             f["complaint_note"] = p.get("note")
@@ -192,8 +201,16 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
         proj.add("form_checked")
     if f["form_redone"]:
         proj.add("form_redone")
+    if f["to_other_bank"]:
+        proj.add("to_other_bank")
+    if f["funds_kept"]:
+        proj.add("funds_kept")
+        proj.add("funds_kept_band", f["funds_kept"])
     proj.add("recs", "", f["recommendations"])
     proj.add("recs_ok", "", f["accepted"])
+    f["recs_without_need"] = sum(without_need.values())
+    for user_id, n in without_need.items():
+        proj.add("rec_no_need", user_id, n)
     for response in f["responses"]:
         proj.add("rec_resp", response or "none")
     if f["referred"]:

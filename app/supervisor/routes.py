@@ -125,7 +125,15 @@ def figures():
     period = parse_period(request.args, branch_today(branches[0]))
     fig = compute(branches, period, today=max(branch_today(b) for b in branches))
     lab = labels()
+    from ..lobby.complaints import response_minutes
+    from .focus import TARGET_DAYS, day_bounds, period_results
+    complaint_figures = response_minutes([b.id for b in branches],
+                                         *day_bounds(branches[0], period.start, period.days))
+    target_results = ([(b, period_results(b, period.day_list())) for b in branches]
+                      if period.days <= TARGET_DAYS else None)
     return render("supervisor/figures.html", "supervisor/_figures.html", fig=fig,
+                  target_results=target_results, target_days=TARGET_DAYS,
+                  complaint_figures=complaint_figures,
                   charts=charts_for(fig, lab), period=period, period_labels=PERIOD_LABELS,
                   prev=period.shift(-1), next=period.shift(1), **common(branches, selected))
 

@@ -31,6 +31,7 @@ class Today:
     waiting: int = 0
     longest_wait_minutes: int | None = None
     not_spoken: list = field(default_factory=list)  # waiting visits nobody has talked to
+    complaints: list = field(default_factory=list)  # [(complaint, age in hours)], not resolved
 
 
 def today_of(branch: Branch, lang: str | None = None) -> Today:
@@ -57,6 +58,9 @@ def today_of(branch: Branch, lang: str | None = None) -> Today:
                if waiting else None)
     not_spoken = [(v, int((moment - v.greeted_at).total_seconds() // 60))
                   for v in waiting if not (v.engaged_count or 0)]
+    from ..lobby.complaints import open_complaints
+    complaints = [(c, (moment - c.opened_at).total_seconds() / 3600)
+                  for c in open_complaints([branch.id])]
     return Today(branch, day, moment, status, view.done, view.total, signed, faults,
                  critical_open_at_opening(branch, day), leaflets, len(waiting),
-                 max(longest, 0) if longest is not None else None, not_spoken)
+                 max(longest, 0) if longest is not None else None, not_spoken, complaints)

@@ -217,6 +217,9 @@
   R["referral.created"] = referralRejected;
   R["referral.cancelled"] = function (entry) { problem(entry, lbl("events", "visit.undone")); };
   R["visit.complaint"] = function (entry) { chip(entry, lbl("events", "visit.complaint")); };
+  R["visit.funds_kept"] = function (entry) {
+    chip(entry, lbl("events", "visit.funds_kept") + ": " + lbl("bands", entry.event.payload.amount_band));
+  };
   R["visit.closed"] = function (entry) {
     var p = entry.event.payload;
     var el = chip(entry, lbl("events", "visit.closed") + ": " + lbl("outcomes", p.outcome));
@@ -291,7 +294,8 @@
       $all("[aria-pressed]", dlg).forEach(function (b) { press(b, false); });
       markSuggestion(dlg);
       var field = dlg.querySelector("[data-band-field]");
-      if (field) field.classList.toggle("quiet", el.dataset.purpose !== "transfer");
+      // The amount is asked for cash as well as transfers: large cash goes to the counter.
+      if (field) field.classList.toggle("quiet", ["cash", "transfer"].indexOf(el.dataset.purpose) < 0);
     },
     engage: function (dlg, el) {
       var known = words(el.dataset.needs);
@@ -324,7 +328,7 @@
       dlg.querySelector("[data-note]").value = "";
     },
     close: function (dlg, el) {
-      $all("[data-sat]", dlg).forEach(function (b) { press(b, false); });
+      $all("[data-sat], [data-kept-band]", dlg).forEach(function (b) { press(b, false); });
       dlg.querySelector("[data-note]").value = "";
       var suggested = el.dataset.referralId ? "referred" : "served";
       $all("[data-outcome]", dlg).forEach(function (b) {
@@ -470,7 +474,7 @@
     if (!dlg) return;
     if (t.hasAttribute("data-close-dialog")) { closeDialog(); return; }
     // one-of-a-kind choices inside a dialog
-    ["data-band", "data-machine", "data-sat", "data-refer-to", "data-set-purpose", "data-set-segment"].forEach(function (attr) {
+    ["data-band", "data-machine", "data-sat", "data-kept-band", "data-refer-to", "data-set-purpose", "data-set-segment"].forEach(function (attr) {
       if (!t.hasAttribute(attr)) return;
       var on = t.getAttribute("aria-pressed") !== "true";
       $all("[" + attr + "]", dlg).forEach(function (b) { press(b, false); });
@@ -512,9 +516,11 @@
       if (note === null) return;
       var closed = { outcome: t.dataset.outcome }, sat = pressedIn(dlg, "data-sat")[0];
       if (sat) closed.satisfaction = Number(sat);
+      var kept = pressedIn(dlg, "data-kept-band")[0];
       var visitId = state.visitId;
       closeDialog();
-      (note ? record("visit.complaint", visitId, { note: note }) : Promise.resolve())
+      (kept ? record("visit.funds_kept", visitId, { amount_band: kept }) : Promise.resolve())
+        .then(function () { return note ? record("visit.complaint", visitId, { note: note }) : null; })
         .then(function () { return record("visit.closed", visitId, closed); });
       return;
     }
