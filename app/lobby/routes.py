@@ -15,7 +15,7 @@ from ..models import Branch, NeedTag, Role, SelfServiceMachine, Visit
 from . import bp
 from .codes import AMOUNT_BANDS, PURPOSES, ROUTES
 from .rules import Rule, branch_rules, save_rules
-from .views import board_context, board_version, history, referrals_of, static_context, user_name
+from .views import board_context, board_html, board_version, history, referrals_of, static_context, user_name
 
 
 def visit_of_branch(visit_id: str, branch: Branch) -> Visit:
@@ -26,8 +26,15 @@ def visit_of_branch(visit_id: str, branch: Branch) -> Visit:
 @role_required(Role.LOBBY_MANAGER)
 def board():
     branch = current_branch()
-    return render("lobby/board.html", "lobby/_board.html",
-                  **{**board_context(branch), **static_context(branch)})
+    if is_htmx():
+        return board_response(branch)
+    return render("lobby/board.html", board=board_html(branch), **static_context(branch))
+
+
+def board_response(branch: Branch):
+    response = make_response(board_html(branch))
+    response.headers.add("Vary", "HX-Request")
+    return response
 
 
 @bp.get("/lobby/board")
@@ -43,7 +50,7 @@ def board_fragment():
         response = make_response("", 204)
         response.headers.add("Vary", "HX-Request")
         return response
-    return render("lobby/_board.html", **board_context(branch))
+    return board_response(branch)
 
 
 @bp.get("/lobby/visits/<visit_id>")
