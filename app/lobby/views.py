@@ -26,6 +26,8 @@ from .rules import branch_rules
 
 RECENTLY_CLOSED = timedelta(minutes=30)
 _LABELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # translations -> labels()
+_GETTEXT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # translations -> strings
+GETTEXT_CACHE_SIZE = 4096
 
 
 
@@ -119,15 +121,20 @@ def labels() -> dict:
     return result
 
 
-def request_gettext():
-    """The templates' `gettext`, remembering each translation for one render.
+def template_gettext():
+    """The templates' `gettext`, remembering each translation per catalogue.
 
-    A board repeats the same dozen words on every card; Flask-Babel looks each
-    one up through several context-locals. Same strings, same escaping, same
-    `%(n)d` formatting: the answer of the app's own gettext, kept in a dict.
+    A page asks for a hundred strings, a board repeats the same dozen on every
+    card, and Flask-Babel looks each one up through several context-locals.
+    Same strings, same escaping, same `%(n)d` formatting: the answer of the
+    app's own gettext, kept in a dict per translations object (so per
+    language) and shared between requests, emptied when it grows large.
     """
     base = current_app.jinja_env.globals["gettext"]
-    cache: dict = {}
+    translations = get_translations()
+    cache = _GETTEXT.get(translations)
+    if cache is None or len(cache) > GETTEXT_CACHE_SIZE:
+        cache = _GETTEXT[translations] = {}
 
     @pass_context
     def gettext(context, string, **variables):
@@ -190,7 +197,7 @@ def board_context(branch: Branch, version: int | None = None) -> dict:
         "need_labels": all_need_labels(), "labels": labels(), "label": label,
         "wait_minutes": lambda v: max(0, int((now - v.greeted_at).total_seconds() // 60)),
         "wait_class": lambda v: wait_class(branch, now, v),
-        "gettext": request_gettext(), "purpose_label": purpose_labeler(),
+        "gettext": template_gettext(), "purpose_label": purpose_labeler(),
     }
 
 
@@ -251,7 +258,7 @@ def static_context(branch: Branch) -> dict:
         "purposes": PURPOSES, "segments": SEGMENTS, "flags": FLAGS, "routes": ROUTES,
         "bands": AMOUNT_BANDS, "responses": RESPONSES, "outcomes": OUTCOMES,
         "refer_to": REFER_TO, "need_tags": tags, "products": offered,
-        "machines": machine_names, "labels": labels(),
+        "machines": machine_names, "labels": labels(), "gettext": template_gettext(),
         "lobby_data": page_data(branch, tags, offered, machine_names),
     }
 
