@@ -21,7 +21,11 @@ due, so a server that falls behind shows in the figures. Steps go up in the
 number of branches until one misses p99 ≤ 100 ms or has an error; the last
 step that held is the answer. Each step starts after --warm-up seconds of the
 same load, not counted. The load generator's own CPU time is reported:
-it shares the machine's cores with the server.
+it shares the machine's cores with the server. So is the gunicorn workers'
+CPU time, a request and a branch: "branches 2 cores hold at 70 %" is 1.4
+cores divided by what one branch cost the app server in that step (the
+database server's own CPU is not in it), the estimate for a machine that
+runs nothing else.
 
 Not a test: the figures depend on the machine.
 """
@@ -166,7 +170,21 @@ async def run_step(base: str, branches: list[dict], sessions: dict, seconds: int
     return stats, time.monotonic() - started
 
 
-def report(n: int, stats: Latencies, elapsed: float, cpu_s: float, load: float) -> tuple[str, bool]:
+def server_cpu_seconds(server: Server) -> float:
+    """CPU time (user + system) of the gunicorn workers so far."""
+    pid = server.proc.pid
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        children = [int(p) for p in f.read().split()]
+    total = 0
+    for child in children:
+        with open(f"/proc/{child}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def report(n: int, stats: Latencies, elapsed: float, cpu_s: float, load: float,
+           server_cpu_s: float) -> tuple[str, bool]:
     everything = stats.all()
     p99 = Latencies.percentile(everything, 99)
     errors = sum(stats.errors.values())
@@ -174,9 +192,13 @@ def report(n: int, stats: Latencies, elapsed: float, cpu_s: float, load: float) 
     kinds = "; ".join(
         f"{kind} {len(v):,} (p50 {Latencies.percentile(v, 50):.0f}, "
         f"p99 {Latencies.percentile(v, 99):.0f} ms)" for kind, v in sorted(stats.by_kind.items()))
+    per_request_ms = server_cpu_s * 1000 / max(1, len(everything))
+    # What one branch costs the app server, and so how many 2 cores at 70 % would hold.
+    branch_cpu = server_cpu_s / elapsed / n
     line = (f"| {n:,} | {n * TABLETS:,} | {len(everything) / elapsed:,.0f} | "
             f"{Latencies.percentile(everything, 50):.1f} | {p99:.1f}{'' if held else ' ✗'} | "
             f"{errors}{' (' + stats.first_error + ')' if errors else ''} | "
+            f"{server_cpu_s / elapsed:.2f} | {per_request_ms:.2f} | {1.4 / branch_cpu:,.0f} | "
             f"{cpu_s / elapsed:.2f} | {load:.1f} | {kinds} |")
     return line, held
 
@@ -204,11 +226,13 @@ def main() -> None:
                                      args.connections))
                 server.drain()
                 cpu = resource.getrusage(resource.RUSAGE_SELF)
+                server_cpu = server_cpu_seconds(server)
                 stats, elapsed = asyncio.run(run_step(server.base, branches[:n], sessions,
                                                       args.seconds, args.connections))
                 after = resource.getrusage(resource.RUSAGE_SELF)
                 cpu_s = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
-                line, held = report(n, stats, elapsed, cpu_s, os.getloadavg()[0])
+                line, held = report(n, stats, elapsed, cpu_s, os.getloadavg()[0],
+                                    server_cpu_seconds(server) - server_cpu)
                 lines.append(line)
                 print(line, file=sys.stderr, flush=True)
                 if not held and not args.keep_going:
@@ -222,8 +246,9 @@ def main() -> None:
           f"{args.workers} workers × {args.threads} threads, {args.connections} connections, "
           f"{args.seconds} s a step)\n")
     print("| branches | tablets | requests/s | p50 ms | p99 ms (goal ≤ 100) | errors | "
+          "app server, cores | app CPU ms a request | branches 2 cores hold at 70 % | "
           "load generator, cores | load average | by kind |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     print("\n".join(lines))
     for line, n in errors.items():
         print(f"Server log: {n} × `{line}`")
