@@ -4,12 +4,14 @@ SQLite gets WAL, foreign keys and a busy timeout, and SQLAlchemy takes over
 transaction control from pysqlite (whose own handling breaks SAVEPOINT).
 Writes through the event store start with BEGIN IMMEDIATE on SQLite so that
 a read snapshot is never upgraded to a write (which fails at once, busy
-timeout or not); on PostgreSQL they take a transaction-level advisory lock so
-events commit in the order of their positions and the pull cursor skips none.
+timeout or not); on PostgreSQL they take a transaction-level advisory lock per
+branch written, so a branch's events commit in the order of their positions and
+the pull cursor (per branch) skips none, while different branches write at once.
 """
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
@@ -20,7 +22,9 @@ from sqlalchemy.types import TypeDecorator
 from .extensions import db
 
 _write_intent = contextvars.ContextVar("datang_write_intent", default=False)
-EVENT_APPEND_LOCK = 80170001  # arbitrary, fixed: the advisory lock for appending events
+# Arbitrary, fixed: with a hash of a branch's code, the advisory lock for appending
+# that branch's events (two codes of the same hash share a lock: slower, still right).
+EVENT_APPEND_LOCK = 80170001
 
 
 class UTCDateTime(TypeDecorator):
@@ -93,14 +97,21 @@ def short_write():
 
 
 @contextmanager
-def write_transaction():
-    """One write transaction on the event store: one writer at a time, on both databases."""
+def write_transaction(branch_codes: Iterable[str]):
+    """One write transaction on the event store for the events of the branches named.
+
+    One writer at a time per branch: on PostgreSQL an advisory lock per branch
+    code, taken in the order of the codes (so two batches naming the same
+    branches never deadlock), held to the commit; SQLite has one writer anyway.
+    A code is locked before it is looked up, so no query runs before the lock.
+    """
     session = db.session
     try:
         with short_write():
             if session.get_bind().dialect.name == "postgresql":
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                                {"k": EVENT_APPEND_LOCK})
+                for code in sorted(set(branch_codes)):
+                    session.execute(text("SELECT pg_advisory_xact_lock(:k, hashtext(:code))"),
+                                    {"k": EVENT_APPEND_LOCK, "code": code})
             yield session
     finally:
         # Rows `app.events.add` remembered for this transaction (strong references).

@@ -423,6 +423,24 @@ class Batch:
         self.new_subjects: list[QueuedSubject] = []
         # Ids of the subjects this batch started (either lane), for Applied.new_subject.
         self.created: set[str] = set()
+        # id(raw event) -> its checked envelope and payload (or why not), from `precheck`.
+        self.checked: dict[int, Checked] = {}
+
+    def precheck(self, raw_events: list[Any]) -> set[str]:
+        """Check each event's envelope and payload, which needs no database, and
+        give the codes of the branches the batch names: the ones to lock.
+
+        Runs before the write transaction, so the write lock is held for the
+        look-ups and writes alone; `_apply` raises what was found at the same
+        step as ever, so every answer is what it would be without.
+        """
+        codes = set()
+        for raw in raw_events:
+            if isinstance(raw, dict):
+                checked = self.checked[id(raw)] = _check(raw)
+                if not isinstance(checked.envelope, Rejected):
+                    codes.add(checked.envelope.branch)
+        return codes
 
     def prefetch(self, raw_events: list[Any]) -> None:
         ids, subject_ids = set(), set()
@@ -680,10 +698,10 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
     session = db.session
     if not isinstance(raw, dict):
         raise Rejected("invalid_envelope", _("An event must be a JSON object."))
-    try:
-        env = _envelope(raw)
-    except ValidationError as exc:
-        raise Rejected("invalid_envelope", describe_validation_error(exc)) from None
+    checked = batch.checked.get(id(raw)) or _check(raw)
+    env = checked.envelope
+    if isinstance(env, Rejected):
+        raise env
     device_time = parse_time(env.occurred_at)
 
     existing = batch.event(env.id)
@@ -704,10 +722,9 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
     if user.role not in etype.roles:
         raise Rejected("forbidden", _("Your role may not record this kind of event."))
 
-    try:
-        payload = etype.payload.model_validate(env.payload)
-    except ValidationError as exc:
-        raise Rejected("invalid_payload", describe_validation_error(exc)) from None
+    payload = checked.payload
+    if isinstance(payload, Rejected):
+        raise payload
     occurred_at = batch.clock.corrected(device_time)
 
     subject = batch.subject(env.subject_id)
@@ -773,6 +790,27 @@ def _accepted(batch: Batch, applied: Applied, creating: bool) -> None:
         batch.subjects[applied.subject.id] = applied.subject
         batch.created.add(applied.subject.id)
     batch.accepted.append(applied)
+
+
+class Checked(NamedTuple):
+    """What `_check` found of an event: each part, or the rejection it earned."""
+
+    envelope: Envelope | CheckedEnvelope | Rejected
+    payload: Payload | Rejected | None  # None: unknown type
+
+
+def _check(raw: dict) -> Checked:
+    try:
+        env = _envelope(raw)
+    except ValidationError as exc:
+        return Checked(Rejected("invalid_envelope", describe_validation_error(exc)), None)
+    etype = EVENT_TYPES.get(env.type)
+    if etype is None:
+        return Checked(env, None)
+    try:
+        return Checked(env, etype.payload.model_validate(env.payload))
+    except ValidationError as exc:
+        return Checked(env, Rejected("invalid_payload", describe_validation_error(exc)))
 
 
 class RetrySafely(Exception):
@@ -858,9 +896,10 @@ def ingest(raw_events: list[Any], user: User, clock: DeviceClock | None = None) 
 
 
 def _ingest(raw_events: list[Any], user: User, batch: Batch) -> list[Result]:
+    branch_codes = batch.precheck(raw_events)
     token = _fast_batch.set(None if batch.safe else batch)
     try:
-        with write_transaction():
+        with write_transaction(branch_codes):
             batch.prefetch(raw_events)
             results = [apply_event(raw, user, batch) for raw in raw_events]
             # Everything accepted is written before the observers run: they
@@ -896,7 +935,7 @@ def record(user: User, type: str, *, branch: Branch, subject_id: str,
         "payload": payload,
     }
     batch = Batch()
-    with write_transaction():
+    with write_transaction([branch.code]):
         result = apply_event(raw, user, batch)
         if result.status != "accepted":
             raise Rejected(result.error["code"], result.error["message"])

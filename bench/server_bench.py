@@ -16,6 +16,8 @@ runs wrk (2 threads) against:
 - board frag.: GET /lobby/board with HX-Request, the fragment the tablet polls
 - board poll:  the same with ?since=<current version>: 204, nothing changed
 - greet:       POST /api/v1/sync, one new visit.greeted per request
+- greet, 20 branches: the same, going round the lobby managers of 20 branches
+  (lobby1's and 19 made by bench/loadgen.py), each greeting in their own
 
 The greets are counted in the database afterwards against wrk's 2xx answers
 (wrk stops with requests in flight, so up to one per connection more may land).
@@ -57,6 +59,7 @@ from datetime import timedelta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "bench"))
 LUA_DIR = os.path.join(ROOT, "bench", "server")
 PASSWORD = "bench-pass-1234"
 USER_AGENT = "datang-server-bench"  # the same for sign-in and wrk: Flask-Login's "basic" protection
@@ -292,17 +295,18 @@ class Server:
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
-def sign_in(base: str) -> tuple[str, str]:
-    """lobby1's session cookie header and CSRF token."""
+def sign_in(base: str, username: str = "lobby1", password: str = PASSWORD,
+            page: str = "/lobby") -> tuple[str, str]:
+    """The user's session cookie header and CSRF token (read from `page`, their home)."""
     jar = CookieJar()
     token = CSRF_META.search(http(base + "/login", jar=jar)[1]).group(1)
-    status, _ = http(base + "/login", data={"username": "lobby1", "password": PASSWORD,
+    status, _ = http(base + "/login", data={"username": username, "password": password,
                                             "csrf_token": token}, jar=jar)
-    assert status == 302, f"sign-in failed: {status}"
-    status, page = http(base + "/lobby", jar=jar)
-    assert status == 200, f"/lobby answered {status}"
+    assert status == 302, f"sign-in of {username} failed: {status}"
+    status, body = http(base + page, jar=jar)
+    assert status == 200, f"{page} answered {status} to {username}"
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
-    return cookie, CSRF_META.search(page).group(1)
+    return cookie, CSRF_META.search(body).group(1)
 
 
 # --- wrk ---------------------------------------------------------------------------
@@ -315,9 +319,13 @@ class Workload:
     headers: tuple[str, ...] = ()
     expect: int = 200
     writes: bool = False
+    sessions: str | None = None  # a file of sessions to go round (greet.lua)
 
 
-def workloads(version: int) -> list[Workload]:
+GREET_BRANCHES = 20  # "greet, 20 branches": lobby1's and 19 more branches' lobby managers
+
+
+def workloads(version: int, sessions_file: str) -> list[Workload]:
     hx = ("HX-Request: true",)
     return [
         Workload("bare", "/bench/bare"),
@@ -327,6 +335,9 @@ def workloads(version: int) -> list[Workload]:
                  expect=204),
         Workload("greet (`POST /api/v1/sync`)", "/api/v1/sync", script="greet.lua",
                  headers=("Content-Type: application/json",), writes=True),
+        Workload(f"greet, {GREET_BRANCHES} branches at once", "/api/v1/sync", script="greet.lua",
+                 headers=("Content-Type: application/json",), writes=True,
+                 sessions=sessions_file),
     ]
 
 
@@ -339,8 +350,10 @@ def wrk(base: str, w: Workload, cookie: str, csrf: str, connections: int, durati
     for h in headers:
         cmd += ["-H", h]
     cmd.append(base + w.path)
-    out = subprocess.run(cmd, capture_output=True, text=True,
-                         env={**os.environ, "BENCH_LUA_DIR": LUA_DIR, "BENCH_NONCE": nonce})
+    env = {**os.environ, "BENCH_LUA_DIR": LUA_DIR, "BENCH_NONCE": nonce}
+    if w.sessions:
+        env["BENCH_SESSIONS"] = w.sessions
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if out.returncode or line is None:
         raise SystemExit(f"wrk failed:\n{out.stdout}\n{out.stderr}")
@@ -356,11 +369,20 @@ def run_phase(label: str, db: Database, past_visits: int, connections: int, args
     built = build(db.url, past_visits)
     print(f"[{label}] {built['events']} events stored (fill {built['fill_s']:.0f} s); "
           f"starting gunicorn", file=sys.stderr, flush=True)
+    from loadgen import add_branches, sign_in_all
+    others = add_branches(db.url, GREET_BRANCHES - 1, {"lobby": "lobby_manager"}, PASSWORD)
     server = Server(db.url, tmp, args.workers, args.threads)
     rows = []
     try:
         cookie, csrf = sign_in(server.base)
-        for w in workloads(built["version"]):
+        sessions_file = os.path.join(tmp, f"sessions-{server.port}.tsv")
+        signed_in = sign_in_all(server.base, [(b["users"]["lobby"], "/lobby") for b in others],
+                                PASSWORD)
+        with open(sessions_file, "w") as f:
+            f.write(f"{cookie}\t{csrf}\tdemo\n")
+            for branch in others:
+                f.write("\t".join((*signed_in[branch["users"]["lobby"]], branch["code"])) + "\n")
+        for w in workloads(built["version"], sessions_file):
             # Warm-up (templates, connection pools in both workers); not counted.
             warm_nonce = uuid.uuid4().hex[:8]
             wrk(server.base, w, cookie, csrf, min(connections, 8), 2, warm_nonce)

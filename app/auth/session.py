@@ -8,13 +8,16 @@ from urllib.parse import urlsplit
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import update
+from sqlalchemy import bindparam, inspect as sa_inspect, select, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..database import short_write, utcnow
 from ..extensions import db, login_manager
 from ..htmx import is_htmx
 from ..models import Branch, Role, SignIn, User
+from ..models.branch import user_branches
 
 SIGN_IN_KEY = "sign_in"  # the session cookie's pointer to its SignIn row
 
@@ -27,17 +30,68 @@ def init_login(app: Flask) -> None:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    # The id carries the session version: a password reset signs out old sessions.
+    """The signed-in user, their branches and their sign-in row: one query a request.
+
+    The id carries the session version: a password reset or a deactivation
+    signs out old sessions, as a sign-out ends its sign-in row, at once.
+    """
     try:
         uid, version = (int(part) for part in user_id.split(":"))
     except ValueError:
         return None
-    user = db.session.get(User, uid)
-    if user is None or user.session_version != version or not user.active:
+    sign_in_id = session.get(SIGN_IN_KEY)
+    if not isinstance(sign_in_id, str):
         return None
-    if not _sign_in_is_live(uid):
+    rows = db.session.connection().execute(
+        _SIGN_IN_QUERY, {"sign_in_id": sign_in_id, "user_id": uid}).all()
+    if not rows:
         return None
+    started_at, last_seen_at, ended_at = rows[0][:3]
+    user_values = dict(zip(_USER_KEYS, rows[0][3:3 + len(_USER_KEYS)]))
+    if (user_values["session_version"] != version or not user_values["active"]
+            or ended_at is not None):
+        return None
+    if not _sign_in_is_live(sign_in_id, started_at, last_seen_at):
+        return None
+    user = _loaded(User, user_values)
+    if "branches" not in user.__dict__:
+        branch_rows = (dict(zip(_BRANCH_KEYS, row[3 + len(_USER_KEYS):])) for row in rows)
+        set_committed_value(user, "branches", [_loaded(Branch, values) for values in branch_rows
+                                               if values["id"] is not None])
     return user
+
+
+# What load_user reads, in the order of the mapped attributes (names may differ from columns).
+_USER_KEYS = tuple(prop.key for prop in sa_inspect(User).column_attrs)
+_USER_COLUMNS = tuple(getattr(User, key) for key in _USER_KEYS)
+_BRANCH_KEYS = tuple(prop.key for prop in sa_inspect(Branch).column_attrs)
+_BRANCH_COLUMNS = tuple(getattr(Branch, key) for key in _BRANCH_KEYS)
+# Built once: building a statement costs more than running this one.
+_SIGN_IN_QUERY = (
+    select(SignIn.started_at, SignIn.last_seen_at, SignIn.ended_at,
+           *_USER_COLUMNS, *_BRANCH_COLUMNS)
+    .join(User, User.id == SignIn.user_id)
+    .outerjoin(user_branches, user_branches.c.user_id == User.id)
+    .outerjoin(Branch, Branch.id == user_branches.c.branch_id)
+    .where(SignIn.id == bindparam("sign_in_id"), User.id == bindparam("user_id"))
+    .order_by(Branch.code))
+
+
+def _loaded(model, values: dict):
+    """An instance of `model` as if the ORM had loaded `values` (without its per-row cost).
+
+    The one already in the session's identity map, if any, wins.
+    """
+    session = db.session
+    key = session.identity_key(model, values["id"])
+    existing = session.identity_map.get(key)
+    if existing is not None:
+        return existing
+    obj = sa_inspect(model).class_manager.new_instance()
+    obj.__dict__.update(values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
 
 
 def start_sign_in(user: User) -> None:
@@ -55,41 +109,37 @@ def end_sign_in(reason: str = "signed_out") -> None:
     sign_in_id = session.get(SIGN_IN_KEY)
     sign_in = db.session.get(SignIn, sign_in_id) if sign_in_id else None
     if sign_in is not None and sign_in.ended_at is None:
-        _end(sign_in, reason)
+        _end(sign_in.id, reason)
 
 
-def _update(sign_in: SignIn, **values) -> None:
+def _update(sign_in_id: str, **values) -> None:
     with short_write() as write:
-        write.execute(update(SignIn).where(SignIn.id == sign_in.id).values(**values))
+        write.execute(update(SignIn).where(SignIn.id == sign_in_id).values(**values))
 
 
-def _end(sign_in: SignIn, reason: str) -> None:
-    _update(sign_in, ended_at=utcnow(), ended_reason=reason)
+def _end(sign_in_id: str, reason: str) -> None:
+    _update(sign_in_id, ended_at=utcnow(), ended_reason=reason)
 
 
-def _sign_in_is_live(user_id: int) -> bool:
-    """Whether this session's sign-in is still open, ending it when it has run out.
+def _sign_in_is_live(sign_in_id: str, started_at, last_seen_at) -> bool:
+    """Whether an open sign-in is still within its lifetime and idle time, ending it if not.
 
     Background requests (polls, the outbox's pulls) do not count as activity,
     so a tablet left on the board still signs out when nobody touches it.
     """
-    sign_in_id = session.get(SIGN_IN_KEY)
-    sign_in = db.session.get(SignIn, sign_in_id) if isinstance(sign_in_id, str) else None
-    if sign_in is None or sign_in.user_id != user_id or sign_in.ended_at is not None:
-        return False
     config = current_app.config
     now = utcnow()
-    if now - sign_in.started_at > config["PERMANENT_SESSION_LIFETIME"]:
-        _end(sign_in, "expired")
+    if now - started_at > config["PERMANENT_SESSION_LIFETIME"]:
+        _end(sign_in_id, "expired")
         return False
-    if now - sign_in.last_seen_at > config["SESSION_IDLE_TIMEOUT"]:
-        _end(sign_in, "idle")
+    if now - last_seen_at > config["SESSION_IDLE_TIMEOUT"]:
+        _end(sign_in_id, "idle")
         return False
     # At most one write per session per interval: the hot paths stay reads.
     if (request.headers.get("X-Datang-Background") != "1"
-            and now - sign_in.last_seen_at > config["SESSION_SEEN_INTERVAL"]):
+            and now - last_seen_at > config["SESSION_SEEN_INTERVAL"]):
         try:
-            _update(sign_in, last_seen_at=now)
+            _update(sign_in_id, last_seen_at=now)
         except OperationalError:
             # The database is busy beyond its timeout: the clock is written on a later
             # request; the person's work must not fail for it.

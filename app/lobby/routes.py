@@ -18,7 +18,7 @@ from . import bp
 from .codes import AMOUNT_BANDS, PURPOSES, ROUTES
 from .complaints import complaints_context
 from .rules import Rule, branch_rules, save_rules
-from .views import board_context, board_version, history, referrals_of, static_context, user_name
+from .views import board_context, board_html, board_version, history, referrals_of, static_context, user_name
 
 
 def visit_of_branch(visit_id: str, branch: Branch) -> Visit:
@@ -29,9 +29,16 @@ def visit_of_branch(visit_id: str, branch: Branch) -> Visit:
 @role_required(Role.LOBBY_MANAGER)
 def board():
     branch = current_branch()
-    return render("lobby/board.html", "lobby/_board.html",
-                  **{**board_context(branch), **static_context(branch)},
+    if is_htmx():
+        return board_response(branch)
+    return render("lobby/board.html", board=board_html(branch), **static_context(branch),
                   **complaints_context(branch), target_lines=today_lines(branch, current_user))
+
+
+def board_response(branch: Branch):
+    response = make_response(board_html(branch))
+    response.headers.add("Vary", "HX-Request")
+    return response
 
 
 @bp.get("/lobby/board")
@@ -44,7 +51,7 @@ def board_fragment():
     # The wait times tick on the tablet itself; only a new event changes the board.
     if unchanged_since(board_version(branch)):
         return not_modified()
-    return render("lobby/_board.html", **board_context(branch))
+    return board_response(branch)
 
 
 @bp.get("/lobby/visits/<visit_id>")

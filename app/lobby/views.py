@@ -1,14 +1,15 @@
 """What the lobby's pages show: the waiting board and a visit's history, built from read models."""
 from __future__ import annotations
 
+import time
 import weakref
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, render_template
 from flask_babel import get_translations, gettext as _
 from jinja2 import pass_context
 from markupsafe import Markup
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ..checklist.inventory import local_day
 from ..database import utcnow
@@ -26,6 +27,8 @@ from .rules import branch_rules
 
 RECENTLY_CLOSED = timedelta(minutes=30)
 _LABELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # translations -> labels()
+_GETTEXT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # translations -> strings
+GETTEXT_CACHE_SIZE = 4096
 
 
 
@@ -63,10 +66,14 @@ def machines(branch: Branch) -> list[str]:
                                                             SelfServiceMachine.id)))
 
 
+# Built once: building a statement costs more than running this one (the poll's query).
+_BOARD_VERSION = select(func.max(Event.position)).where(Event.branch_id == bindparam("branch_id"))
+
+
 def board_version(branch: Branch) -> int:
     """The position of the branch's latest event: the board changes only when it does."""
-    return db.session.scalar(select(func.max(Event.position)).where(
-        Event.branch_id == branch.id)) or 0
+    return db.session.connection().execute(
+        _BOARD_VERSION, {"branch_id": branch.id}).scalar() or 0
 
 
 def waiting_visits(branch: Branch) -> list[Visit]:
@@ -116,15 +123,20 @@ def labels() -> dict:
     return result
 
 
-def request_gettext():
-    """The templates' `gettext`, remembering each translation for one render.
+def template_gettext():
+    """The templates' `gettext`, remembering each translation per catalogue.
 
-    A board repeats the same dozen words on every card; Flask-Babel looks each
-    one up through several context-locals. Same strings, same escaping, same
-    `%(n)d` formatting: the answer of the app's own gettext, kept in a dict.
+    A page asks for a hundred strings, a board repeats the same dozen on every
+    card, and Flask-Babel looks each one up through several context-locals.
+    Same strings, same escaping, same `%(n)d` formatting: the answer of the
+    app's own gettext, kept in a dict per translations object (so per
+    language) and shared between requests, emptied when it grows large.
     """
     base = current_app.jinja_env.globals["gettext"]
-    cache: dict = {}
+    translations = get_translations()
+    cache = _GETTEXT.get(translations)
+    if cache is None or len(cache) > GETTEXT_CACHE_SIZE:
+        cache = _GETTEXT[translations] = {}
 
     @pass_context
     def gettext(context, string, **variables):
@@ -140,7 +152,37 @@ def request_gettext():
     return gettext
 
 
-def board_context(branch: Branch) -> dict:
+BOARD_CACHE_SECONDS = 15
+_SERVER_NOW = 'data-server-now="'
+# In app.extensions (one per app, so per database): (branch id, language) -> (board
+# version, monotonic expiry, the fragment before and after its server time). One
+# entry per branch and language: the newest version only.
+_BOARD_CACHE = "datang_board_cache"
+
+
+def board_html(branch: Branch) -> Markup:
+    """The waiting board's fragment, rendered once per branch, board version and language.
+
+    Only a new event changes what the board shows; the wait times and colours
+    tick on the tablet from `data-server-now`, which is set afresh on every
+    answer. The entry also expires after BOARD_CACHE_SECONDS, which bounds how
+    long the "just closed" list, the summary's minutes and the branch's
+    settings (labels, products, warning times) can lag behind in a quiet lobby.
+    Per process: each gunicorn worker renders a version once.
+    """
+    version = board_version(branch)
+    key, now = (branch.id, lang()), time.monotonic()
+    cache = current_app.extensions.setdefault(_BOARD_CACHE, {})
+    cached = cache.get(key)
+    if cached is None or cached[0] != version or cached[1] < now:
+        html = render_template("lobby/_board.html", **board_context(branch, version))
+        head, _attr, rest = html.partition(_SERVER_NOW)
+        cached = (version, now + BOARD_CACHE_SECONDS, head, rest.partition('"')[2])
+        cache[key] = cached
+    return Markup(f'{cached[2]}{_SERVER_NOW}{format_time(utcnow())}"{cached[3]}')
+
+
+def board_context(branch: Branch, version: int | None = None) -> dict:
     visits = waiting_visits(branch)
     closed = recently_closed(branch)
     language = lang()
@@ -152,11 +194,12 @@ def board_context(branch: Branch) -> dict:
         "referrals": referrals_of(visits + closed), "now": now, "iso": format_time,
         "not_talked": sum(1 for v in visits if not v.spoken_to),
         "longest": max(((now - v.greeted_at).total_seconds() // 60 for v in visits), default=0),
-        "version": board_version(branch), "product_names": product_names,
+        "version": board_version(branch) if version is None else version,
+        "product_names": product_names,
         "need_labels": all_need_labels(), "labels": labels(), "label": label,
         "wait_minutes": lambda v: max(0, int((now - v.greeted_at).total_seconds() // 60)),
         "wait_class": lambda v: wait_class(branch, now, v),
-        "gettext": request_gettext(), "purpose_label": purpose_labeler(),
+        "gettext": template_gettext(), "purpose_label": purpose_labeler(),
     }
 
 
@@ -220,7 +263,7 @@ def static_context(branch: Branch) -> dict:
         "purposes": PURPOSES, "segments": SEGMENTS, "flags": FLAGS, "routes": ROUTES,
         "bands": AMOUNT_BANDS, "responses": RESPONSES, "outcomes": OUTCOMES,
         "refer_to": REFER_TO, "need_tags": tags, "products": offered,
-        "machines": machine_names, "labels": labels(),
+        "machines": machine_names, "labels": labels(), "gettext": template_gettext(),
         "lobby_data": page_data(branch, tags, offered, machine_names),
     }
 

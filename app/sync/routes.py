@@ -7,7 +7,7 @@ from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import func, select
+from sqlalchemy import and_, false, func, or_, select
 from werkzeug.exceptions import HTTPException
 
 from ..database import utcnow
@@ -180,14 +180,58 @@ def sync():
     return jsonify(results=[r.as_json() for r in results], server_time=format_time(utcnow()))
 
 
+class Cursor(dict):
+    """Where a device's pull stream stands: branch id -> the last position it has.
+
+    Positions are in order within a branch only: two branches write at once
+    (app/database.py), so a later position of one branch may commit before an
+    earlier one of another, and one number for all would skip it. As text:
+    `N` (every branch at N; what a device reading one branch gets, and what
+    earlier servers gave) or `id:N,id:N` (each branch its own; one not named
+    is at 0). Opaque to the client.
+    """
+
+    base = 0  # the position of a branch not named
+
+    @classmethod
+    def parse(cls, text: str) -> "Cursor | None":
+        """The cursor `text` names, or None when it is not one this server gives."""
+        cursor = cls()
+        if not text:
+            return cursor
+        if _is_position(text):
+            cursor.base = int(text)
+            return cursor
+        for part in text.split(","):
+            branch, _sep, position = part.partition(":")
+            if not (branch.isascii() and branch.isdigit() and len(branch) <= 9
+                    and _is_position(position)):
+                return None
+            cursor[int(branch)] = int(position)
+        return cursor
+
+    def position(self, branch_id: int) -> int:
+        return self.get(branch_id, self.base)
+
+    def text(self, branch_ids: set[int]) -> str:
+        if len(branch_ids) == 1:
+            return str(self.position(next(iter(branch_ids))) or "")
+        positions = {b: self.position(b) for b in sorted(branch_ids)}
+        return ",".join(f"{b}:{p}" for b, p in positions.items() if p)
+
+
+def _is_position(text: str) -> bool:
+    # Only digits, and small enough for the column (a larger number would be a 500).
+    return text.isascii() and text.isdigit() and int(text) <= MAX_POSITION
+
+
 @bp.get("/events")
 def pull():
     config = current_app.config
     since = request.args.get("since", "")
-    # Only the digits this server gave; a larger number would not fit the column (a 500).
-    if since and not (since.isascii() and since.isdigit() and int(since) <= MAX_POSITION):
+    cursor = Cursor.parse(since)
+    if cursor is None:
         return error_response(400, "bad_cursor", _("The cursor is not one this server gave."))
-    after = int(since) if since else 0
     try:
         limit = int(request.args.get("limit", config["PULL_DEFAULT_LIMIT"]))
     except ValueError:
@@ -199,25 +243,36 @@ def pull():
     # "nothing more" and `next` stays put, as the sync contract says.
     role = current_user.role
     branch_ids = current_user.readable_branch_ids()
+    by_position: dict[int, list[int]] = {}  # branches that stand at the same position
+    for branch_id in branch_ids:
+        by_position.setdefault(cursor.position(branch_id), []).append(branch_id)
+    # In position order across the branches: restricted to one branch, a page is
+    # that branch's next events, in its own order, without a gap.
     events = db.session.scalars(
-        select(Event).where(Event.position > after, Event.branch_id.in_(branch_ids),
-                            Event.type.in_(readable_types(role)))
+        select(Event).where(or_(false(), *(
+            and_(Event.branch_id.in_(ids), Event.position > position)
+            for position, ids in by_position.items())), Event.type.in_(readable_types(role)))
         .order_by(Event.position).limit(limit)).all()
-    next_cursor = str(events[-1].position) if events else since
-    return jsonify(events=[envelope_of(e, role) for e in events], next=next_cursor)
+    if not events:
+        return jsonify(events=[], next=since)
+    for event in events:
+        cursor[event.branch_id] = event.position
+    return jsonify(events=[envelope_of(e, role) for e in events], next=cursor.text(branch_ids))
 
 
 @bp.app_template_global()
 def pull_cursor() -> str:
-    """The pull cursor of now: the newest event of the signed-in user's branches.
+    """The pull cursor of now: the newest event of each of the signed-in user's branches.
 
     Tablet pages carry the one of the moment they were drawn, so that a device
     with no cursor yet starts pulling where its page left off; asking later
     (say after coming back online) would skip what others sent meanwhile.
     """
-    latest = db.session.scalar(select(func.max(Event.position))
-                               .where(Event.branch_id.in_(current_user.readable_branch_ids())))
-    return str(latest) if latest else ""
+    branch_ids = current_user.readable_branch_ids()
+    cursor = Cursor((branch_id, position) for branch_id, position in db.session.execute(
+        select(Event.branch_id, func.max(Event.position))
+        .where(Event.branch_id.in_(branch_ids)).group_by(Event.branch_id)))
+    return cursor.text(branch_ids)
 
 
 @bp.get("/session")

@@ -1,0 +1,79 @@
+"""cProfile of one greet (`POST /api/v1/sync`, one new visit.greeted) through the Flask test client.
+
+    .venv/bin/python bench/server/profile_greet.py [--database-url URL] [--n 200]
+
+The database is built as bench/server_bench.py builds it. Prints the CPU and
+wall time a greet (without the profiler) and then the cProfile listing.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+from server_bench import CSRF_META, PASSWORD, Database, build  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url")
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--limit", type=int, default=40)
+    args = parser.parse_args()
+    tmp = tempfile.TemporaryDirectory(prefix="datang-profile-greet-")
+    database = Database(args.database_url, tmp.name, "greet")
+    try:
+        run(args, database.url)
+    finally:
+        database.drop()
+
+
+def run(args, url: str) -> None:
+    build(url, 450)
+    from app import create_app
+    from app.extensions import db
+    app = create_app(SQLALCHEMY_DATABASE_URI=url)
+    client = app.test_client()
+    token = CSRF_META.search(client.get("/login").get_data(as_text=True)).group(1)
+    client.post("/login", data={"username": "lobby1", "password": PASSWORD, "csrf_token": token})
+    csrf = CSRF_META.search(client.get("/lobby").get_data(as_text=True)).group(1)
+
+    def greet() -> None:
+        event = {"id": str(uuid.uuid4()), "type": "visit.greeted",
+                 "occurred_at": "2026-11-30T09:00:00Z", "subject_id": str(uuid.uuid4()),
+                 "branch": "demo", "device_id": "profile", "seq": 1,
+                 "payload": {"purpose": "cash"}}
+        answer = client.post("/api/v1/sync", data=json.dumps({"events": [event]}),
+                              headers={"X-CSRFToken": csrf, "Content-Type": "application/json"})
+        assert answer.get_json()["results"][0]["status"] == "accepted", answer.get_data()
+
+    for _ in range(20):
+        greet()
+    started, cpu = time.perf_counter(), time.process_time()
+    for _ in range(args.n):
+        greet()
+    print(f"greet: {(time.process_time() - cpu) * 1000 / args.n:.2f} ms CPU, "
+          f"{(time.perf_counter() - started) * 1000 / args.n:.2f} ms wall a request")
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(args.n):
+        greet()
+    prof.disable()
+    pstats.Stats(prof).sort_stats(args.sort).print_stats(args.limit)
+    with app.app_context():
+        db.engine.dispose()  # before the schema is dropped
+
+
+if __name__ == "__main__":
+    main()

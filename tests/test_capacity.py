@@ -1,0 +1,124 @@
+"""What the capacity work (issue 14) must not change: a pull stream per branch without
+gap or repeat, per-branch write locks, and a cached board that is never stale for an event."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from sqlalchemy import select, text
+
+from app.database import EVENT_APPEND_LOCK, utcnow, write_transaction
+from app.extensions import db
+from app.models import Branch, Event, User
+
+from .conftest import greeted
+
+
+def branch_ids(app) -> dict[str, int]:
+    with app.app_context():
+        return {code: id_ for code, id_ in db.session.execute(select(Branch.code, Branch.id))}
+
+
+def store_event(app, branch: str, position: int) -> str:
+    """An event stored with the position given, as a transaction that took its
+    position early and committed late would leave it."""
+    with app.app_context():
+        branch_id = branch_ids(app)[branch]
+        user_id = db.session.scalar(select(User.id).where(User.username == "lobby1"))
+        event_id = str(uuid.uuid4())
+        db.session.add(Event(position=position, id=event_id, type="visit.greeted",
+                             occurred_at=utcnow(), subject_id=str(uuid.uuid4()),
+                             branch_id=branch_id, device_id="late", seq=position,
+                             user_id=user_id, payload={"purpose": "cash"}))
+        db.session.commit()
+        return event_id
+
+
+def pulled(client, since: str) -> tuple[list[str], str]:
+    answer = client.pull(since).get_json()
+    return [e["id"] for e in answer["events"]], answer["next"]
+
+
+def test_a_device_reading_two_branches_gets_an_event_committed_late(app, lobby1, sign_in):
+    area1 = sign_in("area1")
+    first = greeted()
+    assert lobby1.sync([first]).status_code == 200
+    ids, cursor = pulled(area1, "")
+    assert ids == [first["id"]]
+    with app.app_context():
+        start = db.session.scalar(select(Event.position).where(Event.id == first["id"]))
+    # North's event commits at start + 10 while demo's at start + 5 is still open.
+    north = store_event(app, "north", start + 10)
+    ids, cursor = pulled(area1, cursor)
+    assert ids == [north]
+    positions = branch_ids(app)
+    assert cursor == f"{positions['demo']}:{start},{positions['north']}:{start + 10}"
+    late = store_event(app, "demo", start + 5)
+    ids, cursor_after = pulled(area1, cursor)
+    assert ids == [late]
+    assert pulled(area1, cursor_after) == ([], cursor_after)  # next == since
+    # One number for both branches (what a page drawn earlier carries) still reads both.
+    assert pulled(area1, str(start))[0] == [late, north]
+
+
+def test_a_page_of_several_branches_ends_where_each_branch_stands(app, lobby1, sign_in):
+    area1 = sign_in("area1")
+    events = [greeted() for _ in range(3)]
+    assert lobby1.sync(events).status_code == 200
+    north = store_event(app, "north", 10_000)
+    seen, cursor = [], ""
+    while True:
+        answer = area1.pull(cursor, limit=2).get_json()
+        if not answer["events"]:
+            assert answer["next"] == cursor
+            break
+        seen += [e["id"] for e in answer["events"]]
+        cursor = answer["next"]
+    assert seen == [e["id"] for e in events] + [north]
+
+
+def test_a_device_of_one_branch_keeps_a_plain_cursor(app, lobby1, sign_in):
+    assert lobby1.sync([greeted()]).status_code == 200
+    store_event(app, "north", 10_000)  # not lobby1's branch
+    ids, cursor = pulled(lobby1, "")
+    assert len(ids) == 1 and cursor.isdigit()
+    assert sign_in("area1").get("/api/v1/session").get_json()["cursor"] == (
+        f"{branch_ids(app)['demo']}:{cursor},{branch_ids(app)['north']}:10000")
+
+
+@pytest.mark.parametrize("since", ["1:", ":5", "1:2,", "x:1", "1:2:3", "1;2",
+                                   "1:99999999999999999999999999"])
+def test_a_cursor_the_server_did_not_give_is_400(lobby1, since):
+    response = lobby1.pull(since)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "bad_cursor"
+
+
+def test_writes_of_two_branches_do_not_wait_on_each_other(app):
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("SQLite has one writer")
+    with app.test_request_context():
+        other = db.engine.connect()
+        with write_transaction(["demo"]):
+            def try_lock(code: str) -> bool:
+                with other.begin():
+                    return other.scalar(text("SELECT pg_try_advisory_xact_lock(:k, hashtext(:c))"),
+                                        {"k": EVENT_APPEND_LOCK, "c": code})
+            assert try_lock("north")
+            assert not try_lock("demo")
+        other.close()
+
+
+def test_the_cached_board_changes_with_the_first_event_and_tells_the_time_afresh(app, lobby1):
+    first = lobby1.get("/lobby/board", headers={"HX-Request": "true"}).get_data(as_text=True)
+    again = lobby1.get("/lobby/board", headers={"HX-Request": "true"}).get_data(as_text=True)
+    server_now = re.compile(r'data-server-now="([^"]+)"')
+    assert server_now.sub("", first) == server_now.sub("", again)
+    assert server_now.search(again).group(1) >= server_now.search(first).group(1)
+    visit = greeted(payload={"purpose": "cash", "ticket": "Q123"})
+    assert lobby1.sync([visit]).status_code == 200
+    board = lobby1.get("/lobby/board", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert visit["subject_id"] in board and "Q123" in board
+    page = lobby1.get("/lobby").get_data(as_text=True)
+    assert visit["subject_id"] in page
