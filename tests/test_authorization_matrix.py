@@ -87,6 +87,8 @@ POLICY: dict[str, dict] = {
     "referrals.referral_fragment": {"roles": DESK, "scope": "scoped", "htmx": True},
     "referrals.create": {"roles": {Role.TELLER}, "scope": "own"},
     "referrals.outcome": {"roles": {Role.WEALTH_MANAGER}, "scope": "scoped"},
+    "referrals.accept": {"roles": {Role.WEALTH_MANAGER}, "scope": "scoped"},
+    "referrals.reassign": {"roles": {Role.WEALTH_MANAGER}, "scope": "scoped"},
     # the supervisors
     "supervisor.dashboard": {"roles": SUPERVISORS, "scope": "scoped"},
     "supervisor.today": {"roles": SUPERVISORS, "scope": "scoped"},

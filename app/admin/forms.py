@@ -103,6 +103,12 @@ class BranchForm(FlaskForm):
                     NumberRange(min=1, max=480, message=_l("Enter a number from %(min)s to %(max)s."))],
         render_kw={"inputmode": "numeric"})
 
+    referral_take_minutes = IntegerField(
+        _l("Referral nobody took: amber after (minutes)"), default=3,
+        validators=[InputRequired(_l("Enter a number of minutes.")),
+                    NumberRange(min=1, max=60, message=_l("Enter a number from %(min)s to %(max)s."))],
+        render_kw={"inputmode": "numeric"})
+
     def validate_wait_alert_minutes(self, field) -> None:
         warn = self.wait_warn_minutes.data
         if isinstance(warn, int) and isinstance(field.data, int) and field.data <= warn:

@@ -74,6 +74,7 @@ REFERRAL_RESULT_LABELS = {
 }
 REFERRAL_STATUS_LABELS = {
     "open": _l("Waiting for the wealth manager"),
+    "accepted": _l("Taken: on the way"),
     "done": _l("Done"),
     "cancelled": _l("Cancelled"),
 }
@@ -97,6 +98,7 @@ EVENT_LABELS = {
     "visit.engaged": _l("Talked to"),
     "visit.recommended": _l("Recommended"),
     "visit.referred": _l("Referred"),
+    "visit.called": _l("Called to a counter"),
     "visit.complaint": _l("Complaint"),
     "visit.closed": _l("Closed"),
     "visit.undone": _l("Step undone"),

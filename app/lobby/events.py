@@ -99,6 +99,10 @@ class VisitReferred(Payload):
     _check_id = field_validator("referral_id")(classmethod(lambda cls, v: _uuid(v)))
 
 
+class VisitCalled(Payload):
+    counter: Optional[str] = Field(default=None, min_length=1, max_length=10)
+
+
 class VisitComplaint(Payload):
     note: FreeText = Field(min_length=1, max_length=500)
 
@@ -281,6 +285,20 @@ def referred(a: Applied) -> None:
     visit = _visit(a)
     visit.referral_id = p.referral_id
     visit.referred_to = p.to
+
+
+@event_type("visit.called", kind="visit", payload=VisitCalled,
+            roles={Role.LOBBY_MANAGER, Role.TELLER},
+            description="The customer was called to a counter: the wait ends, service begins. "
+                        "The first call counts; a later one changes only the counter.")
+@step
+def called(a: Applied) -> None:
+    visit = _visit(a)
+    if visit.called_at is None:
+        visit.called_at = a.event.occurred_at
+        visit.called_by_id = a.event.user_id
+    if a.payload.counter:
+        visit.called_counter = a.payload.counter
 
 
 @event_type("visit.complaint", kind="visit", payload=VisitComplaint, roles=LOBBY_ROLES,

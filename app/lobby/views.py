@@ -15,7 +15,8 @@ from ..i18n import ui_lang as lang
 from ..events import format_time
 from ..extensions import db
 from ..privacy import refusal_message
-from ..models import Branch, Event, NeedTag, Product, Referral, SelfServiceMachine, User, Visit
+from ..models import (Branch, Event, NeedTag, Product, Referral, Role, SelfServiceMachine, User,
+                      Visit)
 from ..templating import PURPOSE_LABELS
 from .codes import (AMOUNT_BANDS, BAND_LABELS, DEFAULT_NEED_TAGS, EVENT_LABELS, FLAG_LABELS,
                     FLAGS, OUTCOME_LABELS, OUTCOMES, PURPOSES, REFER_TO, REFER_TO_LABELS,
@@ -155,7 +156,27 @@ def board_context(branch: Branch) -> dict:
         "wait_minutes": lambda v: max(0, int((now - v.greeted_at).total_seconds() // 60)),
         "wait_class": lambda v: wait_class(branch, now, v),
         "gettext": request_gettext(), "purpose_label": purpose_labeler(),
+        "user_name": user_name,
+        "referral_overdue_in": lambda r: referral_overdue_in(r, branch, now),
     }
+
+
+def referral_overdue_in(referral: Referral, branch: Branch, now) -> int | None:
+    """Seconds until an open referral nobody took turns amber (0: it is amber); None if taken."""
+    if referral.status != "open":
+        return None
+    return max(0, int((referral.created_at + referral_take_time(branch) - now).total_seconds()))
+
+
+def wealth_managers(branch: Branch) -> list[User]:
+    """The branch's active wealth managers, the people a referral can be assigned to."""
+    users = db.session.scalars(select(User).where(
+        User.role == Role.WEALTH_MANAGER, User.active.is_(True)).order_by(User.username))
+    return [u for u in users if u.can_read(branch.id)]
+
+
+def referral_take_time(branch: Branch) -> timedelta:
+    return timedelta(minutes=branch.referral_take_minutes or 3)
 
 
 def purpose_labeler():
@@ -217,6 +238,7 @@ def static_context(branch: Branch) -> dict:
         "refer_to": REFER_TO, "need_tags": tags, "products": offered,
         "machines": machine_names, "labels": labels(),
         "lobby_data": page_data(branch, tags, offered, machine_names),
+        "wealth_managers": wealth_managers(branch),
     }
 
 

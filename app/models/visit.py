@@ -54,6 +54,11 @@ class Visit(db.Model):
     referral_id: Mapped[str | None] = mapped_column(String(36))
     referred_to: Mapped[str | None] = mapped_column(String(16))
 
+    # Called to a counter (visit.called): the wait ends, service begins. The first call counts.
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    called_counter: Mapped[str | None] = mapped_column(String(10))
+    called_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
     complaint: Mapped[bool] = mapped_column(Boolean, default=False)
     complaint_note: Mapped[str | None] = mapped_column(String(500))
 
