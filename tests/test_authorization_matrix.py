@@ -89,6 +89,12 @@ POLICY: dict[str, dict] = {
     "referrals.outcome": {"roles": {Role.WEALTH_MANAGER}, "scope": "scoped"},
     "referrals.accept": {"roles": {Role.WEALTH_MANAGER}, "scope": "scoped"},
     "referrals.reassign": {"roles": {Role.WEALTH_MANAGER}, "scope": "scoped"},
+    "counter.page": {"roles": {Role.TELLER}, "scope": "own"},
+    "counter.visit_fragment": {"roles": {Role.TELLER}, "scope": "scoped", "htmx": True},
+    "counter.call": {"roles": {Role.TELLER}, "scope": "scoped"},
+    "counter.pitch": {"roles": {Role.TELLER}, "scope": "scoped"},
+    "counter.divert": {"roles": {Role.TELLER}, "scope": "scoped"},
+    "counter.refer_to_wealth": {"roles": {Role.TELLER}, "scope": "scoped"},
     # the supervisors
     "supervisor.dashboard": {"roles": SUPERVISORS, "scope": "scoped"},
     "supervisor.today": {"roles": SUPERVISORS, "scope": "scoped"},

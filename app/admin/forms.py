@@ -105,7 +105,9 @@ class BranchForm(FlaskForm):
 
     referral_take_minutes = IntegerField(
         _l("Referral nobody took: amber after (minutes)"), default=3,
-        validators=[InputRequired(_l("Enter a number of minutes.")),
+        # Optional: forms (and clients) from before it existed keep the default.
+        filters=[lambda value: 3 if value is None else value],
+        validators=[Optional(),
                     NumberRange(min=1, max=60, message=_l("Enter a number from %(min)s to %(max)s."))],
         render_kw={"inputmode": "numeric"})
 

@@ -99,6 +99,7 @@ EVENT_LABELS = {
     "visit.recommended": _l("Recommended"),
     "visit.referred": _l("Referred"),
     "visit.called": _l("Called to a counter"),
+    "visit.pitched": _l("One-sentence pitch"),
     "visit.complaint": _l("Complaint"),
     "visit.closed": _l("Closed"),
     "visit.undone": _l("Step undone"),

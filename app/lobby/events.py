@@ -30,6 +30,8 @@ from .codes import (DEFAULT_NEED_TAGS, PURPOSES, AmountBand, Flag, Outcome, Purp
                     ReferTo, Response, Route, Segment)
 
 LOBBY_ROLES = {Role.LOBBY_MANAGER}
+# The few visit events a teller records from the counter page (app/counter).
+LOBBY_AND_COUNTER = {Role.LOBBY_MANAGER, Role.TELLER}
 
 
 def _uuid(value: str) -> str:
@@ -97,6 +99,13 @@ class VisitReferred(Payload):
     note: Optional[FreeText] = Field(default=None, max_length=300)
 
     _check_id = field_validator("referral_id")(classmethod(lambda cls, v: _uuid(v)))
+
+
+class VisitPitched(Payload):
+    """The teller's one-sentence pitch (一句话营销): one product and the customer's response."""
+
+    product: str = Field(min_length=1, max_length=32)
+    response: Response
 
 
 class VisitCalled(Payload):
@@ -200,6 +209,8 @@ def updated(a: Applied) -> None:
 
 def _check_triaged(a: Applied) -> None:
     p: VisitTriaged = a.payload
+    if a.user.role is Role.TELLER and p.route != "self_service":
+        raise Rejected("forbidden", _("A teller only sends small cash work to the machines."))
     if p.machine is None:
         return
     names = set(db.session.scalars(select(SelfServiceMachine.name).where(
@@ -209,9 +220,10 @@ def _check_triaged(a: Applied) -> None:
                                             "%(name)s.", name=p.machine))
 
 
-@event_type("visit.triaged", kind="visit", payload=VisitTriaged, roles=LOBBY_ROLES,
+@event_type("visit.triaged", kind="visit", payload=VisitTriaged, roles=LOBBY_AND_COUNTER,
             check=_check_triaged,
-            description="The customer was sent on a route; a later triage re-routes.")
+            description="The customer was sent on a route; a later triage re-routes. A teller "
+                        "records only `self_service` (small cash work diverted to the machines).")
 @step
 def triaged(a: Applied) -> None:
     p: VisitTriaged = a.payload
@@ -253,7 +265,10 @@ def engaged(a: Applied) -> None:
 
 
 def _check_recommended(a: Applied) -> None:
-    codes = set(a.payload.products)
+    check_products(a, set(a.payload.products))
+
+
+def check_products(a: Applied, codes: set[str]) -> None:
     found = set(db.session.scalars(select(Product.code).where(
         Product.branch_id == a.branch.id, Product.code.in_(codes), Product.active.is_(True))))
     if codes - found:
@@ -276,7 +291,20 @@ def recommended(a: Applied) -> None:
             confirmed_without_need=bool(p.confirmed_without_need)))
 
 
-@event_type("visit.referred", kind="visit", payload=VisitReferred, roles=LOBBY_ROLES,
+@event_type("visit.pitched", kind="visit", payload=VisitPitched, roles={Role.TELLER},
+            check=lambda a: check_products(a, {a.payload.product}),
+            description="The teller's one-sentence pitch at the counter (一句话营销): the "
+                        "product and the customer's response.")
+@step
+def pitched(a: Applied) -> None:
+    p: VisitPitched = a.payload
+    db.session.add(VisitRecommendation(
+        visit_id=a.subject.id, event_id=a.event.id, branch_id=a.branch.id,
+        product_code=p.product, response=p.response, recommended_at=a.event.occurred_at,
+        without_need=False, confirmed_without_need=False, at_counter=True))
+
+
+@event_type("visit.referred", kind="visit", payload=VisitReferred, roles=LOBBY_AND_COUNTER,
             description="Handed to a wealth manager or the corporate desk; the referral itself "
                         "is the subject of referral.created.")
 @step
@@ -287,8 +315,7 @@ def referred(a: Applied) -> None:
     visit.referred_to = p.to
 
 
-@event_type("visit.called", kind="visit", payload=VisitCalled,
-            roles={Role.LOBBY_MANAGER, Role.TELLER},
+@event_type("visit.called", kind="visit", payload=VisitCalled, roles=LOBBY_AND_COUNTER,
             description="The customer was called to a counter: the wait ends, service begins. "
                         "The first call counts; a later one changes only the counter.")
 @step

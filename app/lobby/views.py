@@ -283,6 +283,11 @@ def summarize(e: Event, by_id: dict, product_names: dict, needs: dict) -> str:
     elif e.type == "visit.recommended":
         parts += [product_names.get(c, c) for c in p.get("products", [])]
         parts.append(label(RESPONSE_LABELS, p.get("response")))
+    elif e.type == "visit.pitched":
+        parts.append(product_names.get(p.get("product"), p.get("product")))
+        parts.append(label(RESPONSE_LABELS, p.get("response")))
+    elif e.type == "visit.called":
+        parts.append(p.get("counter") or "")
     elif e.type == "visit.referred":
         parts.append(label(REFER_TO_LABELS, p.get("to")))
         if p.get("note"):

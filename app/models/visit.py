@@ -105,3 +105,5 @@ class VisitRecommendation(db.Model):
     without_need: Mapped[bool] = mapped_column(Boolean, default=False)
     # The lobby manager confirmed recommending with no need known.
     confirmed_without_need: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The teller's one-sentence pitch at the counter (visit.pitched), not the lobby's.
+    at_counter: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

@@ -1,4 +1,4 @@
-"""the iron triangle: referral assignee, consent, taker and product sold; visit called; branch take time
+"""the iron triangle: referral assignee, consent, taker and product sold; visit called, pitched at the counter; branch take time
 
 Revision ID: b1e5a7c3d911
 Revises: 2d77d6ab65da
@@ -38,8 +38,15 @@ def upgrade():
         batch_op.add_column(sa.Column('called_by_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_visit_called_by_id_user', 'user', ['called_by_id'], ['id'])
 
+    with op.batch_alter_table('visit_recommendation', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('at_counter', sa.Boolean(), server_default='0',
+                                      nullable=False))
+
 
 def downgrade():
+    with op.batch_alter_table('visit_recommendation', schema=None) as batch_op:
+        batch_op.drop_column('at_counter')
+
     with op.batch_alter_table('visit', schema=None) as batch_op:
         batch_op.drop_constraint('fk_visit_called_by_id_user', type_='foreignkey')
         batch_op.drop_column('called_by_id')

@@ -121,3 +121,51 @@ def test_two_wealth_managers_race_for_one_referral_one_wins(tablet, server_event
     for desk in (first, second):
         expect(desk.get_by_test_id("taken-by")).to_have_text(f"Taken by {name}")
     assert all(b.count() == 0 for b in buttons)
+
+
+def test_the_tellers_call_pitch_and_referral_appear_on_the_visit(tablet):
+    lobby = tablet("lobby1", lang="en")
+    wait_until(lobby, "window.Datang !== undefined")
+    lobby.get_by_test_id("ticket-input").fill("T404")
+    lobby.get_by_test_id("purpose-transfer").click()
+    card = lobby.locator('[data-testid=visit-card][data-ticket="T404"]:not(.pending)')
+    expect(card).to_have_count(1, timeout=WITHIN)
+
+    teller = tablet("teller1", lang="en")
+    teller.goto("/counter?lang=en")
+    teller.get_by_test_id("counter-ticket").fill("T404")
+    teller.get_by_test_id("counter-find").click()
+    expect(teller.get_by_test_id("counter-visit-card")).to_contain_text("T404")
+    teller.get_by_test_id("counter-number").fill("5")
+    teller.get_by_test_id("counter-call").click()
+    expect(teller.get_by_test_id("counter-called")).to_contain_text("counter 5")
+    teller.get_by_test_id("pitch-product").select_option("card-gold")
+    teller.get_by_test_id("pitch-interested").click()
+    expect(teller.get_by_test_id("counter-pitch")).to_contain_text("Gold credit card")
+    teller.get_by_test_id("counter-assignee").select_option("wealth2")
+    teller.get_by_test_id("counter-consent").check()
+    teller.get_by_test_id("counter-refer").click()
+    expect(teller.get_by_test_id("referral-state")).to_have_attribute("data-state", "open")
+
+    expect(card.get_by_test_id("step-called")).to_contain_text("5", timeout=WITHIN)
+    expect(card.locator(".step-rec")).to_contain_text("Gold credit card", timeout=WITHIN)
+    expect(card.get_by_test_id("referral-state")).to_have_attribute("data-state", "open",
+                                                                    timeout=WITHIN)
+    # The named wealth manager takes it; the teller's page and the lobby card follow.
+    desk = tablet("wealth2", lang="en")
+    referral_card(desk, "open").get_by_test_id("accept-referral").click()
+    expect(card.get_by_test_id("referral-state")).to_have_text("Taken by 理财经理二",
+                                                               timeout=WITHIN)
+    expect(teller.get_by_test_id("referral-state")).to_have_text("Taken by 理财经理二",
+                                                                  timeout=WITHIN)
+
+
+def test_the_lobby_tablet_marks_a_visit_called(tablet):
+    lobby = tablet("lobby1", lang="en")
+    wait_until(lobby, "window.Datang !== undefined")
+    lobby.get_by_test_id("ticket-input").fill("C505")
+    lobby.get_by_test_id("purpose-cash").click()
+    card = lobby.locator('[data-testid=visit-card][data-ticket="C505"]')
+    card.get_by_test_id("act-more").click()
+    lobby.get_by_test_id("mark-called").click()
+    expect(card.get_by_test_id("step-called")).to_have_count(1, timeout=WITHIN)

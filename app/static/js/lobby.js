@@ -217,6 +217,7 @@
   R["referral.created"] = referralRejected;
   R["referral.cancelled"] = function (entry) { problem(entry, lbl("events", "visit.undone")); };
   R["visit.complaint"] = function (entry) { chip(entry, lbl("events", "visit.complaint")); };
+  R["visit.called"] = function (entry) { chip(entry, lbl("events", "visit.called")); };
   R["visit.closed"] = function (entry) {
     var p = entry.event.payload;
     var el = chip(entry, lbl("events", "visit.closed") + ": " + lbl("outcomes", p.outcome));
@@ -534,6 +535,12 @@
     }
     if (t.dataset.submit && submit[t.dataset.submit]) { submit[t.dataset.submit](dlg); return; }
     if (t.hasAttribute("data-undo")) { undoLast(); return; }
+    if (t.hasAttribute("data-called")) {
+      var calledId = state.visitId;
+      closeDialog();
+      record("visit.called", calledId, {});
+      return;
+    }
   });
 
   // Enter in the ticket box does not submit anything: the purpose tap does.
