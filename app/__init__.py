@@ -73,9 +73,10 @@ def register_blueprints(app: Flask) -> None:
     from .referrals import bp as referrals_bp
     from .supervisor import bp as supervisor_bp
     from .sync import bp as sync_bp
+    from .waiting import bp as waiting_bp
 
     for bp in (auth_bp, pwa_bp, lobby_bp, checklist_bp, referrals_bp, counter_bp, supervisor_bp,
-               admin_bp, sync_bp):
+               waiting_bp, admin_bp, sync_bp):
         app.register_blueprint(bp)
 
 

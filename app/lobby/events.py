@@ -27,7 +27,7 @@ from ..models import Event, NeedTag, Product, Role, SelfServiceMachine, Subject,
 from ..models import VisitRecommendation
 from ..privacy import FreeText
 from .codes import (DEFAULT_NEED_TAGS, PURPOSES, AmountBand, Flag, Outcome, Purpose,  # noqa: F401
-                    ReferTo, Response, Route, Segment)
+                    ReferralResult, ReferTo, Response, Route, Segment)
 
 LOBBY_ROLES = {Role.LOBBY_MANAGER}
 # The few visit events a teller records from the counter page (app/counter).
@@ -106,6 +106,24 @@ class VisitPitched(Payload):
 
     product: str = Field(min_length=1, max_length=32)
     response: Response
+
+
+class VisitClaimed(Payload):
+    pass
+
+
+class VisitWealthOutcome(Payload):
+    result: ReferralResult
+    amount_band: Optional[AmountBand] = None
+    product: Optional[str] = Field(default=None, min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _band_with_sale(self):
+        if self.result == "sold" and self.amount_band is None:
+            raise ValueError(_("A sale needs its amount band."))
+        if self.result != "sold" and (self.amount_band is not None or self.product is not None):
+            raise ValueError(_("An amount band or product goes only with a sale."))
+        return self
 
 
 class VisitCalled(Payload):
@@ -326,6 +344,42 @@ def called(a: Applied) -> None:
         visit.called_by_id = a.event.user_id
     if a.payload.counter:
         visit.called_counter = a.payload.counter
+
+
+def _check_claimed(a: Applied) -> None:
+    visit = _visit(a)
+    if visit.claimed_by_id is not None and visit.claimed_by_id != a.user.id:
+        raise Rejected("already_taken", _("Another wealth manager is already talking to this "
+                                          "customer."))
+
+
+@event_type("visit.claimed", kind="visit", payload=VisitClaimed, roles={Role.WEALTH_MANAGER},
+            check=_check_claimed,
+            description="A wealth manager goes to talk to a waiting customer (巡视等候区); a "
+                        "second wealth manager gets already_taken.")
+def claimed(a: Applied) -> None:
+    visit = _visit(a)
+    if visit.claimed_by_id is None:  # the first claim in fold order, as the check judged
+        visit.claimed_by_id = a.event.user_id
+        visit.claimed_at = a.event.occurred_at
+
+
+def _check_wealth_outcome(a: Applied) -> None:
+    if a.payload.product is not None:
+        check_products(a, {a.payload.product})
+
+
+@event_type("visit.wealth_outcome", kind="visit", payload=VisitWealthOutcome,
+            roles={Role.WEALTH_MANAGER}, check=_check_wealth_outcome,
+            description="What came of a wealth manager's talk with a waiting customer; a later "
+                        "one corrects an earlier one.")
+def wealth_outcome(a: Applied) -> None:
+    p: VisitWealthOutcome = a.payload
+    visit = _visit(a)
+    visit.claimed_by_id = visit.claimed_by_id or a.event.user_id
+    visit.claimed_at = visit.claimed_at or a.event.occurred_at
+    visit.wealth_result, visit.wealth_amount_band, visit.wealth_product = (
+        p.result, p.amount_band, p.product)
 
 
 @event_type("visit.complaint", kind="visit", payload=VisitComplaint, roles=LOBBY_ROLES,

@@ -156,9 +156,28 @@ def board_context(branch: Branch) -> dict:
         "wait_minutes": lambda v: max(0, int((now - v.greeted_at).total_seconds() // 60)),
         "wait_class": lambda v: wait_class(branch, now, v),
         "gettext": request_gettext(), "purpose_label": purpose_labeler(),
-        "user_name": user_name,
+        "user_name": user_name, "unattended": unattended_wealth(visits),
         "referral_overdue_in": lambda r: referral_overdue_in(r, branch, now),
     }
+
+
+# What suggests wealth business (巡视等候区, the board's warning): a wealth purpose, a
+# high-value customer, a need a wealth manager serves, a large amount, a wealth route.
+WEALTH_PURPOSES = {"wealth"}
+WEALTH_NEEDS = {"wealth_management", "deposits", "insurance", "pension", "foreign_exchange"}
+LARGE_BANDS = {"200k_1m", "gt_1m"}
+
+
+def suggests_wealth(visit: Visit) -> bool:
+    return (visit.purpose in WEALTH_PURPOSES or visit.segment == "high_value"
+            or bool(WEALTH_NEEDS & set(visit.needs or [])) or visit.amount_band in LARGE_BANDS
+            or visit.route in ("wealth", "vip"))
+
+
+def unattended_wealth(visits: list[Visit]) -> Visit | None:
+    """The high-value or wealth-need customer nobody has spoken to who has waited longest."""
+    return next((v for v in visits if suggests_wealth(v) and not v.spoken_to
+                 and v.claimed_by_id is None and v.called_at is None), None)
 
 
 def referral_overdue_in(referral: Referral, branch: Branch, now) -> int | None:

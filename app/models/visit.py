@@ -59,6 +59,13 @@ class Visit(db.Model):
     called_counter: Mapped[str | None] = mapped_column(String(10))
     called_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
+    # A wealth manager's walk through the waiting area (visit.claimed, visit.wealth_outcome).
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wealth_result: Mapped[str | None] = mapped_column(String(16))
+    wealth_amount_band: Mapped[str | None] = mapped_column(String(16))
+    wealth_product: Mapped[str | None] = mapped_column(String(32))
+
     complaint: Mapped[bool] = mapped_column(Boolean, default=False)
     complaint_note: Mapped[str | None] = mapped_column(String(500))
 
@@ -72,6 +79,7 @@ class Visit(db.Model):
     last_step_event_id: Mapped[str | None] = mapped_column(String(36))
     last_step_type: Mapped[str | None] = mapped_column(String(64))
 
+    claimed_by: Mapped["User | None"] = relationship(foreign_keys=[claimed_by_id], lazy="select")
     recommendations: Mapped[list["VisitRecommendation"]] = relationship(
         lazy="selectin", order_by="VisitRecommendation.id", viewonly=True)
 

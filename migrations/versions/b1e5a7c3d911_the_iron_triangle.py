@@ -1,4 +1,4 @@
-"""the iron triangle: referral assignee, consent, taker and product sold; visit called, pitched at the counter; branch take time
+"""the iron triangle: referral assignee, consent, taker and product sold; visit called, pitched at the counter, claimed by a wealth manager; branch take time
 
 Revision ID: b1e5a7c3d911
 Revises: 2d77d6ab65da
@@ -37,6 +37,12 @@ def upgrade():
         batch_op.add_column(sa.Column('called_counter', sa.String(length=10), nullable=True))
         batch_op.add_column(sa.Column('called_by_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_visit_called_by_id_user', 'user', ['called_by_id'], ['id'])
+        batch_op.add_column(sa.Column('claimed_by_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('claimed_at', app.database.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('wealth_result', sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column('wealth_amount_band', sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column('wealth_product', sa.String(length=32), nullable=True))
+        batch_op.create_foreign_key('fk_visit_claimed_by_id_user', 'user', ['claimed_by_id'], ['id'])
 
     with op.batch_alter_table('visit_recommendation', schema=None) as batch_op:
         batch_op.add_column(sa.Column('at_counter', sa.Boolean(), server_default='0',
@@ -48,6 +54,12 @@ def downgrade():
         batch_op.drop_column('at_counter')
 
     with op.batch_alter_table('visit', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_visit_claimed_by_id_user', type_='foreignkey')
+        batch_op.drop_column('wealth_product')
+        batch_op.drop_column('wealth_amount_band')
+        batch_op.drop_column('wealth_result')
+        batch_op.drop_column('claimed_at')
+        batch_op.drop_column('claimed_by_id')
         batch_op.drop_constraint('fk_visit_called_by_id_user', type_='foreignkey')
         batch_op.drop_column('called_by_id')
         batch_op.drop_column('called_counter')
