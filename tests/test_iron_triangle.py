@@ -308,3 +308,13 @@ def test_only_wealth_managers_accept_or_hand_on(app, lobby1, sign_in, user):
     assert client.post(f"/referrals/{referral_id}/accept", htmx=True).status_code == 403
     assert client.post(f"/referrals/{referral_id}/reassign", data={"assignee": "wealth1"},
                        htmx=True).status_code == 403
+
+
+def test_the_wealth_and_teller_pages_are_installable_tablet_pages(sign_in):
+    """Service worker, sync badge and install button, with their own pages kept offline."""
+    for user, url, kept in (("wealth1", "/referrals", "/waiting"), ("wealth1", "/waiting", "/waiting"),
+                            ("teller1", "/referrals", "/counter")):
+        html = sign_in(user).get(url).get_data(as_text=True)
+        assert 'data-testid="sync-status"' in html and 'data-sw="/sw.js"' in html, url
+        assert 'data-testid="install-app"' in html
+        assert kept in html.split('data-offline-urls="')[1].split('"')[0], url

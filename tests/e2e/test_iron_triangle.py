@@ -169,3 +169,20 @@ def test_the_lobby_tablet_marks_a_visit_called(tablet):
     card.get_by_test_id("act-more").click()
     lobby.get_by_test_id("mark-called").click()
     expect(card.get_by_test_id("step-called")).to_have_count(1, timeout=WITHIN)
+
+
+def test_the_wealth_managers_page_on_a_phone(tablet):
+    """Installable (service worker in control) and usable at 390×844: nothing wider than
+    the screen, "on my way" one tap away at 48 px."""
+    lobby = tablet("lobby1", lang="en")
+    wait_until(lobby, "window.Datang !== undefined")
+    greet_and_refer(lobby, "P606")
+    phone = tablet("wealth1", lang="en", viewport=(390, 844))
+    ready(phone)
+    expect(referral_card(phone, "open")).to_have_count(1, timeout=WITHIN)
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    button = referral_card(phone, "open").get_by_test_id("accept-referral")
+    box = button.bounding_box()
+    assert box["width"] >= 48 and box["height"] >= 48
+    button.tap()
+    expect(referral_card(phone, "accepted")).to_have_count(1)
