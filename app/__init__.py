@@ -67,14 +67,16 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .checklist import bp as checklist_bp
+    from .counter import bp as counter_bp
     from .lobby import bp as lobby_bp
     from .pwa import bp as pwa_bp
     from .referrals import bp as referrals_bp
     from .supervisor import bp as supervisor_bp
     from .sync import bp as sync_bp
+    from .waiting import bp as waiting_bp
 
-    for bp in (auth_bp, pwa_bp, lobby_bp, checklist_bp, referrals_bp, supervisor_bp,
-               admin_bp, sync_bp):
+    for bp in (auth_bp, pwa_bp, lobby_bp, checklist_bp, referrals_bp, counter_bp, supervisor_bp,
+               waiting_bp, admin_bp, sync_bp):
         app.register_blueprint(bp)
 
 

@@ -25,6 +25,7 @@ USERS = [
     ("super1", "网点负责人", Role.BRANCH_SUPERVISOR, ["demo"]),
     ("area1", "区域主管", Role.AREA_SUPERVISOR, ["demo", "north"]),
     ("wealth1", "理财经理", Role.WEALTH_MANAGER, ["demo"]),
+    ("wealth2", "理财经理二", Role.WEALTH_MANAGER, ["demo"]),
     ("teller1", "柜员", Role.TELLER, ["demo"]),
     ("admin", "系统管理员", Role.ADMIN, []),
 ]

@@ -48,6 +48,11 @@ from .privacy import free_text_fields
 
 # Who reads every event type in full, besides the roles that record it.
 OVERSEERS = frozenset({Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR, Role.ADMIN})
+# Notes about customers and equipment stay with the lobby and the supervisors: a
+# teller or a wealth manager reads these kinds' events without their private
+# fields, even the types they may record themselves (docs/events.md).
+DESK_ROLES = frozenset({Role.TELLER, Role.WEALTH_MANAGER})
+NOTES_KEPT_FROM_DESK = frozenset({"visit", "complaint", "fault", "checklist_run"})
 
 
 class Payload(BaseModel):
@@ -132,17 +137,22 @@ def event_type(name: str, *, kind: str, payload: type[Payload], roles: Iterable[
     Reading (docs/events.md, "Who reads what"): the roles that may record it,
     the supervisors and the admin read the whole event; the roles of
     `also_read_by` read it without its `private_fields` (by default its
-    `FreeText` fields: the notes). Nobody else receives it.
+    `FreeText` fields: the notes), and so do tellers and wealth managers for a
+    visit, complaint, fault or checklist, whatever they record. Nobody else
+    receives it.
     """
 
     def register(apply: Callable[[Applied], None]):
         if name in EVENT_TYPES:
             raise RuntimeError(f"event type {name} registered twice")
+        readers = frozenset(roles) | OVERSEERS | frozenset(also_read_by)
         full_readers = frozenset(roles) | OVERSEERS
+        if kind in NOTES_KEPT_FROM_DESK:
+            full_readers -= DESK_ROLES
         private = free_text_fields(payload) if private_fields is None else private_fields
         EVENT_TYPES[name] = EventType(
             name, kind, payload, frozenset(roles), apply, creates_subject, check, description,
-            readers=full_readers | frozenset(also_read_by), full_readers=full_readers,
+            readers=readers, full_readers=full_readers,
             private_fields=frozenset(private))
         return apply
 

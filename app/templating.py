@@ -26,14 +26,16 @@ FEATURE_TITLES = {
     "lobby": _l("Lobby"),
     "checklist": _l("Checklist"),
     "referrals": _l("Referrals"),
+    "counter": _l("Counter"),
+    "waiting": _l("Waiting area"),
     "supervisor": _l("Supervisor"),
     "admin": _l("Administration"),
 }
 
 NAV = {
     Role.LOBBY_MANAGER: [("lobby.board", "lobby"), ("checklist.today", "checklist")],
-    Role.TELLER: [("referrals.inbox", "referrals")],
-    Role.WEALTH_MANAGER: [("referrals.inbox", "referrals")],
+    Role.TELLER: [("counter.page", "counter"), ("referrals.inbox", "referrals")],
+    Role.WEALTH_MANAGER: [("referrals.inbox", "referrals"), ("waiting.page", "waiting")],
     Role.BRANCH_SUPERVISOR: [("supervisor.dashboard", "supervisor")],
     Role.AREA_SUPERVISOR: [("supervisor.dashboard", "supervisor")],
     Role.ADMIN: [("admin.index", "admin")],

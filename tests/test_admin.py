@@ -31,7 +31,7 @@ def admin_urls(app) -> list[tuple[str, str]]:
 def branch_form(**overrides) -> dict:
     data = {"code": "east", "name": "城东支行", "name_en": "East Branch",
             "timezone": "Asia/Shanghai", "opens_at": "08:30", "wait_warn_minutes": "8",
-            "wait_alert_minutes": "20"}
+            "wait_alert_minutes": "20", "referral_take_minutes": "4"}
     data.update(overrides)
     return data
 
@@ -142,6 +142,7 @@ def test_create_branch(admin, app):
         assert branch.name == "城东支行" and branch.name_en == "East Branch"
         assert branch.opens_at.strftime("%H:%M") == "08:30"
         assert (branch.wait_warn_minutes, branch.wait_alert_minutes) == (8, 20)
+        assert branch.referral_take_minutes == 4
         assert branch.active
     assert "east" in admin.get("/admin/branches").get_data(as_text=True)
 
@@ -160,6 +161,7 @@ def test_create_branch(admin, app):
     ({"opens_at": ""}, "Enter the opening time."),
     ({"wait_warn_minutes": "ten"}, "Not a valid integer value."),
     ({"wait_warn_minutes": "0"}, "Enter a number from 1 to 240."),
+    ({"referral_take_minutes": "0"}, "Enter a number from 1 to 60."),
     ({"wait_warn_minutes": "30", "wait_alert_minutes": "20"},
      "The red threshold must be longer than the amber one."),
 ])
@@ -241,7 +243,7 @@ def usernames_in(html: str) -> set[str]:
 def test_user_list_and_filters(admin):
     everyone = usernames_in(admin.get("/admin/users").get_data(as_text=True))
     assert everyone == {"lobby1", "lobby2", "lobby-north", "super1", "area1", "wealth1",
-                        "teller1", "admin"}
+                        "wealth2", "teller1", "admin"}
     north = usernames_in(admin.get("/admin/users?branch=north").get_data(as_text=True))
     assert north == {"lobby-north", "area1"}
     lobby_demo = admin.get("/admin/users?branch=demo&role=lobby_manager").get_data(as_text=True)

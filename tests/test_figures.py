@@ -239,3 +239,60 @@ def test_observer_never_refuses_a_lobby_event(app, sign_in, monkeypatch):
 
     monkeypatch.setattr(projection, "project_subjects", broken)
     accepted(sign_in("lobby1"), [make_event("visit.greeted", None, {"purpose": "cash"})])
+
+
+def test_iron_triangle_figures_and_rebuild_agree(app, sign_in):
+    """Time to take and to meet, conversion by wealth manager and by referrer, referrals
+    nobody took, waits ending at the call and service time; incremental == rebuilt."""
+    lobby, teller = sign_in("lobby1"), sign_in("teller1")
+    wealth1, wealth2 = sign_in("wealth1"), sign_in("wealth2")
+    v1, v2 = visit(), visit()
+    r1, r2, r3, r4 = (str(uuid.uuid4()) for _ in range(4))
+    accepted(lobby, [
+        make_event("visit.greeted", v1, {"purpose": "wealth"}, occurred_at=at("2026-11-10T09:00:00")),
+        make_event("referral.created", r1, {"visit_id": v1, "to": "wealth", "consent": True},
+                   occurred_at=at("2026-11-10T09:02:00")),
+        make_event("referral.created", r2, {"to": "wealth"}, occurred_at=at("2026-11-10T09:10:00")),
+        make_event("visit.greeted", v2, {"purpose": "cash"}, occurred_at=at("2026-11-10T10:00:00")),
+    ])
+    accepted(teller, [
+        make_event("referral.created", r3, {"to": "wealth", "assignee": "wealth2"},
+                   occurred_at=at("2026-11-10T11:00:00")),
+        make_event("referral.created", r4, {"to": "wealth"}, occurred_at=at("2026-11-10T12:00:00")),
+        make_event("visit.called", v2, {"counter": "2"}, occurred_at=at("2026-11-10T10:12:00")),
+    ])
+    accepted(wealth1, [
+        make_event("referral.accepted", r1, {}, occurred_at=at("2026-11-10T09:04:30")),
+        make_event("referral.outcome", r1, {"result": "sold", "amount_band": "50k_200k",
+                                            "product": "wm-stable"},
+                   occurred_at=at("2026-11-10T09:20:00")),
+        make_event("referral.accepted", r2, {}, occurred_at=at("2026-11-10T09:11:00")),
+        make_event("referral.outcome", r2, {"result": "no_sale"},
+                   occurred_at=at("2026-11-10T09:30:00")),
+    ])
+    accepted(wealth2, [
+        make_event("referral.accepted", r3, {}, occurred_at=at("2026-11-10T11:08:00")),
+        make_event("referral.outcome", r3, {"result": "sold", "amount_band": "gt_1m"},
+                   occurred_at=at("2026-11-10T11:15:00")),
+    ])
+    accepted(lobby, [make_event("visit.closed", v2, {"outcome": "served"},
+                                occurred_at=at("2026-11-10T10:20:00"))])
+    with app.app_context():
+        fig = compute(branches("demo"), period_for("day", DAY), today=DAY)
+        t = fig["triangle"]
+        assert (t["take_n"], t["take_median"], t["take_p90"]) == (3, 2, 8)  # 2.5, 1, 8 min
+        assert (t["meet_n"], t["meet_median"], t["meet_p90"]) == (3, 18, 20)  # 18, 20, 15 min
+        assert t["untaken"] == 1  # r4
+        assert [(r["name"], r["n"], r["sold"]) for r in t["by_wealth_manager"]] == [
+            ("理财经理", 2, 1), ("理财经理二", 1, 1)]
+        assert [(r["name"], r["n"], r["sold"]) for r in t["by_referrer"]] == [
+            ("大堂经理一", 2, 1), ("柜员", 2, 1)]
+        assert fig["wait"]["hist"] == {12: 1}  # greeted 10:00, called 10:12: not closed at 10:20
+        assert (fig["service"]["n"], fig["service"]["median"]) == (1, 8)
+        before = snapshot()
+        rebuild_figures()
+        assert snapshot() == before
+    page = sign_in("super1").get(f"/supervisor/figures?period=day&date={DAY.isoformat()}&lang=en")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'data-testid="fig-take"' in text and 'data-testid="fig-conv-wm"' in text

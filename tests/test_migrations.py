@@ -91,9 +91,9 @@ def test_seed_demo_twice_is_safe(bare_app):
     runner = bare_app.test_cli_runner()
     first = runner.invoke(args=["seed-demo"])
     assert first.exit_code == 0, first.output
-    assert "2 branches and 8 users added" in first.output
+    assert "2 branches and 9 users added" in first.output
     after_first = counts(bare_app)
-    assert after_first == (2, 8)
+    assert after_first == (2, 9)
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0, second.output
     assert "0 branches and 0 users added" in second.output

@@ -68,7 +68,7 @@ def test_list_and_referral_fragments(sign_in, referral):
     response = wealth.get("/referrals/list", headers=HX)
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html and referral in html
-    version = re.search(r'name="since" value="(\d+)"', html).group(1)
+    version = re.search(r'name="since" value="([\d-]+)"', html).group(1)
     assert wealth.get(f"/referrals/list?since={version}", headers=HX).status_code == 204
     assert wealth.get("/referrals/list").status_code == 302
     one = wealth.get(f"/referrals/{referral}", headers=HX)
@@ -82,13 +82,14 @@ def test_outcome_closes_the_referral_and_shows_on_the_visit(app, sign_in, lobby1
     response = wealth.post(f"/referrals/{referral}/outcome",
                            data={"result": "sold", "amount_band": "200k_1m", "note": ""}, htmx=True)
     html = response.get_data(as_text=True)
-    assert response.status_code == 200 and 'data-status="done"' in html and "<html" not in html
+    assert response.status_code == 200 and 'data-state="done"' in html and "<html" not in html
     with app.app_context():
         r = db.session.get(Referral, referral)
         assert (r.status, r.result, r.amount_band) == ("done", "sold", "200k_1m")
         assert r.outcome_by.username == "wealth1"
     board = lobby1.get("/lobby/board?lang=en", headers=HX).get_data(as_text=True)
-    assert re.search(r'data-testid="referral-status">Referred to Wealth manager:\s*Sold', board)
+    assert re.search(r'data-testid="referral-status">Referred to Wealth manager:\s*'
+                     r'<span data-testid="referral-state" data-state="done">Sold', board)
     # A browser (no htmx) is sent back to the inbox.
     again = wealth.post(f"/referrals/{referral}/outcome", data={"result": "met"})
     assert again.status_code == 302
@@ -138,7 +139,7 @@ def test_only_a_wealth_manager_records_outcomes(app, sign_in, lobby1, referral):
 def test_teller_refers_a_counter_customer(app, sign_in):
     teller = sign_in("teller1")
     response = teller.post("/referrals", data={"to": "wealth", "purpose": "transfer",
-                                               "segment": "regular",
+                                               "segment": "regular", "consent": "yes",
                                                "note": "asks about 3-year deposits"}, htmx=True)
     assert response.status_code == 200 and "<html" not in response.get_data(as_text=True)
     with app.app_context():

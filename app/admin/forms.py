@@ -104,6 +104,14 @@ class BranchForm(FlaskForm):
                     NumberRange(min=1, max=480, message=_l("Enter a number from %(min)s to %(max)s."))],
         render_kw={"inputmode": "numeric"})
 
+    referral_take_minutes = IntegerField(
+        _l("Referral nobody took: amber after (minutes)"), default=3,
+        # Optional: forms (and clients) from before it existed keep the default.
+        filters=[lambda value: 3 if value is None else value],
+        validators=[Optional(),
+                    NumberRange(min=1, max=60, message=_l("Enter a number from %(min)s to %(max)s."))],
+        render_kw={"inputmode": "numeric"})
+
     def validate_wait_alert_minutes(self, field) -> None:
         warn = self.wait_warn_minutes.data
         if isinstance(warn, int) and isinstance(field.data, int) and field.data <= warn:

@@ -72,6 +72,7 @@ REFERRAL_RESULT_LABELS = {
 }
 REFERRAL_STATUS_LABELS = {
     "open": _l("Waiting for the wealth manager"),
+    "accepted": _l("Taken: on the way"),
     "done": _l("Done"),
     "cancelled": _l("Cancelled"),
 }
@@ -96,6 +97,8 @@ EVENT_LABELS = {
     "visit.recommended": _l("Recommended"),
     "visit.referred": _l("Referred"),
     "visit.funds_kept": TERMS["funds_kept"],
+    "visit.called": _l("Called to a counter"),
+    "visit.pitched": _l("One-sentence pitch"),
     "visit.complaint": _l("Complaint"),
     "visit.closed": _l("Closed"),
     "visit.undone": _l("Step undone"),

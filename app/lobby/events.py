@@ -28,12 +28,15 @@ from ..models import VisitRecommendation
 from ..checklist.inventory import local_day
 from ..privacy import FreeText
 from .codes import (DEFAULT_NEED_TAGS, PURPOSES, AmountBand, Flag, Outcome, Purpose,  # noqa: F401
-                    ReferTo, Response, Route, Segment)
+                    ReferralResult, ReferTo, Response, Route, Segment)
 
 LOBBY_ROLES = {Role.LOBBY_MANAGER}
 # The referral desk shows a wealth manager the waiting-area facts of the visits
 # it receives: they pull the visit's steps without the notes (FreeText fields).
 DESK_READERS = {Role.WEALTH_MANAGER}
+# The few visit events a teller records from the counter page (app/counter).
+LOBBY_AND_COUNTER = {Role.LOBBY_MANAGER, Role.TELLER}
+LOBBY_AND_DESK = {Role.LOBBY_MANAGER, Role.WEALTH_MANAGER}
 
 
 def _uuid(value: str) -> str:
@@ -109,6 +112,35 @@ class VisitReferred(Payload):
     note: Optional[FreeText] = Field(default=None, max_length=300)
 
     _check_id = field_validator("referral_id")(classmethod(lambda cls, v: _uuid(v)))
+
+
+class VisitPitched(Payload):
+    """The teller's one-sentence pitch (一句话营销): one product and the customer's response."""
+
+    product: str = Field(min_length=1, max_length=32)
+    response: Response
+
+
+class VisitClaimed(Payload):
+    pass
+
+
+class VisitWealthOutcome(Payload):
+    result: ReferralResult
+    amount_band: Optional[AmountBand] = None
+    product: Optional[str] = Field(default=None, min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _band_with_sale(self):
+        if self.result == "sold" and self.amount_band is None:
+            raise ValueError(_("A sale needs its amount band."))
+        if self.result != "sold" and (self.amount_band is not None or self.product is not None):
+            raise ValueError(_("An amount band or product goes only with a sale."))
+        return self
+
+
+class VisitCalled(Payload):
+    counter: Optional[str] = Field(default=None, min_length=1, max_length=10)
 
 
 class VisitComplaint(Payload):
@@ -209,6 +241,8 @@ def updated(a: Applied) -> None:
 
 def _check_triaged(a: Applied) -> None:
     p: VisitTriaged = a.payload
+    if a.user.role is Role.TELLER and p.route != "self_service":
+        raise Rejected("forbidden", _("A teller only sends small cash work to the machines."))
     if p.machine is None:
         return
     names = set(db.session.scalars(select(SelfServiceMachine.name).where(
@@ -218,9 +252,10 @@ def _check_triaged(a: Applied) -> None:
                                             "%(name)s.", name=p.machine))
 
 
-@event_type("visit.triaged", kind="visit", payload=VisitTriaged, roles=LOBBY_ROLES,
+@event_type("visit.triaged", kind="visit", payload=VisitTriaged, roles=LOBBY_AND_COUNTER,
             also_read_by=DESK_READERS, check=_check_triaged,
-            description="The customer was sent on a route; a later triage re-routes.")
+            description="The customer was sent on a route; a later triage re-routes. A teller "
+                        "records only `self_service` (small cash work diverted to the machines).")
 @step
 def triaged(a: Applied) -> None:
     p: VisitTriaged = a.payload
@@ -263,7 +298,11 @@ def engaged(a: Applied) -> None:
 
 
 def _check_recommended(a: Applied) -> None:
-    codes = set(a.payload.products)
+    check_products(a, set(a.payload.products))
+
+
+def check_products(a: Applied, codes: set[str]) -> None:
+    """Refuse products the branch does not offer, or whose sale had ended that day."""
     offered = db.session.scalars(select(Product).where(
         Product.branch_id == a.branch.id, Product.code.in_(codes), Product.active.is_(True))).all()
     missing = codes - {p.code for p in offered}
@@ -302,7 +341,21 @@ def funds_kept(a: Applied) -> None:
     _visit(a).funds_kept_band = a.payload.amount_band
 
 
-@event_type("visit.referred", kind="visit", payload=VisitReferred, roles=LOBBY_ROLES,
+@event_type("visit.pitched", kind="visit", payload=VisitPitched, roles={Role.TELLER},
+            also_read_by=LOBBY_AND_DESK,
+            check=lambda a: check_products(a, {a.payload.product}),
+            description="The teller's one-sentence pitch at the counter (一句话营销): the "
+                        "product and the customer's response.")
+@step
+def pitched(a: Applied) -> None:
+    p: VisitPitched = a.payload
+    db.session.add(VisitRecommendation(
+        visit_id=a.subject.id, event_id=a.event.id, branch_id=a.branch.id,
+        product_code=p.product, response=p.response, recommended_at=a.event.occurred_at,
+        without_need=False, confirmed_without_need=False, at_counter=True))
+
+
+@event_type("visit.referred", kind="visit", payload=VisitReferred, roles=LOBBY_AND_COUNTER,
             also_read_by=DESK_READERS,
             description="Handed to a wealth manager or the corporate desk; the referral itself "
                         "is the subject of referral.created.")
@@ -312,6 +365,57 @@ def referred(a: Applied) -> None:
     visit = _visit(a)
     visit.referral_id = p.referral_id
     visit.referred_to = p.to
+
+
+@event_type("visit.called", kind="visit", payload=VisitCalled, roles=LOBBY_AND_COUNTER,
+            also_read_by=DESK_READERS,
+            description="The customer was called to a counter: the wait ends, service begins. "
+                        "The first call counts; a later one changes only the counter.")
+@step
+def called(a: Applied) -> None:
+    visit = _visit(a)
+    if visit.called_at is None:
+        visit.called_at = a.event.occurred_at
+        visit.called_by_id = a.event.user_id
+    if a.payload.counter:
+        visit.called_counter = a.payload.counter
+
+
+def _check_claimed(a: Applied) -> None:
+    visit = _visit(a)
+    if visit.claimed_by_id is not None and visit.claimed_by_id != a.user.id:
+        raise Rejected("already_taken", _("Another wealth manager is already talking to this "
+                                          "customer."))
+
+
+@event_type("visit.claimed", kind="visit", payload=VisitClaimed, roles={Role.WEALTH_MANAGER},
+            also_read_by=LOBBY_ROLES,
+            check=_check_claimed,
+            description="A wealth manager goes to talk to a waiting customer (巡视等候区); a "
+                        "second wealth manager gets already_taken.")
+def claimed(a: Applied) -> None:
+    visit = _visit(a)
+    if visit.claimed_by_id is None:  # the first claim in fold order, as the check judged
+        visit.claimed_by_id = a.event.user_id
+        visit.claimed_at = a.event.occurred_at
+
+
+def _check_wealth_outcome(a: Applied) -> None:
+    if a.payload.product is not None:
+        check_products(a, {a.payload.product})
+
+
+@event_type("visit.wealth_outcome", kind="visit", payload=VisitWealthOutcome,
+            roles={Role.WEALTH_MANAGER}, also_read_by=LOBBY_ROLES, check=_check_wealth_outcome,
+            description="What came of a wealth manager's talk with a waiting customer; a later "
+                        "one corrects an earlier one.")
+def wealth_outcome(a: Applied) -> None:
+    p: VisitWealthOutcome = a.payload
+    visit = _visit(a)
+    visit.claimed_by_id = visit.claimed_by_id or a.event.user_id
+    visit.claimed_at = visit.claimed_at or a.event.occurred_at
+    visit.wealth_result, visit.wealth_amount_band, visit.wealth_product = (
+        p.result, p.amount_band, p.product)
 
 
 @event_type("visit.complaint", kind="visit", payload=VisitComplaint, roles=LOBBY_ROLES,

@@ -17,7 +17,8 @@ from ..i18n import ui_lang as lang
 from ..events import format_time
 from ..extensions import db
 from ..privacy import refusal_message
-from ..models import Branch, Event, NeedTag, Product, Referral, SelfServiceMachine, User, Visit
+from ..models import (Branch, Event, NeedTag, Product, Referral, Role, SelfServiceMachine, User,
+                      Visit)
 from ..templating import PURPOSE_LABELS
 from .codes import (AMOUNT_BANDS, BAND_LABELS, DEFAULT_NEED_TAGS, EVENT_LABELS, FLAG_LABELS,
                     FLAGS, OUTCOME_LABELS, OUTCOMES, PURPOSES, REFER_TO, REFER_TO_LABELS,
@@ -200,7 +201,46 @@ def board_context(branch: Branch, version: int | None = None) -> dict:
         "wait_minutes": lambda v: max(0, int((now - v.greeted_at).total_seconds() // 60)),
         "wait_class": lambda v: wait_class(branch, now, v),
         "gettext": template_gettext(), "purpose_label": purpose_labeler(),
+        "user_name": user_name, "unattended": unattended_wealth(visits),
+        "referral_overdue_in": lambda r: referral_overdue_in(r, branch, now),
     }
+
+
+# What suggests wealth business (巡视等候区, the board's warning): a wealth purpose, a
+# high-value customer, a need a wealth manager serves, a large amount, a wealth route.
+WEALTH_PURPOSES = {"wealth"}
+WEALTH_NEEDS = {"wealth_management", "deposits", "insurance", "pension", "foreign_exchange"}
+LARGE_BANDS = {"200k_1m", "gt_1m"}
+
+
+def suggests_wealth(visit: Visit) -> bool:
+    return (visit.purpose in WEALTH_PURPOSES or visit.segment == "high_value"
+            or bool(WEALTH_NEEDS & set(visit.needs or [])) or visit.amount_band in LARGE_BANDS
+            or visit.route in ("wealth", "vip"))
+
+
+def unattended_wealth(visits: list[Visit]) -> Visit | None:
+    """The high-value or wealth-need customer nobody has spoken to who has waited longest."""
+    return next((v for v in visits if suggests_wealth(v) and not v.spoken_to
+                 and v.claimed_by_id is None and v.called_at is None), None)
+
+
+def referral_overdue_in(referral: Referral, branch: Branch, now) -> int | None:
+    """Seconds until an open referral nobody took turns amber (0: it is amber); None if taken."""
+    if referral.status != "open":
+        return None
+    return max(0, int((referral.created_at + referral_take_time(branch) - now).total_seconds()))
+
+
+def wealth_managers(branch: Branch) -> list[User]:
+    """The branch's active wealth managers, the people a referral can be assigned to."""
+    users = db.session.scalars(select(User).where(
+        User.role == Role.WEALTH_MANAGER, User.active.is_(True)).order_by(User.username))
+    return [u for u in users if u.can_read(branch.id)]
+
+
+def referral_take_time(branch: Branch) -> timedelta:
+    return timedelta(minutes=branch.referral_take_minutes or 3)
 
 
 def purpose_labeler():
@@ -265,6 +305,7 @@ def static_context(branch: Branch) -> dict:
         "refer_to": REFER_TO, "need_tags": tags, "products": offered,
         "machines": machine_names, "labels": labels(), "gettext": template_gettext(),
         "lobby_data": page_data(branch, tags, offered, machine_names),
+        "wealth_managers": wealth_managers(branch),
     }
 
 
@@ -309,6 +350,11 @@ def summarize(e: Event, by_id: dict, product_names: dict, needs: dict) -> str:
     elif e.type == "visit.recommended":
         parts += [product_names.get(c, c) for c in p.get("products", [])]
         parts.append(label(RESPONSE_LABELS, p.get("response")))
+    elif e.type == "visit.pitched":
+        parts.append(product_names.get(p.get("product"), p.get("product")))
+        parts.append(label(RESPONSE_LABELS, p.get("response")))
+    elif e.type == "visit.called":
+        parts.append(p.get("counter") or "")
     elif e.type == "visit.referred":
         parts.append(label(REFER_TO_LABELS, p.get("to")))
         if p.get("note"):

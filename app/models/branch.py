@@ -55,6 +55,8 @@ class Branch(db.Model):
     # Waiting-board colours: a wait past these many minutes is amber, then red.
     wait_warn_minutes: Mapped[int] = mapped_column(Integer, default=10)
     wait_alert_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # A referral nobody took within these many minutes turns amber (lobby card, /referrals).
+    referral_take_minutes: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -57,6 +57,18 @@ class Visit(db.Model):
     referral_id: Mapped[str | None] = mapped_column(String(36))
     referred_to: Mapped[str | None] = mapped_column(String(16))
 
+    # Called to a counter (visit.called): the wait ends, service begins. The first call counts.
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    called_counter: Mapped[str | None] = mapped_column(String(10))
+    called_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    # A wealth manager's walk through the waiting area (visit.claimed, visit.wealth_outcome).
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wealth_result: Mapped[str | None] = mapped_column(String(16))
+    wealth_amount_band: Mapped[str | None] = mapped_column(String(16))
+    wealth_product: Mapped[str | None] = mapped_column(String(32))
+
     complaint: Mapped[bool] = mapped_column(Boolean, default=False)
     complaint_note: Mapped[str | None] = mapped_column(String(500))
 
@@ -70,6 +82,7 @@ class Visit(db.Model):
     last_step_event_id: Mapped[str | None] = mapped_column(String(36))
     last_step_type: Mapped[str | None] = mapped_column(String(64))
 
+    claimed_by: Mapped["User | None"] = relationship(foreign_keys=[claimed_by_id], lazy="select")
     recommendations: Mapped[list["VisitRecommendation"]] = relationship(
         lazy="selectin", order_by="VisitRecommendation.id", viewonly=True)
 
@@ -103,3 +116,5 @@ class VisitRecommendation(db.Model):
     without_need: Mapped[bool] = mapped_column(Boolean, default=False)
     # The lobby manager confirmed recommending with no need known.
     confirmed_without_need: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The teller's one-sentence pitch at the counter (visit.pitched), not the lobby's.
+    at_counter: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

@@ -1,8 +1,17 @@
 """The `referral.*` event types: a hand-off to a wealth manager and what came of it.
 
 The lobby tablet records `visit.referred` on the visit and `referral.created`
-for the new referral; a teller records only `referral.created`. The wealth
-manager records `referral.outcome`; until then the referral stays open.
+for the new referral; a teller records only `referral.created`. A wealth
+manager takes it (`referral.accepted`, "on my way"), may hand it to a
+colleague (`referral.reassigned`) and records `referral.outcome`.
+
+Who may take a referral is judged when the event arrives (`check`), against
+the referral as it stands: the first wealth manager whose accept reaches the
+server wins, a later one is told `already_taken`. The fold agrees with that:
+an accept changes only a referral that is still open, so a rebuild in
+occurred_at order (an offline tablet's late cancel) keeps the same taker.
+Wealth managers' pages post online, so their events carry the server's time
+and sort in the order they arrived.
 """
 from __future__ import annotations
 
@@ -11,12 +20,12 @@ from typing import Optional
 
 from flask_babel import gettext as _
 from pydantic import Field, field_validator, model_validator
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from ..events import Applied, Payload, Rejected, add, event_type, get, new_row, register_aggregate
 from ..extensions import db
 from ..lobby.codes import AmountBand, Purpose, ReferralResult, ReferTo, Segment
-from ..models import Referral, Role, Subject, Visit
+from ..models import Product, Referral, Role, Subject, User, Visit
 from ..privacy import FreeText
 
 SENDER_ROLES = {Role.LOBBY_MANAGER, Role.TELLER}
@@ -31,6 +40,10 @@ class ReferralCreated(Payload):
     note: Optional[FreeText] = Field(default=None, max_length=300)
     purpose: Optional[Purpose] = None
     segment: Optional[Segment] = None
+    assignee: Optional[str] = Field(default=None, min_length=1, max_length=64)
+    # 客户同意到理财区. Absent: not recorded (clients before it existed); false: refused,
+    # since a customer who did not agree is not sent to the wealth area.
+    consent: Optional[bool] = None
 
     @field_validator("visit_id")
     @classmethod
@@ -42,18 +55,36 @@ class ReferralCreated(Payload):
         except ValueError:
             raise ValueError("must be a UUID") from None
 
+    @model_validator(mode="after")
+    def _wealth_only(self):
+        if self.assignee is not None and self.to != "wealth":
+            raise ValueError(_("Only a referral to a wealth manager names one."))
+        if self.consent is False:
+            raise ValueError(_("Refer a customer only when they agree to go."))
+        return self
+
+
+class ReferralAccepted(Payload):
+    pass
+
+
+class ReferralReassigned(Payload):
+    assignee: str = Field(min_length=1, max_length=64)
+    note: Optional[FreeText] = Field(default=None, max_length=300)
+
 
 class ReferralOutcome(Payload):
     result: ReferralResult
     amount_band: Optional[AmountBand] = None
+    product: Optional[str] = Field(default=None, min_length=1, max_length=32)
     note: Optional[FreeText] = Field(default=None, max_length=300)
 
     @model_validator(mode="after")
     def _band_with_sale(self):
         if self.result == "sold" and self.amount_band is None:
             raise ValueError(_("A sale needs its amount band."))
-        if self.result != "sold" and self.amount_band is not None:
-            raise ValueError(_("An amount band goes only with a sale."))
+        if self.result != "sold" and (self.amount_band is not None or self.product is not None):
+            raise ValueError(_("An amount band or product goes only with a sale."))
         return self
 
 
@@ -68,7 +99,31 @@ def _reset(subject: Subject) -> None:
 register_aggregate("referral", _reset)
 
 
+def wealth_manager(username: str, branch_id: int) -> User | None:
+    """The active wealth manager of the branch called `username`, if there is one."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if (user is None or not user.active or user.role is not Role.WEALTH_MANAGER
+            or not user.can_read(branch_id)):
+        return None
+    return user
+
+
+def user_id_of(username: str | None) -> int | None:
+    """The id of a user named in a stored event (a fold never refuses: it was judged)."""
+    if username is None:
+        return None
+    return db.session.scalar(select(User.id).where(User.username == username))
+
+
+def _check_assignee(a: Applied) -> None:
+    username = a.payload.assignee
+    if username is not None and wealth_manager(username, a.branch.id) is None:
+        raise Rejected("unknown_assignee", _("%(name)s is not a wealth manager of this branch.",
+                                             name=username))
+
+
 def _check_created(a: Applied) -> None:
+    _check_assignee(a)
     visit_id = a.payload.visit_id
     if visit_id is None:
         return
@@ -78,26 +133,89 @@ def _check_created(a: Applied) -> None:
                                           "branch."))
 
 
+def _referral(a: Applied) -> Referral:
+    return get(Referral, a.subject.id)
+
+
+def _check_still_open(referral: Referral) -> None:
+    if not referral.is_open:
+        raise Rejected("referral_closed", _("This referral is already finished."))
+
+
+def _check_accepted(a: Applied) -> None:
+    referral = _referral(a)
+    _check_still_open(referral)
+    if referral.accepted_by_id is not None and referral.accepted_by_id != a.user.id:
+        raise Rejected("already_taken", _("Another wealth manager has taken this referral."))
+    if referral.assignee_id is not None and referral.assignee_id != a.user.id:
+        raise Rejected("not_assignee", _("This referral is meant for another wealth manager."))
+
+
+def _check_reassigned(a: Applied) -> None:
+    referral = _referral(a)
+    _check_still_open(referral)
+    holder = referral.accepted_by_id or referral.assignee_id
+    if holder is not None and holder != a.user.id:
+        raise Rejected("not_yours", _("Only the wealth manager who has this referral may hand "
+                                      "it on."))
+    _check_assignee(a)
+
+
+def _check_outcome(a: Applied) -> None:
+    code = a.payload.product
+    if code is not None and db.session.scalar(select(Product.id).where(
+            Product.branch_id == a.branch.id, Product.code == code)) is None:
+        raise Rejected("unknown_product", _("Not in this branch's catalogue: %(codes)s",
+                                            codes=code))
+
+
 @event_type("referral.created", kind="referral", payload=ReferralCreated, roles=SENDER_ROLES,
             also_read_by=RECEIVER_ROLES, **ALL_READ, creates_subject=True, check=_check_created,
-            description="A customer was handed to a wealth manager or the corporate desk.")
+            description="A customer was handed to a wealth manager (a named one with "
+                        "`assignee`) or the corporate desk.")
 def created(a: Applied) -> None:
     p: ReferralCreated = a.payload
     add(new_row(
         Referral, id=a.subject.id, branch_id=a.branch.id, visit_id=p.visit_id, to=p.to,
         note=p.note, purpose=p.purpose, segment=p.segment, created_at=a.event.occurred_at,
-        created_by_id=a.event.user_id, status="open"))
+        created_by_id=a.event.user_id, status="open", assignee_id=user_id_of(p.assignee),
+        consent=p.consent))
+
+
+@event_type("referral.accepted", kind="referral", payload=ReferralAccepted,
+            roles=RECEIVER_ROLES, also_read_by=SENDER_ROLES, **ALL_READ, check=_check_accepted,
+            description="A wealth manager takes the referral (\"on my way\"); a second taker "
+                        "gets already_taken, one it is not assigned to not_assignee.")
+def accepted(a: Applied) -> None:
+    referral = _referral(a)
+    if referral.status == "open":  # the first accept in fold order wins
+        referral.status = "accepted"
+        referral.accepted_at = a.event.occurred_at
+        referral.accepted_by_id = a.event.user_id
+
+
+@event_type("referral.reassigned", kind="referral", payload=ReferralReassigned,
+            roles=RECEIVER_ROLES, also_read_by=SENDER_ROLES, **ALL_READ,
+            check=_check_reassigned,
+            description="Handed to a colleague: open again, assigned to the new wealth manager.")
+def reassigned(a: Applied) -> None:
+    referral = _referral(a)
+    if referral.is_open:
+        referral.status = "open"
+        referral.assignee_id = user_id_of(a.payload.assignee)
+        referral.accepted_at = referral.accepted_by_id = None
 
 
 @event_type("referral.outcome", kind="referral", payload=ReferralOutcome, roles=RECEIVER_ROLES,
-            also_read_by=SENDER_ROLES, **ALL_READ,
+            also_read_by=SENDER_ROLES, **ALL_READ, check=_check_outcome,
             description="What came of the referral; a later outcome corrects an earlier one.")
 def outcome(a: Applied) -> None:
     p: ReferralOutcome = a.payload
-    referral = get(Referral, a.subject.id)
+    referral = _referral(a)
     referral.status = "done"
     referral.result = p.result
     referral.amount_band = p.amount_band
+    referral.product = p.product
     referral.outcome_note = p.note
     referral.outcome_at = a.event.occurred_at
     referral.outcome_by_id = a.event.user_id
@@ -107,6 +225,6 @@ def outcome(a: Applied) -> None:
             roles=SENDER_ROLES, also_read_by=RECEIVER_ROLES, **ALL_READ,
             description="The sender took the referral back (e.g. its visit.referred was undone).")
 def cancelled(a: Applied) -> None:
-    referral = get(Referral, a.subject.id)
-    if referral.status == "open":
+    referral = _referral(a)
+    if referral.is_open:
         referral.status = "cancelled"

@@ -1,13 +1,17 @@
 """The referral desk (/referrals): the wealth manager's inbox and the teller's hand-off form.
 
 A desk page, not offline: its forms post through app.events.record(), the same
-write path as the tablets' sync.
+write path as the tablets' sync, so a wealth manager's "on my way" carries the
+server's time and two racing for one referral are judged in arrival order.
+The list is polled every 2 s (204 while nothing changed), so every device of
+the branch shows a new referral or its taker within the contract's 5 s.
 """
 from __future__ import annotations
 
 from datetime import timedelta
 
 from flask import redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
@@ -15,12 +19,13 @@ from ..auth.session import current_branch, in_branch, role_required
 from ..database import utcnow
 from ..events import Rejected, new_id, record
 from ..extensions import db
-from ..htmx import is_htmx, not_modified, render, unchanged_since
+from ..htmx import is_htmx, not_modified, render
 from ..lobby.codes import AMOUNT_BANDS, PURPOSES, REFER_TO, REFERRAL_RESULTS, SEGMENTS, label
 from ..lobby.complaints import complaints_context
 from ..lobby.rules import branch_rules, large_cash_band
-from ..lobby.views import labels
-from ..models import Branch, Event, Referral, Role, Visit
+from ..lobby.views import (board_version, labels, referral_overdue_in, referral_take_time,
+                           wealth_managers)
+from ..models import Branch, Product, Referral, Role, Visit
 from ..supervisor.focus import today_lines
 from . import bp
 
@@ -39,15 +44,19 @@ def visits_of(referrals: list[Referral]) -> dict[str, Visit]:
     return {v.id: v for v in db.session.scalars(select(Visit).where(Visit.id.in_(ids)))}
 
 
+UNFINISHED = ("open", "accepted")
+
+
 def list_context(branch: Branch) -> dict:
     since = utcnow() - RECENT
     query = select(Referral).where(Referral.branch_id == branch.id)
-    open_ = db.session.scalars(query.where(Referral.status == "open")
+    open_ = db.session.scalars(query.where(Referral.status.in_(UNFINISHED))
                                .order_by(Referral.created_at)).all()
     recent = db.session.scalars(query.where(
-        Referral.status != "open", or_(Referral.outcome_at >= since, Referral.created_at >= since))
+        Referral.status.not_in(UNFINISHED),
+        or_(Referral.outcome_at >= since, Referral.created_at >= since))
         .order_by(Referral.created_at.desc()).limit(50)).all()
-    return {**common_context(), "branch": branch, "open": open_, "recent": recent,
+    return {**common_context(branch), "branch": branch, "open": open_, "recent": recent,
             "visits": visits_of(list(open_) + list(recent)), "version": list_version(branch),
             "large_cash": large_cash_waiting(branch)}
 
@@ -64,22 +73,28 @@ def large_cash_waiting(branch: Branch) -> list[Visit]:
         Visit.amount_band.in_(bands)).order_by(Visit.greeted_at)))
 
 
-# Events that may start or end a large-cash alert on the list.
-LARGE_CASH_TYPES = ("visit.triaged", "visit.updated", "visit.closed", "visit.undone")
+def list_version(branch: Branch) -> str:
+    """The branch's latest event and how many open referrals are overdue.
+
+    The list changes when a referral or its visit does (a large-cash alert
+    too), or when an open one passes the branch's time to take (it turns amber).
+    """
+    overdue = db.session.scalar(select(func.count(Referral.id)).where(
+        Referral.branch_id == branch.id, Referral.status == "open",
+        Referral.created_at <= utcnow() - referral_take_time(branch)))
+    return f"{board_version(branch)}-{overdue}"
 
 
-def list_version(branch: Branch) -> int:
-    """The position of the branch's latest referral or large-cash event: the list changes
-    only when one does."""
-    return db.session.scalar(select(func.max(Event.position)).where(
-        Event.branch_id == branch.id,
-        or_(Event.type.like("referral.%"), Event.type.in_(LARGE_CASH_TYPES)))) or 0
-
-
-def common_context() -> dict:
-    return {"labels": labels(), "label": label, "now": utcnow(),
+def common_context(branch: Branch) -> dict:
+    now = utcnow()
+    return {"labels": labels(), "label": label, "now": now,
             "can_record": current_user.role is Role.WEALTH_MANAGER,
             "can_send": current_user.role is Role.TELLER,
+            "me": current_user.id, "colleagues": wealth_managers(branch),
+            "overdue_in": lambda r: referral_overdue_in(r, branch, now),
+            "products": db.session.scalars(select(Product).where(
+                Product.branch_id == branch.id, Product.active.is_(True))
+                .order_by(Product.id)).all(),
             "bands": AMOUNT_BANDS, "results": REFERRAL_RESULTS, "refer_to": REFER_TO,
             "purposes": PURPOSES, "segments": SEGMENTS}
 
@@ -99,10 +114,9 @@ def list_fragment():
     branch = current_branch()
     if not is_htmx():
         return redirect(url_for("referrals.inbox"))
-    context = list_context(branch)
-    if unchanged_since(context["version"]):
+    if request.args.get("since", "") == list_version(branch):
         return not_modified()  # nothing new: keep what is on screen (and typed)
-    return render("referrals/_list.html", **context)
+    return render("referrals/_list.html", **list_context(branch))
 
 
 @bp.get("/referrals/<referral_id>")
@@ -113,7 +127,7 @@ def referral_fragment(referral_id: str):
     if not is_htmx():
         return redirect(url_for("referrals.inbox"))
     return render("referrals/_referral.html", r=referral, visits=visits_of([referral]),
-                  **common_context())
+                  **common_context(branch))
 
 
 @bp.post("/referrals")
@@ -123,17 +137,24 @@ def create():
     branch = current_branch()
     form = request.form
     payload: dict = {"to": form.get("to", "")}
-    for name in ("purpose", "segment"):
+    for name in ("purpose", "segment", "assignee"):
         if form.get(name):
             payload[name] = form[name]
     if form.get("note", "").strip():
         payload["note"] = form["note"].strip()
     error = None
-    try:
-        record(current_user, "referral.created", branch=branch, subject_id=new_id(),
-               payload=payload)
-    except Rejected as rejected:
-        error = rejected.message
+    if payload["to"] == "wealth":
+        if form.get("consent") == "yes":
+            payload["consent"] = True
+        else:
+            error = _("Ask the customer first: refer only when they agree to go to the wealth "
+                      "area.")
+    if error is None:
+        try:
+            record(current_user, "referral.created", branch=branch, subject_id=new_id(),
+                   payload=payload)
+        except Rejected as rejected:
+            error = rejected.message
     if not is_htmx() and not error:
         return redirect(url_for("referrals.inbox"))
     return render("referrals/inbox.html", "referrals/_desk.html", status=422 if error else 200,
@@ -147,20 +168,49 @@ def outcome(referral_id: str):
     referral = referral_of_branch(referral_id, branch)
     form = request.form
     payload: dict = {"result": form.get("result", "")}
-    # The band select sits beside every button; it belongs to a sale only.
-    if payload["result"] == "sold" and form.get("amount_band"):
-        payload["amount_band"] = form["amount_band"]
+    # The band and product selects sit beside every button; they belong to a sale only.
+    if payload["result"] == "sold":
+        for name in ("amount_band", "product"):
+            if form.get(name):
+                payload[name] = form[name]
     if form.get("note", "").strip():
         payload["note"] = form["note"].strip()
+    return record_on_referral(branch, referral, "referral.outcome", payload)
+
+
+@bp.post("/referrals/<referral_id>/accept")
+@role_required(Role.WEALTH_MANAGER)
+def accept(referral_id: str):
+    """"On my way": the wealth manager takes the referral (already_taken if someone did)."""
+    branch = current_branch()
+    referral = referral_of_branch(referral_id, branch)
+    return record_on_referral(branch, referral, "referral.accepted", {})
+
+
+@bp.post("/referrals/<referral_id>/reassign")
+@role_required(Role.WEALTH_MANAGER)
+def reassign(referral_id: str):
+    """Hand the referral to a colleague: open again, assigned to them."""
+    branch = current_branch()
+    referral = referral_of_branch(referral_id, branch)
+    return record_on_referral(branch, referral, "referral.reassigned",
+                              {"assignee": request.form.get("assignee", "")})
+
+
+def record_on_referral(branch: Branch, referral: Referral, type: str, payload: dict):
+    """Record one event on a referral; answer with the referral as it now stands.
+
+    A refused event (already_taken, a bad outcome) answers 422 with the message
+    in the card, so htmx shows both the reason and who has the referral now.
+    """
     error = None
     try:
-        record(current_user, "referral.outcome", branch=branch, subject_id=referral.id,
-               payload=payload)
+        record(current_user, type, branch=branch, subject_id=referral.id, payload=payload)
     except Rejected as rejected:
         error = rejected.message
     if not is_htmx() and not error:
         return redirect(url_for("referrals.inbox"))
     db.session.expire_all()
-    referral = db.session.get(Referral, referral_id)
+    referral = db.session.get(Referral, referral.id)
     return render("referrals/inbox.html", "referrals/_referral.html", status=422 if error else 200,
                   r=referral, error=error, **{**list_context(branch), "visits": visits_of([referral])})

@@ -191,13 +191,15 @@ def compute(branches: list[Branch], period: Period, today: date | None = None) -
     prep, guide, sell = keyed(c, "prep"), keyed(c, "guide"), keyed(c, "sell")
     no_need = keyed(c, "rec_no_need")
     user_ids = {int(k) for d in (prep, guide, sell, no_need) for k in d if k.isdigit()}
-    names = {u.id: u.display_name or u.username for u in db.session.scalars(
-        select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    names = names_of(user_ids)
     people = []
     for uid in sorted(user_ids, key=lambda i: names.get(i, "")):
         k = str(uid)
         people.append({"name": names.get(uid, k), "prep": prep.get(k, 0),
                        "guide": guide.get(k, 0), "sell": sell.get(k, 0)})
+
+    triangle = referral_figures(c, names_of)
+    service = {int(k): v for k, v in keyed(c, "service").items()}  # called to closed, minutes
 
     daily = per_day(ids, period.start, period.end, "visits") if period.days > 1 else {}
     return {
@@ -260,4 +262,33 @@ def compute(branches: list[Branch], period: Period, today: date | None = None) -
                  "rows": [[p["name"]] + [f"{p[k] / 3600:.1f}" for k in ("prep", "guide", "sell")]
                           for p in people]},
         "agreement": agreement(ids, period.start, period.end),
+        "service": {"hist": service, "n": sum(service.values()),
+                    "median": percentile(service, 0.5), "p90": percentile(service, 0.9)},
+        "triangle": triangle,
     }
+
+
+def names_of(user_ids: set[int]) -> dict[int, str]:
+    return {u.id: u.display_name or u.username for u in db.session.scalars(
+        select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+
+
+def referral_figures(c: Counter, names) -> dict:
+    """The iron triangle: time to take and to meet, conversion by wealth manager and by
+    who referred, referrals nobody took (app/supervisor/projection.py, fold_referral)."""
+    take = {int(k): v for k, v in keyed(c, "ref_take").items()}
+    meet = {int(k): v for k, v in keyed(c, "ref_meet").items()}
+    by_wm, sold_wm = keyed(c, "ref_wm"), keyed(c, "ref_sold_wm")
+    by_from, sold_from = keyed(c, "ref_from"), keyed(c, "ref_sold_from")
+    people = names({int(k) for d in (by_wm, by_from) for k in d if k.isdigit()})
+
+    def rows(counts: dict, sold: dict) -> list[dict]:
+        return sorted(({"name": people.get(int(k), k) if k.isdigit() else k, "n": n,
+                        "sold": sold.get(k, 0), "conversion": share(sold.get(k, 0), n)}
+                       for k, n in counts.items()), key=lambda r: (-r["n"], r["name"]))
+
+    return {"take_n": sum(take.values()), "take_median": percentile(take, 0.5),
+            "take_p90": percentile(take, 0.9), "meet_n": sum(meet.values()),
+            "meet_median": percentile(meet, 0.5), "meet_p90": percentile(meet, 0.9),
+            "untaken": scalar(c, "ref_untaken"), "by_wealth_manager": rows(by_wm, sold_wm),
+            "by_referrer": rows(by_from, sold_from)}

@@ -37,6 +37,7 @@ FAULT_CAP_HOURS = 720       # the last fault-age bucket: 30 days or more
 GUIDE_CAP_SECONDS = 10 * 60  # greeting to triage: longer means the manager left and came back
 SELL_CAP_SECONDS = 60 * 60   # a conversation that sells
 PREP_CAP_SECONDS = 4 * 3600  # first checklist item to sign-off
+CAP = WAIT_CAP_MINUTES * 60  # referral take/meet times share the wait buckets
 
 PREFIX_KIND = {"visit.": "visit", "referral.": "referral", "checklist.": "run", "fault.": "fault"}
 
@@ -132,7 +133,7 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
          "responses": [], "products": [], "referred": False, "engaged": False,
          "closed_at": None, "outcome": None, "satisfaction": None, "complaints": 0,
          "wait_seconds": None, "to_other_bank": False, "funds_kept": None}
-    triaged_at = engaged_at = first_sell = last_sell = closed_at = None
+    triaged_at = engaged_at = first_sell = last_sell = closed_at = called_at = None
     guide_user = sell_user = greeted.user_id
     # Recommendations made before any need was learnt, per recorder: the source
     # document warns against exactly that (docs/events-supervisor.md).
@@ -184,6 +185,8 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
             f["satisfaction"] = p.get("satisfaction")
         elif t == "visit.funds_kept":
             f["funds_kept"] = p.get("amount_band")  # the last one corrects earlier ones
+        elif t == "visit.called":
+            called_at = called_at or at  # the first call ends the wait
         elif t == "visit.complaint":
             f["complaints"] += 1
             f["complaint_note"] = p.get("note")
@@ -215,10 +218,19 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
         proj.add("rec_resp", response or "none")
     if f["referred"]:
         proj.add("referred")
+    f["called_at"] = _iso(called_at)
+    if called_at is not None:
+        # Called to a counter: the wait is greeting to call, the service call to close.
+        seconds = max(0.0, (called_at - greeted.occurred_at).total_seconds())
+        f["wait_seconds"] = int(seconds)
+        proj.add("wait", wait_bucket(seconds))
+        if closed_at is not None:
+            proj.add("service", wait_bucket(max(0.0, (closed_at - called_at).total_seconds())))
     if closed_at is not None:
         proj.status = "closed"
         proj.add("outcome", f["outcome"] or "none")
-        if f["outcome"] in ("served", "referred"):
+        if f["outcome"] in ("served", "referred") and called_at is None:
+            # Never called: the wait runs open-ended to the close, as before visit.called.
             seconds = max(0.0, (closed_at - greeted.occurred_at).total_seconds())
             f["wait_seconds"] = int(seconds)
             proj.add("wait", wait_bucket(seconds))
@@ -243,19 +255,37 @@ def fold_referral(events: list[Ev], clock: BranchClock) -> Projection | None:
     f = {"created_at": _iso(created.occurred_at), "visit_id": p0.get("visit_id"),
          "to": p0.get("to") or p0.get("to_user") or p0.get("wealth_manager"),
          "products": p0.get("products") or ([p0["product"]] if p0.get("product") else []),
-         "outcome": None, "amount_band": None, "outcome_at": None, "outcome_by": None}
+         "outcome": None, "amount_band": None, "outcome_at": None, "outcome_by": None,
+         "taken_at": None, "taken_by": None}
+    taken_at = outcome_at = None
     for e in events:
         if e.type == "referral.cancelled":
             return None  # taken back by its sender: not a referral any more
+        if e.type == "referral.accepted" and taken_at is None:
+            taken_at = e.occurred_at  # the first "on my way": how long the customer waited
+            f["taken_at"], f["taken_by"] = _iso(taken_at), e.user_id
         if e.type == "referral.outcome":
             p = e.payload or {}
             f["outcome"] = p.get("result") or p.get("outcome")
             f["amount_band"] = p.get("amount_band") or p.get("band") or p.get("amount")
-            f["outcome_at"], f["outcome_by"] = _iso(e.occurred_at), e.user_id
+            outcome_at = e.occurred_at
+            f["outcome_at"], f["outcome_by"] = _iso(outcome_at), e.user_id
     proj.add("referrals")
+    proj.add("ref_from", created.user_id)
+    if taken_at is not None:
+        proj.add("ref_take", wait_bucket(_seconds(created.occurred_at, taken_at, CAP)))
+    elif f["outcome"] in (None, "did_not_come"):
+        proj.add("ref_untaken")  # nobody said "on my way" (yet)
+    if f["outcome"] and f["outcome"] != "did_not_come":
+        proj.add("ref_meet", wait_bucket(_seconds(created.occurred_at, outcome_at, CAP)))
     if f["outcome"]:
         proj.status = f["outcome"]
         proj.add("ref_outcome", f["outcome"])
+        wealth_manager = f["taken_by"] or f["outcome_by"]
+        proj.add("ref_wm", wealth_manager)
+        if f["outcome"] == "sold":
+            proj.add("ref_sold_wm", wealth_manager)
+            proj.add("ref_sold_from", created.user_id)
         if f["outcome"] == "sold" and f["amount_band"]:
             proj.add("ref_band", str(f["amount_band"])[:24])
     else:

@@ -22,7 +22,10 @@ ERROR_CODES = {
 # The codes of a rejected event (results[].error.code); the list may grow.
 REJECTION_CODES = ["invalid_envelope", "invalid_payload", "unknown_type", "branch_forbidden",
                    "forbidden", "id_conflict", "unknown_subject", "subject_exists",
-                   "subject_mismatch", "conflict", "clock_ahead", "reserved_device"]
+                   "subject_mismatch", "conflict", "clock_ahead", "reserved_device",
+                   # a referral's own (docs/events-lobby.md): who may take or hand it on
+                   "already_taken", "not_assignee", "not_yours", "referral_closed",
+                   "unknown_assignee"]
 
 
 def _error_schema() -> dict:

@@ -66,17 +66,18 @@ def test_a_morning_in_the_lobby(tablet, live_server):
     # Refer them to the wealth manager with a hand-off note.
     card(page, wealth).get_by_test_id("act-refer").click()
     page.get_by_test_id("refer-note").fill("Wants to move 300000 from a term deposit")
+    page.get_by_test_id("refer-consent").click()
     page.get_by_test_id("refer-save").click()
     synced(page)
 
     # The wealth manager records the outcome on /referrals.
     desk = tablet("wealth1")
     assert desk.url.endswith("/referrals")
-    referral = desk.get_by_test_id("referral").first
+    referral = desk.get_by_test_id("referral-card").first
     expect(referral).to_contain_text("300000")
     referral.get_by_test_id("amount-band").select_option("200k_1m")
     referral.get_by_test_id("result-sold").click()
-    expect(desk.locator("[data-testid=referral][data-status=done]")).to_have_count(1)
+    expect(desk.locator("[data-testid=referral-card][data-state=done]")).to_have_count(1)
 
     # The lobby manager sees it on the visit.
     expect(card(page, wealth).get_by_test_id("referral-status")).to_contain_text(

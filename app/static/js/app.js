@@ -42,7 +42,19 @@
     if (trigger && trigger.indexOf("every ") !== -1) evt.detail.headers["X-Datang-Background"] = "1";
   });
 
+  // An open referral nobody took turns amber when its time to take runs out
+  // (the server sends the seconds left; it also draws it amber once past).
+  function armOverdue(root) {
+    var els = root.querySelectorAll ? root.querySelectorAll("[data-overdue-in]") : [];
+    Array.prototype.forEach.call(els, function (el) {
+      var seconds = parseInt(el.dataset.overdueIn, 10);
+      if (seconds >= 0) setTimeout(function () { el.classList.add("overdue"); }, seconds * 1000);
+    });
+  }
+  document.addEventListener("htmx:load", function (evt) { armOverdue(evt.detail.elt); });
+
   document.addEventListener("DOMContentLoaded", function () {
+    armOverdue(document);
     document.querySelectorAll("#toasts .toast").forEach(function (p) {
       setTimeout(function () { p.remove(); }, 6000);
     });

@@ -220,6 +220,7 @@
   R["visit.funds_kept"] = function (entry) {
     chip(entry, lbl("events", "visit.funds_kept") + ": " + lbl("bands", entry.event.payload.amount_band));
   };
+  R["visit.called"] = function (entry) { chip(entry, lbl("events", "visit.called")); };
   R["visit.closed"] = function (entry) {
     var p = entry.event.payload;
     var el = chip(entry, lbl("events", "visit.closed") + ": " + lbl("outcomes", p.outcome));
@@ -325,6 +326,10 @@
     refer: function (dlg, el) {
       var to = el.dataset.purpose === "corporate" ? "corporate" : "wealth";
       $all("[data-refer-to]", dlg).forEach(function (b) { press(b, b.dataset.referTo === to); });
+      $all("[data-assignee]", dlg).forEach(function (b) { press(b, b.dataset.assignee === ""); });
+      press(dlg.querySelector("[data-consent]"), false);
+      dlg.querySelector("[data-consent-error]").hidden = true;
+      dlg.querySelector("[data-wealth-only]").hidden = to !== "wealth";
       dlg.querySelector("[data-note]").value = "";
     },
     close: function (dlg, el) {
@@ -416,6 +421,15 @@
       var referralId = Datang.newId(), visitId = state.visitId;
       var onVisit = { referral_id: referralId, to: to };
       var created = { visit_id: visitId, to: to, purpose: el.dataset.purpose };
+      if (to === "wealth") {
+        // 客户同意到理财区: a wealth referral needs the customer's consent.
+        var consent = dlg.querySelector("[data-consent]").getAttribute("aria-pressed") === "true";
+        dlg.querySelector("[data-consent-error]").hidden = consent;
+        if (!consent) return;
+        created.consent = true;
+        var assignee = pressedIn(dlg, "data-assignee")[0];
+        if (assignee) created.assignee = assignee;
+      }
       if (note) { onVisit.note = note; created.note = note; }
       if (el.dataset.segment) created.segment = el.dataset.segment;
       closeDialog();
@@ -474,15 +488,16 @@
     if (!dlg) return;
     if (t.hasAttribute("data-close-dialog")) { closeDialog(); return; }
     // one-of-a-kind choices inside a dialog
-    ["data-band", "data-machine", "data-sat", "data-kept-band", "data-refer-to", "data-set-purpose", "data-set-segment"].forEach(function (attr) {
+    ["data-band", "data-machine", "data-sat", "data-kept-band", "data-refer-to", "data-assignee", "data-set-purpose", "data-set-segment"].forEach(function (attr) {
       if (!t.hasAttribute(attr)) return;
       var on = t.getAttribute("aria-pressed") !== "true";
       $all("[" + attr + "]", dlg).forEach(function (b) { press(b, false); });
-      press(t, on || attr === "data-refer-to" || attr === "data-set-purpose");
+      press(t, on || attr === "data-refer-to" || attr === "data-assignee" || attr === "data-set-purpose");
       if (attr === "data-band") markSuggestion(dlg);
+      if (attr === "data-refer-to") dlg.querySelector("[data-wealth-only]").hidden = t.dataset.referTo !== "wealth";
     });
     // several-of-a-kind toggles
-    ["data-toggle", "data-need", "data-product", "data-set-flag"].forEach(function (attr) {
+    ["data-toggle", "data-need", "data-product", "data-set-flag", "data-consent"].forEach(function (attr) {
       if (t.hasAttribute(attr)) press(t, t.getAttribute("aria-pressed") !== "true");
     });
     if (t.dataset.route) {
@@ -526,6 +541,12 @@
     }
     if (t.dataset.submit && submit[t.dataset.submit]) { submit[t.dataset.submit](dlg); return; }
     if (t.hasAttribute("data-undo")) { undoLast(); return; }
+    if (t.hasAttribute("data-called")) {
+      var calledId = state.visitId;
+      closeDialog();
+      record("visit.called", calledId, {});
+      return;
+    }
   });
 
   // Enter in the ticket box does not submit anything: the purpose tap does.
