@@ -26,7 +26,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, ready, sign_in, wait_until  # noqa: E402
+from testbed.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, ready, sign_in, wait_until  # noqa: E402
 
 TARGETS = {"drain": 3.0, "client": 3.0, "reload": 0.100, "tap": 0.050}
 

@@ -120,7 +120,7 @@ class PgSchema:
 # --- the server ---------------------------------------------------------------
 
 class Server:
-    """gunicorn --workers 2 --threads 4 run:app, as scripts/serve.sh; or tests/e2e/serve.py."""
+    """gunicorn --workers 2 --threads 4 run:app, as scripts/serve.sh; or testbed/serve.py."""
 
     def __init__(self, database_url: str, *, kind: str = "gunicorn", workers: int = 2,
                  threads: int = 4, log_path: str | None = None):
@@ -136,7 +136,7 @@ class Server:
 
     def command(self) -> list[str]:
         if self.kind == "serve.py":
-            return [sys.executable, "-m", "tests.e2e.serve", "--database-url",
+            return [sys.executable, "-m", "testbed.serve", "--database-url",
                     self.database_url, "--port", str(self.port)]
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         return [gunicorn, "--workers", str(self.workers), "--threads", str(self.threads),
