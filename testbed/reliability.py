@@ -40,7 +40,7 @@ from urllib.parse import urlencode, urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PASSWORD = "test-pass-1234"
-# (username, branch): the demo lobby managers (docs/contract.md). With more
+# (username, branch): the demo lobby managers (docs/product-rules.md). With more
 # tablets than users, tablets share a user, each with its own device id, as two
 # tablets in one branch do.
 LOBBY_USERS = [("lobby1", "demo"), ("lobby2", "demo"), ("lobby-north", "north")]

@@ -124,7 +124,7 @@ POLICY: dict[str, dict] = {
 }
 EXCLUDED = {"static"}  # files, no data
 
-# The callers: signed out, and one demo user per role (docs/contract.md). The foreign
+# The callers: signed out, and one demo user per role (docs/product-rules.md). The foreign
 # branch is one the caller does not belong to (the area supervisor covers demo and north).
 ALL = frozenset({"demo", "north", "south"})
 CALLERS: dict[str, tuple[Role | None, str, str, frozenset[str]]] = {

@@ -1,7 +1,7 @@
 """The `visit.*` event types and how they fold into a `Visit`.
 
 `visit.greeted` and `visit.closed` have payloads fixed by the sync contract
-(/work/shared/docs/offline-sync.md); outside clients rely on them exactly.
+(docs/sync-contract.md); outside clients rely on them exactly.
 The others are documented in docs/events-lobby.md.
 
 Every fold here reads only the visit's own earlier events, never the clock or

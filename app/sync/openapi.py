@@ -166,7 +166,7 @@ def _document(types: tuple[str, ...]) -> dict:
         "openapi": "3.1.0",
         "info": {"title": "Datang device API", "version": "1.0.0",
                  "description": "Push a device's events and pull its branches' events. "
-                                "See docs/offline-sync.md for the contract and docs/events.md "
+                                "See docs/sync-contract.md for the contract and docs/events.md "
                                 "for the meaning of each event type. Every error is JSON: "
                                 "`{\"error\": {\"code\", \"message\"}}`."},
         "components": {

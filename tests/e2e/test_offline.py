@@ -1,4 +1,4 @@
-"""The fault matrix of docs/offline-sync.md, in Chromium against a live server.
+"""The fault matrix of docs/sync-contract.md, in Chromium against a live server.
 
 Every test counts on the server (straight from its database) that each event
 recorded on the tablet arrived exactly once, under the right user.
