@@ -25,9 +25,9 @@ def configure(app: Flask, env_name: str | None, overrides: dict) -> None:
     config = config_for(env_name)
     app.config.from_object(config)
     app.config.update(overrides)
-    if app.config["ENV_NAME"] == "production":
-        if not os.environ.get("SECRET_KEY") and "SECRET_KEY" not in overrides:
-            raise RuntimeError("SECRET_KEY must be set when DATANG_ENV=production")
+    if (app.config["ENV_NAME"] == "production" and not os.environ.get("SECRET_KEY")
+            and "SECRET_KEY" not in overrides):
+        raise RuntimeError("SECRET_KEY must be set when DATANG_ENV=production")
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "datang.sqlite3")

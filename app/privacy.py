@@ -22,7 +22,7 @@ _MOBILE_RE = re.compile(r"(?<![\d])(?:\+?86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?
 
 def is_resident_id(candidate: str) -> bool:
     body, check = candidate[:17], candidate[17].upper()
-    total = sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == check
 
 

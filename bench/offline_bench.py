@@ -35,7 +35,8 @@ def queue(page, count: int) -> None:
     """Queue `count` greetings straight into the outbox, as taps over a morning would."""
     page.evaluate("""async n => {
         for (let i = 0; i < n; i++)
-            await Datang.record('visit.greeted', Datang.newId(), {purpose: 'cash', ticket: 'B' + (i % 1000)});
+            await Datang.record('visit.greeted', Datang.newId(),
+                                {purpose: 'cash', ticket: 'B' + (i % 1000)});
     }""", count)
 
 

@@ -115,7 +115,7 @@ def serve(database_url: str, port: int, log_path: str) -> None:
         db.create_all()
         seed_demo(PASSWORD)
         db.session.remove()
-    log = open(log_path, "a", buffering=1)
+    log = open(log_path, "a", buffering=1)  # noqa: SIM115 - the server's, while it runs
 
     def logged(environ, start_response):
         seen = {}
@@ -385,7 +385,7 @@ def gzip_estimate(net: PageNetwork, requests: list[dict]) -> None:
             continue
         try:
             body = net.cdp.send("Network.getResponseBody", {"requestId": r["id"]})
-        except Exception:                                         # noqa: BLE001
+        except Exception:  # noqa: BLE001, S112 - a body Chromium no longer holds is skipped
             continue
         data = base64.b64decode(body["body"]) if body.get("base64Encoded") \
             else body["body"].encode()
@@ -471,7 +471,8 @@ def report(results: list[dict], base: str, budget: int, detail: bool) -> bool:
         headers = sum(r["headers_text"] for r in page_net)
         up = sum(r["up"] for r in page_net)
         print(f"\n### `{res['path']}`\n")
-        print(f"First load, the page: {len(page_net)} requests, {kb(sum(r['bytes'] for r in page_net))} KB"
+        print(f"First load, the page: {len(page_net)} requests, "
+              f"{kb(sum(r['bytes'] for r in page_net))} KB"
               f" down (of which {kb(headers)} KB response headers), ~{kb(up)} KB up.")
         print(f"Gzipped (estimate, level 6, text responses): "
               f"{kb(sum(r.get('gzip', r['bytes']) for r in page_net))} KB; the largest: " +
@@ -479,7 +480,8 @@ def report(results: list[dict], base: str, budget: int, detail: bool) -> bool:
                         for r in sorted(page_net, key=lambda r: -r["bytes"])[:4] if "gzip" in r))
         mismatched = [r for r in page_net if r.get("content_length") and r["bytes"] and
                       r["bytes"] - r["headers_text"] != int(r["content_length"])]
-        print("Check: encodedDataLength = headersText + Content-Length for every response that has one."
+        print("Check: encodedDataLength = headersText + Content-Length for every response "
+              "that has one."
               if not mismatched else
               "Note: encodedDataLength != headersText + Content-Length for: " +
               ", ".join(short(r["url"], base) for r in mismatched))

@@ -101,5 +101,6 @@ def ready(page, timeout: float = 15.0) -> None:
     except AssertionError:
         state = page.evaluate("""() => ({url: location.href, datang: !!window.Datang,
             pwa: !!(window.Datang && Datang.pwa), controller: !!navigator.serviceWorker.controller,
-            warm: !!(window.Datang && Datang.pwa && Datang.pwa.isWarm), online: navigator.onLine})""")
+            warm: !!(window.Datang && Datang.pwa && Datang.pwa.isWarm),
+            online: navigator.onLine})""")
         raise AssertionError(f"page not ready: {state}") from None

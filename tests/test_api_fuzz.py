@@ -159,7 +159,7 @@ def test_a_body_that_is_not_json_is_400(app, lobby1, body):
 @pytest.mark.parametrize("content_type", ["text/plain", "text/plain;charset=UTF-8", None])
 def test_a_json_body_is_read_whatever_its_content_type(app, lobby1, content_type):
     """The contract names no Content-Type: fetch() with a string body says text/plain."""
-    body = '{"device_id": "d", "events": [%s]}' % json.dumps(greeted())
+    body = '{"device_id": "d", "events": [' + json.dumps(greeted()) + "]}"
     response = lobby1.post("/api/v1/sync", data=body, content_type=content_type)
     assert response.status_code == 200
     assert [r["status"] for r in response.get_json()["results"]] == ["accepted"]
@@ -170,7 +170,7 @@ def test_a_json_body_is_read_whatever_its_content_type(app, lobby1, content_type
 @pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded",
                                           "multipart/form-data; boundary=x"])
 def test_a_batch_posted_as_a_form_is_400_and_writes_nothing(app, lobby1, content_type):
-    body = '{"device_id": "d", "events": [%s]}' % json.dumps(greeted())
+    body = '{"device_id": "d", "events": [' + json.dumps(greeted()) + "]}"
     response = lobby1.post("/api/v1/sync", data=body, content_type=content_type)
     assert response.status_code == 400
     with app.app_context():
@@ -180,7 +180,7 @@ def test_a_batch_posted_as_a_form_is_400_and_writes_nothing(app, lobby1, content
 @pytest.mark.parametrize("content_type", [None, "application/json; charset=utf-8",
                                           "application/merge-patch+json"])
 def test_json_or_no_content_type_is_read_as_json(lobby1, content_type):
-    body = '{"device_id": "d", "events": [%s]}' % json.dumps(greeted())
+    body = '{"device_id": "d", "events": [' + json.dumps(greeted()) + "]}"
     kwargs = {"content_type": content_type} if content_type else {}
     response = lobby1.post("/api/v1/sync", data=body, **kwargs)
     assert response.status_code == 200

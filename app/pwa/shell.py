@@ -1,9 +1,10 @@
 """What the service worker caches, and the version that tells tablets to update.
 
 The version is a hash of every static file, the service worker's own source,
-the offline page's template, this package's code (the manifest) (plus `DATANG_BUILD_ID` when set), so a deploy
-that changes any of them installs a new worker and a fresh app-shell cache,
-and a deploy that changes none of them costs the tablets nothing.
+the offline page's template, this package's code (the manifest) (plus
+`DATANG_BUILD_ID` when set), so a deploy that changes any of them installs a new
+worker and a fresh app-shell cache, and a deploy that changes none of them costs
+the tablets nothing.
 """
 from __future__ import annotations
 

@@ -228,7 +228,8 @@ def _document(types: tuple[str, ...]) -> dict:
                 }}},
             "/api/v1/events": {"get": {
                 "operationId": "pull",
-                "summary": "Pull the readable branches' events in the order the server accepted them.",
+                "summary": "Pull the readable branches' events in the order the server "
+                           "accepted them.",
                 "security": session_only,
                 "parameters": [
                     {"name": "since", "in": "query",

@@ -132,7 +132,7 @@ def sync():
                               _("A batch holds at most %(n)d events; send it in parts.",
                                 n=config["SYNC_MAX_EVENTS"]))
     results = [prejudge(raw) for raw in events]
-    judged = iter(ingest([raw for raw, result in zip(events, results) if result is None],
+    judged = iter(ingest([raw for raw, result in zip(events, results, strict=True) if result is None],
                          current_user._get_current_object()))
     results = [result or next(judged) for result in results]
     return jsonify(results=[r.as_json() for r in results], server_time=format_time(utcnow()))

@@ -84,7 +84,8 @@ def badge(page) -> dict:
     """The sync badge's counts, as integers."""
     return page.evaluate("""() => {
         const b = document.querySelector('[data-testid="sync-status"]');
-        return {pending: parseInt(b.dataset.pending, 10), rejected: parseInt(b.dataset.rejected, 10),
+        return {pending: parseInt(b.dataset.pending, 10),
+                rejected: parseInt(b.dataset.rejected, 10),
                 state: b.dataset.state};
     }""")
 

@@ -227,7 +227,7 @@ def test_two_tablets_one_branch(tablet, server_events):
     pages["lobby2"].context.set_offline(True)          # one works offline for a while
     made = {name: record_visits(page, 3, "transfer") for name, page in pages.items()}
     pages["lobby2"].context.set_offline(False)
-    for name, page in pages.items():
+    for page in pages.values():
         wait_until(page, DRAINED)
     for name, other in (("lobby1", "lobby2"), ("lobby2", "lobby1")):
         page = pages[name]
