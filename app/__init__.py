@@ -37,7 +37,8 @@ def configure(app: Flask, env_name: str | None, overrides: dict) -> None:
         # Behind nginx/Caddy: the client's address (sign-in throttling, the audit
         # log) and https come from the proxy's X-Forwarded-* headers.
         from werkzeug.middleware.proxy_fix import ProxyFix
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgres://") or uri.startswith("postgresql://"):
         # psycopg 3 is the driver we ship; accept the short forms operators type.

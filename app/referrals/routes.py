@@ -140,6 +140,6 @@ def outcome(referral_id: str):
     if not is_htmx() and not error:
         return redirect(url_for("referrals.inbox"))
     db.session.expire_all()
-    referral = db.session.get(Referral, referral_id)
+    referral = db.session.get_one(Referral, referral_id)
     return render("referrals/inbox.html", "referrals/_referral.html", status=422 if error else 200,
                   r=referral, error=error, **{**list_context(branch), "visits": visits_of([referral])})

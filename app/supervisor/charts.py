@@ -7,6 +7,8 @@ next to it by the template (a <details> one tap away).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from markupsafe import Markup, escape
 
 W, H = 640, 240
@@ -33,7 +35,7 @@ def _open(label: str, width: int, height: int, cls: str) -> list[str]:
             f"<title>{escape(label)}</title>"]
 
 
-def bar_chart(label: str, items: list[tuple[str, float]], *, markers=(), every: int = 1,
+def bar_chart(label: str, items: Sequence[tuple[str, float]], *, markers=(), every: int = 1,
               cls: str = "") -> Markup:
     """Vertical bars; `markers` are (bar index, text) vertical lines (e.g. median)."""
     out = _open(label, W, H, f"chart-bars {cls}".strip())
@@ -66,7 +68,7 @@ def bar_chart(label: str, items: list[tuple[str, float]], *, markers=(), every: 
     return Markup("".join(out))  # noqa: S704 - every text and label above is escaped
 
 
-def hbar_chart(label: str, items: list[tuple[str, float]], *, cls: str = "") -> Markup:
+def hbar_chart(label: str, items: Sequence[tuple[str, float]], *, cls: str = "") -> Markup:
     """Horizontal bars with their labels on the left: for categories with long names."""
     row, label_w, value_w = 28, 150, 60
     height = max(len(items), 1) * row + 8

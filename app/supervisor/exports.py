@@ -63,7 +63,7 @@ def _headers(kind: str) -> list[str]:
     }[kind]
 
 
-def _names() -> dict[int, str]:
+def _names() -> dict[int | None, str]:
     return {u.id: u.display_name or u.username for u in db.session.scalars(select(User))}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -183,7 +184,7 @@ def compute(branches: list[Branch], period: Period, today: date | None = None) -
     user_ids = {int(k) for d in (prep, guide, sell) for k in d if k.isdigit()}
     names = {u.id: u.display_name or u.username for u in db.session.scalars(
         select(User).where(User.id.in_(user_ids)))} if user_ids else {}
-    people = []
+    people: list[dict[str, Any]] = []
     for uid in sorted(user_ids, key=lambda i: names.get(i, "")):
         k = str(uid)
         people.append({"name": names.get(uid, k), "prep": prep.get(k, 0),

@@ -161,7 +161,7 @@ def _document(types: tuple[str, ...]) -> dict:
         "then": {"required": ["error"]},
         "else": {"not": {"required": ["error"]}},
     }
-    session_only = [{"session": []}]
+    session_only: list[dict[str, list[str]]] = [{"session": []}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "Datang device API", "version": "1.0.0",
