@@ -1,10 +1,11 @@
 """Fixtures: a fresh app and database per test, clients signed in per role.
 
-On SQLite the migrated, seeded database is built once per test run (per xdist
-worker) from the current models, and every test gets a copy of the file.
-Set TEST_DATABASE_URL to run the same tests on PostgreSQL; every test then
-gets its own schema, dropped afterwards, with the tables and the demo data made
-in it (cloning a template schema was measured no faster: the DDL dominates).
+On SQLite the seeded database (the current models' tables, then the demo data)
+is built once per test run (per xdist worker), and every test gets a copy of
+the file. Set TEST_DATABASE_URL to run the same tests on PostgreSQL; every test
+then gets its own schema, dropped afterwards, with the tables and the demo data
+made in it (cloning a template schema saved little: its DDL, which a clone
+needs too, is most of the cost).
 """
 from __future__ import annotations
 
