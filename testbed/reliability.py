@@ -38,7 +38,7 @@ from datetime import date, datetime, timedelta, timezone
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "test-pass-1234"
 # (username, branch): the demo lobby managers (docs/product-rules.md). With more
 # tablets than users, tablets share a user, each with its own device id, as two
