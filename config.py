@@ -11,7 +11,7 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in instance/
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
-    DEMO_PASSWORD = os.environ.get("DATANG_DEMO_PASSWORD", "demo-pass-1234")
+    DEMO_PASSWORD: str | None = os.environ.get("DATANG_DEMO_PASSWORD", "demo-pass-1234")
     BABEL_DEFAULT_LOCALE = "zh"  # Simplified Chinese; catalogues live in translations/zh
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh", "en")
@@ -75,7 +75,7 @@ class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
-    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing in tests only
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 - a method, no password; fast, tests only
     RATELIMIT_ENABLED = True
 
 

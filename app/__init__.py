@@ -25,9 +25,9 @@ def configure(app: Flask, env_name: str | None, overrides: dict) -> None:
     config = config_for(env_name)
     app.config.from_object(config)
     app.config.update(overrides)
-    if app.config["ENV_NAME"] == "production":
-        if not os.environ.get("SECRET_KEY") and "SECRET_KEY" not in overrides:
-            raise RuntimeError("SECRET_KEY must be set when DATANG_ENV=production")
+    if (app.config["ENV_NAME"] == "production" and not os.environ.get("SECRET_KEY")
+            and "SECRET_KEY" not in overrides):
+        raise RuntimeError("SECRET_KEY must be set when DATANG_ENV=production")
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "datang.sqlite3")
@@ -37,7 +37,8 @@ def configure(app: Flask, env_name: str | None, overrides: dict) -> None:
         # Behind nginx/Caddy: the client's address (sign-in throttling, the audit
         # log) and https come from the proxy's X-Forwarded-* headers.
         from werkzeug.middleware.proxy_fix import ProxyFix
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgres://") or uri.startswith("postgresql://"):
         # psycopg 3 is the driver we ship; accept the short forms operators type.

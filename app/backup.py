@@ -26,6 +26,8 @@ def restore(database_url: str, source: str) -> None:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         check_sqlite(source)
+        if not url.database:
+            raise ValueError("a backup cannot be restored into an in-memory database")
         with sqlite3.connect(source) as src, sqlite3.connect(url.database) as dst:
             src.backup(dst)
         return

@@ -1,4 +1,4 @@
-"""The demo data of docs/contract.md: two branches and one user per role.
+"""The demo data of docs/product-rules.md: two branches and one user per role.
 
 Safe to run twice: what is there already is left as it is.
 """

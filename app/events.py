@@ -27,17 +27,18 @@ from __future__ import annotations
 import contextvars
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import event as sa_event, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import (Mapper, ORMExecuteState, Session, make_transient_to_detached,
+                            scoped_session)
 
 from .clock import now as server_now
 from .database import utcnow, write_transaction
@@ -109,7 +110,9 @@ class Applied:
     """What an event type's `check` and `apply` functions receive."""
 
     event: Event
-    payload: Payload
+    # An instance of the event type's payload model: each apply function names
+    # which (`p: VisitGreeted = a.payload`), so the type checker takes its word.
+    payload: Any
     subject: Subject
     branch: Branch
     user: User | None = None  # None during a rebuild: the recorder is event.user
@@ -119,6 +122,8 @@ class Applied:
     new_subject: bool = False
 
 
+# What an event type does to the read models.
+Apply = Callable[[Applied], None]
 EVENT_TYPES: dict[str, EventType] = {}
 AGGREGATES: dict[str, Aggregate] = {}
 # Called once per write transaction, before it commits, with the events it
@@ -131,7 +136,7 @@ EVENT_OBSERVERS: list[Callable[[list["Applied"]], None]] = []
 def event_type(name: str, *, kind: str, payload: type[Payload], roles: Iterable[Role],
                creates_subject: bool | str = False, check: Callable[[Applied], None] | None = None,
                description: str = "", also_read_by: Iterable[Role] = (),
-               private_fields: Iterable[str] | None = None):
+               private_fields: Iterable[str] | None = None) -> Callable[[Apply], Apply]:
     """Register the decorated function as the way `name` events change the read models.
 
     Reading (docs/events.md, "Who reads what"): the roles that may record it,
@@ -142,7 +147,7 @@ def event_type(name: str, *, kind: str, payload: type[Payload], roles: Iterable[
     receives it.
     """
 
-    def register(apply: Callable[[Applied], None]):
+    def register(apply: Apply) -> Apply:
         if name in EVENT_TYPES:
             raise RuntimeError(f"event type {name} registered twice")
         readers = frozenset(roles) | OVERSEERS | frozenset(also_read_by)
@@ -226,7 +231,7 @@ class CheckedEnvelope(NamedTuple):
     payload: dict[str, Any]
 
 
-def _envelope(raw: dict) -> Envelope | CheckedEnvelope:
+def _envelope(raw: dict[str, Any]) -> Envelope | CheckedEnvelope:
     """`Envelope.model_validate(raw)`, without most of its cost for a well-formed envelope.
 
     The checks below are the model's, for the usual case (canonical UUIDs, exact
@@ -415,7 +420,7 @@ class Batch:
         # transaction is rolled back and the batch judged again, safely.
         self.safe = safe
         self.clock = clock or DeviceClock()
-        self.branches: dict[str, Branch] = {}
+        self.branches: dict[str, Branch | None] = {}
         self.writable: dict[tuple[int, int], bool] = {}
         self.events: dict[str, Event | None] = {}
         self.subjects: dict[str, Subject | None] = {}
@@ -429,7 +434,7 @@ class Batch:
         # events) or a flush that refers to them (a recommendation's visit)
         # finds them; new subjects at the end, as only `prefetch` reads them.
         self.queued_events: list[QueuedEvent] = []
-        self.queued_rows: dict[tuple, Any] = {}  # (model, *primary key) -> new object
+        self.queued_rows: dict[tuple[Any, ...], Any] = {}  # (model, *primary key) -> new object
         self.new_subjects: list[QueuedSubject] = []
         # Ids of the subjects this batch started (either lane), for Applied.new_subject.
         self.created: set[str] = set()
@@ -458,14 +463,12 @@ class Batch:
             if isinstance(raw, dict):
                 ids.add(_canonical_uuid(raw.get("id")))
                 subject_ids.add(_canonical_uuid(raw.get("subject_id")))
-        ids.discard(None)
-        subject_ids.discard(None)
         session = db.session
-        for chunk in _chunks(sorted(ids)):
+        for chunk in _chunks(sorted(i for i in ids if i is not None)):
             self.events.update(dict.fromkeys(chunk))
             for event in session.scalars(select(Event).where(Event.id.in_(chunk))):
                 self.events[event.id] = event
-        for chunk in _chunks(sorted(subject_ids)):
+        for chunk in _chunks(sorted(i for i in subject_ids if i is not None)):
             self.subjects.update(dict.fromkeys(chunk))
             for subject in session.scalars(select(Subject).where(Subject.id.in_(chunk))):
                 self.subjects[subject.id] = subject
@@ -531,7 +534,7 @@ def _canonical_uuid(value: Any) -> str | None:
         return None
 
 
-def _chunks(items: list[str], size: int = 500):
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -542,12 +545,12 @@ _fast_batch: contextvars.ContextVar[Batch | None] = contextvars.ContextVar(
 
 
 @sa_event.listens_for(Session, "do_orm_execute")
-def _write_before_execute(orm_execute_state) -> None:
+def _write_before_execute(orm_execute_state: ORMExecuteState) -> None:
     _write_queued()
 
 
 @sa_event.listens_for(Session, "before_flush")
-def _write_before_flush(session, flush_context, instances) -> None:
+def _write_before_flush(session: Session, flush_context: Any, instances: Any) -> None:
     _write_queued()
 
 
@@ -568,9 +571,9 @@ _SERVER_DEFAULT = object()
 
 
 @lru_cache(maxsize=None)
-def _insert_columns(mapper) -> tuple:
+def _insert_columns(mapper: Mapper[Any]) -> tuple[tuple[str, str, Any], ...]:
     """(attribute, column key, default) of a mapped class's columns, for `_insert_objects`."""
-    columns = []
+    columns: list[tuple[str, str, Any]] = []
     for prop in mapper.column_attrs:
         column = prop.columns[0]
         default = column.default
@@ -588,16 +591,17 @@ def _insert_columns(mapper) -> tuple:
     return tuple(columns)
 
 
-def _insert_objects(session, objects: list[Any], attach: bool = True) -> None:
+def _insert_objects(session: Session | scoped_session[Any], objects: list[Any],
+                    attach: bool = True) -> None:
     """Insert new ORM objects with one executemany a table, then attach them to the
     session as persistent, as if just loaded: later changes are flushed as UPDATEs.
 
     Columns the object leaves unset get their Python default (set on the object
     too, so reading them costs no query), as the ORM's own insert would.
     """
-    by_table: dict[Any, list[tuple[Any, dict]]] = {}
+    by_table: dict[Any, list[tuple[Any, dict[str, Any]]]] = {}
     for obj in objects:
-        mapper = inspect(obj).mapper
+        mapper: Mapper[Any] = inspect(obj).mapper
         values, row = obj.__dict__, {}
         for key, column_key, default in _insert_columns(mapper):
             if key in values:
@@ -614,7 +618,7 @@ def _insert_objects(session, objects: list[Any], attach: bool = True) -> None:
     for table in sorted(by_table, key=lambda t: order.get(t, 0)):
         pairs = by_table[table]
         # executemany needs the same keys in every row: group by them.
-        groups: dict[tuple, list[dict]] = {}
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for _obj, row in pairs:
             groups.setdefault(tuple(row), []).append(row)
         for rows in groups.values():
@@ -632,8 +636,8 @@ _ADDED = "datang_added"
 
 
 @lru_cache(maxsize=None)
-def _primary_key(model: type) -> tuple[str, ...]:
-    mapper = inspect(model)
+def _primary_key(model: type[Any]) -> tuple[str, ...]:
+    mapper: Mapper[Any] = inspect(model)
     return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
 
 
@@ -644,7 +648,8 @@ def add(obj: Any) -> None:
     inserted with the others of its table (`Batch.write_pending`); a row it
     refers to by foreign key must then be queued too (or already written).
     """
-    ident = tuple(obj.__dict__.get(key) for key in _primary_key(type(obj)))
+    # A class is hashable; typeshed's lru_cache does not see it for type[Any].
+    ident = tuple(obj.__dict__.get(key) for key in _primary_key(type(obj)))  # type: ignore[arg-type]
     batch = _fast_batch.get()
     if None in ident:
         db.session.add(obj)
@@ -665,7 +670,7 @@ def new_row(model: type, **values: Any) -> Any:
     visit); a new row has nothing to compare with, so the values go straight
     into the object's dict, which is where the ORM's insert and `add` read them.
     """
-    obj = inspect(model).class_manager.new_instance()
+    obj: Any = inspect(model).class_manager.new_instance()
     obj.__dict__.update(values)
     return obj
 
@@ -744,9 +749,10 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
         if subject is not None:
             raise Rejected("subject_exists", _("This %(kind)s was already recorded.",
                                                kind=kind_label(etype.kind)))
-        subject = (Subject if batch.safe else QueuedSubject)(
+        # A QueuedSubject stands in for a Subject: it has the attributes handlers read.
+        subject = cast(Subject, (Subject if batch.safe else QueuedSubject)(
             id=env.subject_id, kind=etype.kind, branch_id=branch.id,
-            last_occurred_at=occurred_at, last_device_id=env.device_id, last_seq=env.seq)
+            last_occurred_at=occurred_at, last_device_id=env.device_id, last_seq=env.seq))
     else:
         if subject is None:
             raise Rejected("unknown_subject", _("The server does not know this %(kind)s.",
@@ -762,11 +768,12 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
                       device_id=env.device_id, seq=env.seq, user_id=user.id, user=user,
                       payload=env.payload)
     else:  # the fast lane inserts the rows itself, a batch at once
-        event = QueuedEvent(id=env.id, type=env.type, occurred_at=occurred_at,
-                            device_occurred_at=device_time, received_at=utcnow(),
-                            subject_id=env.subject_id, branch=branch,
-                            device_id=env.device_id, seq=env.seq, user=user,
-                            payload=env.payload)
+        # A QueuedEvent stands in for an Event: it has the attributes handlers read.
+        event = cast(Event, QueuedEvent(id=env.id, type=env.type, occurred_at=occurred_at,
+                                        device_occurred_at=device_time, received_at=utcnow(),
+                                        subject_id=env.subject_id, branch=branch,
+                                        device_id=env.device_id, seq=env.seq, user=user,
+                                        payload=env.payload))
     applied = Applied(event, payload, subject, branch, user,
                       new_subject=creating or subject.id in batch.created)
     if etype.check:
@@ -883,7 +890,7 @@ def rebuild(subject: Subject) -> None:
         .order_by(Event.occurred_at, Event.device_id, Event.seq)).all()
     # The creating event goes first even when another device's clock put a later
     # event before it; the rest keep their order.
-    events.sort(key=lambda e: EVENT_TYPES[e.type].creates_subject is not True)
+    events = sorted(events, key=lambda e: EVENT_TYPES[e.type].creates_subject is not True)
     for event in events:
         etype = EVENT_TYPES[event.type]
         payload = etype.payload.model_validate(event.payload)
@@ -948,9 +955,10 @@ def record(user: User, type: str, *, branch: Branch, subject_id: str,
     with write_transaction([branch.code]):
         result = apply_event(raw, user, batch)
         if result.status != "accepted":
-            raise Rejected(result.error["code"], result.error["message"])
+            error = result.error or {}
+            raise Rejected(error["code"], error["message"])
         batch.notify_observers()
-        return result.event
+        return cast(Event, result.event)  # the safe lane's: an Event, stored
 
 
 def new_id() -> str:

@@ -15,14 +15,14 @@ def select_locale() -> str:
     languages = current_app.config["LANGUAGES"]
     asked = request.args.get("lang")
     if asked:
-        asked = {"zh": "zh", "zh-CN": "zh", "zh_CN": "zh", "zh-Hans": "zh", "en": "en"}.get(asked)
-        if asked in languages:
-            session["lang"] = asked
-            return asked
+        code = {"zh": "zh", "zh-CN": "zh", "zh_CN": "zh", "zh-Hans": "zh", "en": "en"}.get(asked)
+        if code is not None and code in languages:
+            session["lang"] = code
+            return code
     remembered = session.get("lang")
-    if remembered in languages:
-        return remembered
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if remembered is not None and remembered in languages:
+        return str(remembered)
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def ui_lang() -> str:

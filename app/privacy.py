@@ -55,7 +55,7 @@ def is_old_resident_id(candidate: str) -> bool:
 
 def is_resident_id(candidate: str) -> bool:
     body, check = candidate[:17], candidate[17].upper()
-    total = sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(body, _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11] == check
 
 

@@ -52,7 +52,7 @@ def register(app: Flask) -> None:
         encoding = request.accept_encodings.best_match(ENCODINGS)
         if encoding is None or os.path.splitext(filename)[1] not in COMPRESSIBLE:
             return send_plain(filename=filename)
-        path = safe_join(app.static_folder, filename)
+        path = safe_join(app.static_folder or "", filename)
         if path is None or not os.path.isfile(path):
             abort(404)
         mtime = os.path.getmtime(path)

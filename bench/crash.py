@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.chdir(ROOT)
 
-from tests.reliability.harness import PgSchema, run_crash  # noqa: E402
+from testbed.reliability import PgSchema, run_crash  # noqa: E402
 
 
 def main() -> int:

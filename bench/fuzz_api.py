@@ -41,8 +41,8 @@ def main() -> int:
     from app import create_app
     from app.demo import seed_demo
     from app.extensions import db
-    from tests.conftest import DEMO_PASSWORD
-    from tests.test_api_fuzz import Fuzzer
+    from testbed.clients import DEMO_PASSWORD
+    from testbed.fuzz import Fuzzer
 
     schema = engine = None
     if args.database_url:

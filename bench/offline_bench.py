@@ -26,7 +26,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, ready, sign_in, wait_until  # noqa: E402
+from testbed.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, ready, sign_in, wait_until  # noqa: E402
 
 TARGETS = {"drain": 3.0, "client": 3.0, "reload": 0.100, "tap": 0.050}
 
@@ -35,7 +35,8 @@ def queue(page, count: int) -> None:
     """Queue `count` greetings straight into the outbox, as taps over a morning would."""
     page.evaluate("""async n => {
         for (let i = 0; i < n; i++)
-            await Datang.record('visit.greeted', Datang.newId(), {purpose: 'cash', ticket: 'B' + (i % 1000)});
+            await Datang.record('visit.greeted', Datang.newId(),
+                                {purpose: 'cash', ticket: 'B' + (i % 1000)});
     }""", count)
 
 

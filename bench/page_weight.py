@@ -49,7 +49,7 @@ Three instruments, because none sees everything:
 - Playwright's service-worker network events (`request.service_worker`,
   Chromium): the worker's own fetches (precache, warm-up, network-first), with
   `request.sizes()` (response headers + body, from the same Chromium counters);
-- the server's log: the server runs in a subprocess as tests/e2e/serve.py does
+- the server's log: the server runs in a subprocess as testbed/serve.py does
   (this file with `--serve`: the same create_app/create_all/seed_demo, plus a
   WSGI wrapper that writes one JSON line per request answered). It is the only
   view of the browser's own fetches of /sw.js (the install, and the update check
@@ -68,7 +68,7 @@ The database is a fresh SQLite file in a temp dir unless --database-url is
 given. A PostgreSQL URL gets a schema of its own (created, used through
 `search_path`, dropped at the end), so the database may be non-empty or shared
 with other runs; any other URL is emptied first (`drop_all`). The server then
-creates the schema and the demo data as tests/e2e/serve.py does.
+creates the schema and the demo data as testbed/serve.py does.
 
 Exits 1 when a page is over budget. Not a test; results go in docs/performance.md.
 """
@@ -86,7 +86,7 @@ from collections import Counter, defaultdict
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer, sign_in, wait_until  # noqa: E402
+from testbed.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, sign_in, wait_until  # noqa: E402
 
 PAGES = ["/lobby", "/checklist"]
 KINDS = ["document", "css", "js", "image", "other"]
@@ -98,7 +98,7 @@ MAX_WAIT = 30.0
 
 
 def serve(database_url: str, port: int, log_path: str) -> None:
-    """tests/e2e/serve.py, plus a log of every request the server answers (JSON lines)."""
+    """testbed/serve.py, plus a log of every request the server answers (JSON lines)."""
     import json
     import logging
 
@@ -107,7 +107,7 @@ def serve(database_url: str, port: int, log_path: str) -> None:
     from app import create_app
     from app.demo import seed_demo
     from app.extensions import db
-    from tests.e2e.serve import PASSWORD
+    from testbed.serve import PASSWORD
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url,
                      DEMO_PASSWORD=PASSWORD, LOGIN_RATE_LIMIT="1000 per minute")
@@ -115,7 +115,7 @@ def serve(database_url: str, port: int, log_path: str) -> None:
         db.create_all()
         seed_demo(PASSWORD)
         db.session.remove()
-    log = open(log_path, "a", buffering=1)
+    log = open(log_path, "a", buffering=1)  # noqa: SIM115 - the server's, while it runs
 
     def logged(environ, start_response):
         seen = {}
@@ -385,7 +385,7 @@ def gzip_estimate(net: PageNetwork, requests: list[dict]) -> None:
             continue
         try:
             body = net.cdp.send("Network.getResponseBody", {"requestId": r["id"]})
-        except Exception:                                         # noqa: BLE001
+        except Exception:  # noqa: BLE001, S112 - a body Chromium no longer holds is skipped
             continue
         data = base64.b64decode(body["body"]) if body.get("base64Encoded") \
             else body["body"].encode()
@@ -471,7 +471,8 @@ def report(results: list[dict], base: str, budget: int, detail: bool) -> bool:
         headers = sum(r["headers_text"] for r in page_net)
         up = sum(r["up"] for r in page_net)
         print(f"\n### `{res['path']}`\n")
-        print(f"First load, the page: {len(page_net)} requests, {kb(sum(r['bytes'] for r in page_net))} KB"
+        print(f"First load, the page: {len(page_net)} requests, "
+              f"{kb(sum(r['bytes'] for r in page_net))} KB"
               f" down (of which {kb(headers)} KB response headers), ~{kb(up)} KB up.")
         print(f"Gzipped (estimate, level 6, text responses): "
               f"{kb(sum(r.get('gzip', r['bytes']) for r in page_net))} KB; the largest: " +
@@ -479,7 +480,8 @@ def report(results: list[dict], base: str, budget: int, detail: bool) -> bool:
                         for r in sorted(page_net, key=lambda r: -r["bytes"])[:4] if "gzip" in r))
         mismatched = [r for r in page_net if r.get("content_length") and r["bytes"] and
                       r["bytes"] - r["headers_text"] != int(r["content_length"])]
-        print("Check: encodedDataLength = headersText + Content-Length for every response that has one."
+        print("Check: encodedDataLength = headersText + Content-Length for every response "
+              "that has one."
               if not mismatched else
               "Note: encodedDataLength != headersText + Content-Length for: " +
               ", ".join(short(r["url"], base) for r in mismatched))

@@ -227,7 +227,8 @@ class Server:
     def __init__(self, url: str, tmp: str, workers: int, threads: int):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(tmp, f"gunicorn-{self.port}.log"), "w")
+        # Open while gunicorn runs; closed with it.
+        self.log = open(os.path.join(tmp, f"gunicorn-{self.port}.log"), "w")  # noqa: SIM115
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         self.proc = subprocess.Popen(
             [gunicorn, "--workers", str(workers), "--threads", str(threads), "--keep-alive", "10",

@@ -12,7 +12,7 @@ its own device id) and the supervisors, runs the lobby flow as real events
 through POST /api/v1/sync, then counts on the server: every event sent stored
 exactly once, nothing unknown, the read models equal to a rebuild from the
 events. Exits 1 unless 0 errors, 0 lost, 0 doubled. The harness is
-tests/reliability/harness.py; the CI version is tests/reliability/test_soak.py.
+testbed/reliability.py; the CI version is tests/reliability/test_soak.py.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.chdir(ROOT)
 
-from tests.reliability.harness import PgSchema, run_soak  # noqa: E402
+from testbed.reliability import PgSchema, run_soak  # noqa: E402
 
 
 def main() -> int:

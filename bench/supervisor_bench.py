@@ -6,7 +6,7 @@ and the supervisor's summaries (`figure_subject`, `figure_day`) computed from
 those same events by the projection's own folds. Then times a month's figures
 for one branch and for an area of ten branches.
 
-    .venv/bin/python bench/supervisor_bench.py                      # 100 branches × 90 days ≈ 5 M events
+    .venv/bin/python bench/supervisor_bench.py    # 100 branches × 90 days ≈ 5 M events
     .venv/bin/python bench/supervisor_bench.py --branches 10 --days 30   # a quick run
     .venv/bin/python bench/supervisor_bench.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
 

@@ -3,6 +3,7 @@
 #   TEST_DATABASE_URL: the PostgreSQL to use (default: the local one, database `test`).
 #   DATANG_TEST_DATABASES: "sqlite postgresql" (default), or just one of them.
 # Extra arguments go to pytest.
+REQUIREMENTS="requirements.txt requirements-dev.txt"
 source "$(dirname "$0")/env.sh"
 
 if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then

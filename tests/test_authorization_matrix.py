@@ -149,7 +149,7 @@ POLICY: dict[str, dict] = {
 }
 EXCLUDED = {"static"}  # files, no data
 
-# The callers: signed out, and one demo user per role (docs/contract.md). The foreign
+# The callers: signed out, and one demo user per role (docs/product-rules.md). The foreign
 # branch is one the caller does not belong to (the area supervisor covers demo and north).
 ALL = frozenset({"demo", "north", "south"})
 CALLERS: dict[str, tuple[Role | None, str, str, frozenset[str]]] = {
@@ -618,7 +618,7 @@ def test_every_event_type_refuses_the_wrong_role_and_branch(matrix):
             response = client.sync(batch)
             assert response.status_code == 200, response.get_data(as_text=True)
             assert events_snapshot(app) == before, f"{caller} stored an event"
-            for name, result in zip(names, response.get_json()["results"]):
+            for name, result in zip(names, response.get_json()["results"], strict=True):
                 etype = EVENT_TYPES[name]
                 code_got = (result.get("error") or {}).get("code")
                 if role is not Role.ADMIN and side == "foreign":

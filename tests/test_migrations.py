@@ -1,4 +1,4 @@
-"""The schema comes from the migrations, and the operator commands of docs/contract.md."""
+"""The schema comes from the migrations, and the operator commands of docs/product-rules.md."""
 from __future__ import annotations
 
 import logging

@@ -129,7 +129,7 @@ def test_arrival_order_repeats_and_batches_do_not_change_the_result(app, lobby1,
         if not batch:
             break
         start += size
-        for event, result in zip(batch, lobby1.sync(batch).get_json()["results"]):
+        for event, result in zip(batch, lobby1.sync(batch).get_json()["results"], strict=True):
             expected = "duplicate" if event["id"] in seen else "accepted"
             assert result["status"] == expected, result
             seen.add(event["id"])

@@ -1,4 +1,4 @@
-"""The device API of docs offline-sync.md: POST /api/v1/sync and GET /api/v1/events."""
+"""The device API of docs/sync-contract.md: POST /api/v1/sync and GET /api/v1/events."""
 from __future__ import annotations
 
 import json

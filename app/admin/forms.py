@@ -22,7 +22,7 @@ from ..models.catalog import RISK_LEVELS
 MIN_PASSWORD_LENGTH = 10
 
 # Roles whose people work in exactly one branch; area supervisors cover several
-# and admins all of them (docs/product.md, "People and roles").
+# and admins all of them (docs/product-rules.md, "People and roles").
 SINGLE_BRANCH_ROLES = frozenset({Role.LOBBY_MANAGER, Role.TELLER, Role.WEALTH_MANAGER,
                                  Role.BRANCH_SUPERVISOR})
 

@@ -254,7 +254,7 @@ def user_reactivate(user_id: int):
 def _user_row_response(user: User, error: str | None = None, done: str | None = None):
     """htmx gets the user's row; a plain form post the list (after a redirect if all went well)."""
     if error is None and not is_htmx():
-        flash(done, "info")
+        flash(done or "", "info")
         return redirect(url_for("admin.users"))
     filters = UserFilterForm(formdata=None)
     filters.set_choices(_all_branches())

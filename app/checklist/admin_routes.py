@@ -7,6 +7,7 @@ day's run; a run already started keeps the items it was started with.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -77,7 +78,8 @@ def equipment():
 
 
 def _equipment_fields() -> tuple[dict, dict]:
-    values, errors = {}, {}
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for name, required in (("name", True), ("name_en", False)):
         values[name], error = _text(name, required)
         if error:
@@ -122,7 +124,8 @@ def equipment_edit(code: str, item_id: int):
 
 
 def _leaflet_fields(branch: Branch) -> tuple[dict, dict]:
-    values, errors = {}, {}
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
     for name, required in (("name", True), ("name_en", False)):
         values[name], error = _text(name, required)
         if error:

@@ -41,7 +41,7 @@ CRITICAL_KINDS = {"devices_running"}
 
 def _count(model, branch: Branch) -> int:
     return db.session.scalar(select(func.count()).select_from(model)
-                             .where(model.branch_id == branch.id))
+                             .where(model.branch_id == branch.id)) or 0
 
 
 def seed_checklist(branches: dict[str, Branch]) -> None:

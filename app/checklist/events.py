@@ -248,7 +248,7 @@ def signed_off(a: Applied) -> None:
                         "fault.resolved.")
 def fault_reported(a: Applied) -> None:
     p: FaultReported = a.payload
-    run = db.session.get(ChecklistRun, p.run_id)
+    run = db.session.get_one(ChecklistRun, p.run_id)
     item = next(i for i in run.items if i["id"] == p.item_id)
     db.session.add(Fault(
         id=a.subject.id, branch_id=a.branch.id, run_id=run.id, item_id=p.item_id, item=item,
@@ -265,7 +265,7 @@ def fault_reported(a: Applied) -> None:
             check=_check_resolved,
             description="A fault was fixed, with a note. The first resolution counts.")
 def fault_resolved(a: Applied) -> None:
-    fault = db.session.get(Fault, a.subject.id)
+    fault = db.session.get_one(Fault, a.subject.id)
     if fault.resolved_at is None:
         fault.resolved_at = a.event.occurred_at
         fault.resolved_by_id = a.event.user_id

@@ -102,7 +102,7 @@ class LeafletState:
 def leaflet_state(item: dict, count: int | None, day: date) -> LeafletState:
     """Low: counted below its minimum. Expired: its product ended before `day` (remove it)."""
     ends_on = item.get("ends_on")
-    expired = bool(ends_on) and date.fromisoformat(ends_on) < day
+    expired = bool(ends_on and date.fromisoformat(ends_on) < day)
     low = (not expired and count is not None and count < int(item.get("min_stock") or 0))
     return LeafletState(low=low, expired=expired)
 
@@ -160,7 +160,7 @@ def item_label(item: dict, lang: str | None = None) -> str:
     from flask_babel import gettext as _
 
     name = (item.get("name_en") if lang == "en" and item.get("name_en") else item.get("name")) or ""
-    kind = item.get("kind")
+    kind: str = item.get("kind", "")
     if kind == "custom":
         return name
     if kind == "leaflet":

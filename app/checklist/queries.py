@@ -154,7 +154,7 @@ def run_view(branch: Branch, day: date, lang: str | None = None, *,
     entries = entries_of(run.id) if run is not None else []
     latest = latest_entries(entries)
     faults = open_faults(branch) if with_faults else []
-    fault_by_item = {}
+    fault_by_item: dict[str, Fault] = {}
     for fault in faults:
         fault_by_item.setdefault(fault.item_id, fault)
     counts = last_counts(branch, day) if any(i["kind"] == "leaflet" for i in items) else {}

@@ -28,12 +28,11 @@ PHOTO_MAX_CHARS_CLIENT = 270_000  # the tablet shrinks photos below this (~200 K
 
 def readable_branch(branch: Branch | int) -> Branch:
     """:raise 403: when the signed-in user may not read `branch`."""
-    if isinstance(branch, int):
-        branch = db.session.get(Branch, branch)
-    if branch is None or not current_user.can_read(branch):
+    found = db.session.get(Branch, branch) if isinstance(branch, int) else branch
+    if found is None or not current_user.can_read(found):
         abort(403)
-    g.branch = branch
-    return branch
+    g.branch = found
+    return found
 
 
 def page_data(view) -> dict:

@@ -4,7 +4,7 @@ Codes are what events carry (stable, English); labels are for people.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from flask_babel import lazy_gettext as _l
 
@@ -12,23 +12,23 @@ from ..glossary import TERMS
 
 Purpose = Literal["cash", "transfer", "account", "card", "wealth", "loan", "bills", "inquiry",
                   "complaint", "corporate", "other"]
-PURPOSES: tuple[str, ...] = Purpose.__args__
+PURPOSES: tuple[str, ...] = get_args(Purpose)
 Segment = Literal["new", "regular", "high_value"]
-SEGMENTS: tuple[str, ...] = Segment.__args__
+SEGMENTS: tuple[str, ...] = get_args(Segment)
 Flag = Literal["elderly", "needs_help", "vip_appointment"]
-FLAGS: tuple[str, ...] = Flag.__args__
+FLAGS: tuple[str, ...] = get_args(Flag)
 Outcome = Literal["served", "walked_away", "referred"]
-OUTCOMES: tuple[str, ...] = Outcome.__args__
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
 Route = Literal["self_service", "counter", "wealth", "corporate", "vip"]
-ROUTES: tuple[str, ...] = Route.__args__
+ROUTES: tuple[str, ...] = get_args(Route)
 AmountBand = Literal["lt_50k", "50k_200k", "200k_1m", "gt_1m"]
-AMOUNT_BANDS: tuple[str, ...] = AmountBand.__args__
+AMOUNT_BANDS: tuple[str, ...] = get_args(AmountBand)
 Response = Literal["interested", "declined", "already_has", "later"]
-RESPONSES: tuple[str, ...] = Response.__args__
+RESPONSES: tuple[str, ...] = get_args(Response)
 ReferTo = Literal["wealth", "corporate"]
-REFER_TO: tuple[str, ...] = ReferTo.__args__
+REFER_TO: tuple[str, ...] = get_args(ReferTo)
 ReferralResult = Literal["met", "sold", "no_sale", "did_not_come"]
-REFERRAL_RESULTS: tuple[str, ...] = ReferralResult.__args__
+REFERRAL_RESULTS: tuple[str, ...] = get_args(ReferralResult)
 
 SEGMENT_LABELS = {
     "new": _l("New customer"),

@@ -1,7 +1,7 @@
 """The `visit.*` event types and how they fold into a `Visit`.
 
 `visit.greeted` and `visit.closed` have payloads fixed by the sync contract
-(/work/shared/docs/offline-sync.md); outside clients rely on them exactly.
+(docs/sync-contract.md); outside clients rely on them exactly.
 The others are documented in docs/events-lobby.md.
 
 Every fold here reads only the visit's own earlier events, never the clock or
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import uuid
 from functools import wraps
-from typing import Optional
+from typing import Annotated, Optional
 
 from flask_babel import gettext as _
-from pydantic import Field, conint, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from sqlalchemy import delete, select
 
 from ..events import (Applied, Payload, Rejected, add, event_type, get, new_row, rebuild,
@@ -149,7 +149,7 @@ class VisitComplaint(Payload):
 
 class VisitClosed(Payload):
     outcome: Outcome
-    satisfaction: Optional[conint(ge=1, le=5)] = None
+    satisfaction: Optional[Annotated[int, Field(ge=1, le=5)]] = None
     note: Optional[FreeText] = Field(default=None, max_length=500)
 
 

@@ -61,7 +61,7 @@ def visit_detail(visit_id: str):
     visit = visit_of_branch(visit_id, branch)
     context = board_context(branch)
     context.update(visit=visit, rows=history(visit), user_name=user_name,
-                   referral=referrals_of([visit]).get(visit.referral_id))
+                   referral=referrals_of([visit]).get(visit.referral_id or ""))
     return render("lobby/visit.html", "lobby/_history.html", **context)
 
 

@@ -1,9 +1,10 @@
 """What the service worker caches, and the version that tells tablets to update.
 
 The version is a hash of every static file, the service worker's own source,
-the offline page's template, this package's code (the manifest) (plus `DATANG_BUILD_ID` when set), so a deploy
-that changes any of them installs a new worker and a fresh app-shell cache,
-and a deploy that changes none of them costs the tablets nothing.
+the offline page's template, this package's code (the manifest) (plus
+`DATANG_BUILD_ID` when set), so a deploy that changes any of them installs a new
+worker and a fresh app-shell cache, and a deploy that changes none of them costs
+the tablets nothing.
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ OFFLINE_PATHS = ("/lobby", "/checklist")
 
 def static_files(app: Flask) -> list[str]:
     """Paths under static/, sorted, of the files a page may load."""
-    found = []
-    root = app.static_folder
+    found: list[str] = []
+    root = app.static_folder or ""
     for dirpath, dirnames, files in os.walk(root):
         dirnames.sort()
         for name in sorted(files):
@@ -38,7 +39,7 @@ def _digest(app: Flask) -> str:
     sha = hashlib.sha256()
     for rel in static_files(app):
         sha.update(rel.encode())
-        with open(os.path.join(app.static_folder, rel), "rb") as handle:
+        with open(os.path.join(app.static_folder or "", rel), "rb") as handle:
             sha.update(hashlib.sha256(handle.read()).digest())
     templates = os.path.join(app.root_path, "templates", "pwa")
     for name in sorted(os.listdir(templates)):
@@ -54,7 +55,7 @@ def _digest(app: Flask) -> str:
 
 def shell_version() -> str:
     """Computed once per process (each request in debug mode, when files change under you)."""
-    app = current_app._get_current_object()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # a proxy
     if app.debug:
         return _digest(app)
     cached = app.extensions.get("datang_shell_version")
@@ -64,6 +65,6 @@ def shell_version() -> str:
 
 
 def precache_urls() -> list[str]:
-    app = current_app._get_current_object()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # a proxy
     urls = [url_for("static", filename=rel) for rel in static_files(app)]
     return urls + [url_for("pwa.offline"), url_for("pwa.manifest")]

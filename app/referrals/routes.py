@@ -211,6 +211,6 @@ def record_on_referral(branch: Branch, referral: Referral, type: str, payload: d
     if not is_htmx() and not error:
         return redirect(url_for("referrals.inbox"))
     db.session.expire_all()
-    referral = db.session.get(Referral, referral.id)
+    referral = db.session.get_one(Referral, referral.id)
     return render("referrals/inbox.html", "referrals/_referral.html", status=422 if error else 200,
                   r=referral, error=error, **{**list_context(branch), "visits": visits_of([referral])})

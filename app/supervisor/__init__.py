@@ -1,4 +1,4 @@
-"""The supervisor's view: today, figures, spot-checks and exports (product brief §3)."""
+"""The supervisor's view: today, figures, spot-checks and exports (docs/product-rules.md §3)."""
 from flask import Blueprint
 
 bp = Blueprint("supervisor", __name__, cli_group=None)

@@ -64,7 +64,7 @@ def _headers(kind: str) -> list[str]:
     }[kind]
 
 
-def _names() -> dict[int, str]:
+def _names() -> dict[int | None, str]:
     return {u.id: u.display_name or u.username for u in db.session.scalars(select(User))}
 
 
@@ -121,7 +121,7 @@ def generate_csv(kind: str, branches: list[Branch], start: date, end: date) -> I
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(_headers(kind))
     yield BOM + buffer.getvalue()
-    for i, row in enumerate(_rows(kind, branches, start, end)):
+    for row in _rows(kind, branches, start, end):
         buffer.seek(0)
         buffer.truncate()
         writer.writerow([_safe(v) for v in row])

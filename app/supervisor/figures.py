@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -192,7 +193,7 @@ def compute(branches: list[Branch], period: Period, today: date | None = None) -
     no_need = keyed(c, "rec_no_need")
     user_ids = {int(k) for d in (prep, guide, sell, no_need) for k in d if k.isdigit()}
     names = names_of(user_ids)
-    people = []
+    people: list[dict[str, Any]] = []
     for uid in sorted(user_ids, key=lambda i: names.get(i, "")):
         k = str(uid)
         people.append({"name": names.get(uid, k), "prep": prep.get(k, 0),

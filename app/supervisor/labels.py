@@ -41,4 +41,4 @@ def labels() -> dict:
 
 def answer_label(kind: str, answer: str | None) -> str:
     table = CHECKLIST_ANSWER_LABELS if kind == "checklist_item" else VISIT_ANSWER_LABELS
-    return str(table.get(answer, answer or "—"))
+    return str(table.get(answer or "", answer or "—"))

@@ -112,7 +112,7 @@ def wait_bucket(seconds: float) -> int:
     return min(int(seconds // 60), WAIT_CAP_MINUTES)
 
 
-def _undone_ids(events: list[Ev]) -> set[str]:
+def _undone_ids(events: list[Ev]) -> set[str | None]:
     """Events that a `visit.undone` takes back (payload `event_id`)."""
     return {(e.payload or {}).get("event_id") for e in events if e.type == "visit.undone"}
 
@@ -252,7 +252,7 @@ def fold_referral(events: list[Ev], clock: BranchClock) -> Projection | None:
         return None
     p0 = created.payload or {}
     proj = Projection("referral", clock.local(created.occurred_at).date(), "open", created.user_id)
-    f = {"created_at": _iso(created.occurred_at), "visit_id": p0.get("visit_id"),
+    f: dict[str, Any] = {"created_at": _iso(created.occurred_at), "visit_id": p0.get("visit_id"),
          "to": p0.get("to") or p0.get("to_user") or p0.get("wealth_manager"),
          "products": p0.get("products") or ([p0["product"]] if p0.get("product") else []),
          "outcome": None, "amount_band": None, "outcome_at": None, "outcome_by": None,
@@ -349,7 +349,7 @@ def fold_run(events: list[Ev], clock: BranchClock) -> Projection | None:
         proj.status = "on_time" if on_time else "late"
         proj.add("run_on_time" if on_time else "run_late")
         proj.user_id = signed.user_id
-        end = signed.occurred_at
+        end: datetime | None = signed.occurred_at
     else:
         proj.add("run_unsigned")
         end = last_item_at
@@ -403,7 +403,7 @@ def _upsert_counts(branch_id: int, delta: Counter) -> None:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # same API
     # One statement for any number of rows (executemany): its compiled form is
     # cached, where a multi-row VALUES would be compiled again every time.
     stmt = insert(FigureDay)
@@ -528,7 +528,8 @@ def project_events(events: Iterable[Ev | Any], clock: BranchClock, subject_of) -
     by_subject: dict[str, list] = defaultdict(list)
     for e in events:
         by_subject[subject_of(e)].append(e)
-    rows, totals = [], Counter()
+    rows: list[dict] = []
+    totals: Counter = Counter()
     for subject_id, evs in by_subject.items():
         kind = kind_of(evs[0].type)
         if kind is None:

@@ -43,7 +43,7 @@ def today_of(branch: Branch, lang: str | None = None) -> Today:
     view = run_view(branch, day, lang, with_faults=False)
     signed = view.signed_at
     if signed is not None:
-        status = "late" if view.run.late else "on_time"
+        status = "late" if view.run is not None and view.run.late else "on_time"
     elif view.done:
         status = "in_progress"
     else:

@@ -175,12 +175,12 @@ def _document(types: tuple[str, ...]) -> dict:
         "then": {"required": ["error"]},
         "else": {"not": {"required": ["error"]}},
     }
-    session_only = [{"session": []}]
+    session_only: list[dict[str, list[str]]] = [{"session": []}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "Datang device API", "version": "1.0.0",
                  "description": "Push a device's events and pull its branches' events. "
-                                "See docs/offline-sync.md for the contract and docs/events.md "
+                                "See docs/sync-contract.md for the contract and docs/events.md "
                                 "for the meaning of each event type. Every error is JSON: "
                                 "`{\"error\": {\"code\", \"message\"}}`."},
         "components": {
@@ -243,7 +243,8 @@ def _document(types: tuple[str, ...]) -> dict:
                 }}},
             "/api/v1/events": {"get": {
                 "operationId": "pull",
-                "summary": "Pull the readable branches' events in the order the server accepted them.",
+                "summary": "Pull the readable branches' events in the order the server "
+                           "accepted them.",
                 "security": session_only,
                 "parameters": [
                     {"name": "since", "in": "query",

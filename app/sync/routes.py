@@ -174,8 +174,8 @@ def sync():
     if clock is None:
         return bad_batch(_("sent_at must be an RFC 3339 time with an offset or Z."))
     results = [prejudge(raw) for raw in events]
-    judged = iter(ingest([raw for raw, result in zip(events, results) if result is None],
-                         current_user._get_current_object(), clock))
+    judged = iter(ingest([raw for raw, result in zip(events, results, strict=True)
+                          if result is None], current_user._get_current_object(), clock))
     results = [result or next(judged) for result in results]
     return jsonify(results=[r.as_json() for r in results], server_time=format_time(utcnow()))
 

@@ -1,6 +1,6 @@
 """Browser tests: Debian's Chromium driven by Playwright, against a live server.
 
-`live_server` runs tests/e2e/serve.py in its own process (so a test may kill
+`live_server` runs testbed/serve.py in its own process (so a test may kill
 and restart it); `browser` is headless Chromium from /usr/bin/chromium;
 `tablet` opens a new context (a tablet) signed in as a given user.
 
@@ -11,69 +11,15 @@ stored, straight from the test's database (SQLite file or PostgreSQL schema).
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from datetime import timedelta
 
 import pytest
 
-from .serve import PASSWORD
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class LiveServer:
-    def __init__(self, database_url: str):
-        self.database_url = database_url
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-        # Extra environment for the next start(), e.g. {"DATANG_BUILD_ID": "2"}
-        # to serve a new service-worker version.
-        self.env: dict[str, str] = {}
-
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "tests.e2e.serve", "--database-url", self.database_url,
-                "--port", str(self.port)]
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(self.command(), cwd=ROOT,
-                                        env={**os.environ, "DATANG_ENV": "testing", **self.env})
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the live server did not start")
-
-    def kill(self) -> None:
-        """kill -9: no clean shutdown, as a crash would be."""
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def restart(self) -> None:
-        self.kill()
-        self.start()
-
-    def stop(self) -> None:
-        self.kill()
+# The server and browser helpers live in testbed/ (the benchmarks use them too);
+# the tests import them from here.
+from testbed.browser import (  # noqa: F401
+    CHROMIUM, CHROMIUM_ARGS, LiveServer, ready, sign_in, wait_until)
 
 
 @pytest.fixture
@@ -115,14 +61,6 @@ def persistent_tablet(playwright, live_server, tmp_path):
     context.close()
 
 
-def sign_in(page, base_url: str, username: str, password: str = PASSWORD) -> None:
-    page.goto(f"{base_url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("domcontentloaded")
-
-
 def sign_out(page) -> None:
     """Sign out as a person does: /logout asks, its button posts the form (CSRF and all)."""
     page.goto("/logout")
@@ -150,40 +88,12 @@ def tablet(browser, live_server):
         context.close()
 
 
-def wait_until(page, expression: str, arg=None, timeout: float = 20.0):
-    """Poll a JS expression until it is truthy; returns its value.
-
-    page.wait_for_function evaluates strings with eval, which the app's strict
-    CSP (rightly) refuses; page.evaluate is not subject to it.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = page.evaluate(expression, arg)
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {expression}")
-        time.sleep(0.05)
-
-
-def ready(page, timeout: float = 15.0) -> None:
-    """The page is controlled by the service worker and the outbox has loaded."""
-    try:
-        wait_until(page, "window.Datang !== undefined && window.Datang.pwa !== undefined"
-                         " && navigator.serviceWorker.controller !== null"
-                         " && (Datang.pwa.isWarm || !navigator.onLine)", timeout=timeout)
-    except AssertionError:
-        state = page.evaluate("""() => ({url: location.href, datang: !!window.Datang,
-            pwa: !!(window.Datang && Datang.pwa), controller: !!navigator.serviceWorker.controller,
-            warm: !!(window.Datang && Datang.pwa && Datang.pwa.isWarm), online: navigator.onLine})""")
-        raise AssertionError(f"page not ready: {state}") from None
-
-
 def badge(page) -> dict:
     """The sync badge's counts, as integers."""
     return page.evaluate("""() => {
         const b = document.querySelector('[data-testid="sync-status"]');
-        return {pending: parseInt(b.dataset.pending, 10), rejected: parseInt(b.dataset.rejected, 10),
+        return {pending: parseInt(b.dataset.pending, 10),
+                rejected: parseInt(b.dataset.rejected, 10),
                 state: b.dataset.state};
     }""")
 

@@ -164,7 +164,8 @@ def test_fault_with_photo_carried_to_next_day_and_seen_by_supervisor(tablet, liv
     fault_id = reported[0]["subject_id"]
     assert len(reported[0]["payload"]["photo"]) <= 270_000
     photo_bytes = page.evaluate(
-        f"fetch('/checklist/faults/{fault_id}/photo').then(r => r.arrayBuffer()).then(b => b.byteLength)")
+        f"fetch('/checklist/faults/{fault_id}/photo')"
+        ".then(r => r.arrayBuffer()).then(b => b.byteLength)")
     assert 0 < photo_bytes <= 300 * 1024
 
     # The next morning: the fault is on top of the new run.

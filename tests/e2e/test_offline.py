@@ -1,4 +1,4 @@
-"""The fault matrix of docs/offline-sync.md, in Chromium against a live server.
+"""The fault matrix of docs/sync-contract.md, in Chromium against a live server.
 
 Every test counts on the server (straight from its database) that each event
 recorded on the tablet arrived exactly once, under the right user.
@@ -227,7 +227,7 @@ def test_two_tablets_one_branch(tablet, server_events):
     pages["lobby2"].context.set_offline(True)          # one works offline for a while
     made = {name: record_visits(page, 3, "transfer") for name, page in pages.items()}
     pages["lobby2"].context.set_offline(False)
-    for name, page in pages.items():
+    for page in pages.values():
         wait_until(page, DRAINED)
     for name, other in (("lobby1", "lobby2"), ("lobby2", "lobby1")):
         page = pages[name]

@@ -13,7 +13,7 @@ import pytest
 
 from .conftest import (move_sign_in, outbox_size, ready, record_visits, sign_in, sign_out,
                        wait_badge, wait_until)
-from .serve import PASSWORD
+from testbed.serve import PASSWORD
 
 NEW_PASSWORD = "a-new-pass-5678"
 SCREENS_CACHED = ("caches.open('datang-pages-v1').then(c => c.match('/lobby', {ignoreVary: true}))"

@@ -1,4 +1,4 @@
 """Reliability (issue #7): soak and crash tests against a real gunicorn server.
 
-The harness is `harness.py`; bench/soak.py and bench/crash.py run the long versions.
+The harness is `testbed/reliability.py`; bench/soak.py and bench/crash.py run the long versions.
 """

@@ -8,7 +8,7 @@ and foreign_key_check; the read models equal a rebuild from the events.
 from __future__ import annotations
 
 from .conftest import assert_exactly_once, env_number
-from .harness import run_crash
+from testbed.reliability import run_crash
 
 
 def test_kill_9_during_sync_loses_and_doubles_nothing(database_url, server_log):

@@ -6,7 +6,7 @@ Counted on the server, straight from the database.
 from __future__ import annotations
 
 from .conftest import assert_exactly_once, env_number
-from .harness import run_soak
+from testbed.reliability import run_soak
 
 
 def test_tablets_sync_for_a_while_and_nothing_is_lost_or_doubled(database_url, server_log):

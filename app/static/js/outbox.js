@@ -1,6 +1,6 @@
 // Datang's outbox: every write made on a tablet page is an event, put in
 // IndexedDB first, shown at once, and sent to POST /api/v1/sync in order.
-// The contract is docs/client.md (and /work/shared/docs/offline-sync.md).
+// The contract is docs/sync-contract.md; how this file keeps it, docs/client.md.
 //
 // Public API (window.Datang), stable: others build pages against it.
 //   Datang.record(type, subjectId, payload, {branch}) -> Promise<entry>

@@ -38,9 +38,9 @@ from datetime import date, datetime, timedelta, timezone
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "test-pass-1234"
-# (username, branch): the demo lobby managers (docs/contract.md). With more
+# (username, branch): the demo lobby managers (docs/product-rules.md). With more
 # tablets than users, tablets share a user, each with its own device id, as two
 # tablets in one branch do.
 LOBBY_USERS = [("lobby1", "demo"), ("lobby2", "demo"), ("lobby-north", "north")]
@@ -120,7 +120,7 @@ class PgSchema:
 # --- the server ---------------------------------------------------------------
 
 class Server:
-    """gunicorn --workers 2 --threads 4 run:app, as scripts/serve.sh; or tests/e2e/serve.py."""
+    """gunicorn --workers 2 --threads 4 run:app, as scripts/serve.sh; or testbed/serve.py."""
 
     def __init__(self, database_url: str, *, kind: str = "gunicorn", workers: int = 2,
                  threads: int = 4, log_path: str | None = None):
@@ -136,7 +136,7 @@ class Server:
 
     def command(self) -> list[str]:
         if self.kind == "serve.py":
-            return [sys.executable, "-m", "tests.e2e.serve", "--database-url",
+            return [sys.executable, "-m", "testbed.serve", "--database-url",
                     self.database_url, "--port", str(self.port)]
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         return [gunicorn, "--workers", str(self.workers), "--threads", str(self.threads),
@@ -149,7 +149,8 @@ class Server:
                "SECRET_KEY": "reliability-not-secret", "DATANG_DEMO_PASSWORD": PASSWORD,
                "DATANG_LOGIN_RATE_LIMIT": "100000 per minute"}
         env.pop("TEST_DATABASE_URL", None)
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        # Open while the server runs; closed by stop().
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.process = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=out,
                                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -259,9 +260,10 @@ class Browser:
                 reused = self.used > 0
                 self.close()
                 # A kept-alive connection that the server closed while idle (gunicorn's
-                # default keep-alive is 2 s; we run it with 10): a browser sends the request again on a new
-                # connection, and so do we, once. (A POST /api/v1/sync sent twice
-                # answers "duplicate": that is what the ids are for.)
+                # default keep-alive is 2 s; we run it with 10): a browser sends the
+                # request again on a new connection, and so do we, once. (A POST
+                # /api/v1/sync sent twice answers "duplicate": that is what the ids
+                # are for.)
                 if attempt == 0 and reused:
                     self.retries += 1
                     continue
@@ -348,8 +350,8 @@ class Tablet:
     """A lobby manager's tablet: records the lobby flow, flushes its outbox in order.
 
     `expect_outages`: failed connections are expected (the crash test) rather
-    than errors; an answer other than 200 is an error all the same. Every event made is in `made`; `acked` holds the ids the
-    server answered `accepted` or `duplicate` for.
+    than errors; an answer other than 200 is an error all the same. Every event made
+    is in `made`; `acked` holds the ids the server answered `accepted` or `duplicate` for.
     """
 
     def __init__(self, base_url: str, username: str, branch: str, stats: Stats, *,
@@ -527,7 +529,7 @@ class Tablet:
             return True  # as if the answer never came: everything is sent again
         settled = set()
         counts = Counter()
-        for event, result in zip(batch, results):
+        for event, result in zip(batch, results, strict=True):
             if result.get("id") != event["id"]:
                 self.stats.error("sync_wrong_id", json.dumps(result))
                 continue
@@ -810,8 +812,9 @@ def _snapshot(session) -> dict[str, Counter]:
     from sqlalchemy import text
     snap = {}
     for table, skip in PROJECTION_TABLES.items():
-        result = session.execute(text(f"SELECT * FROM {table}"))
-        keys = [k for k in result.keys() if k != skip]
+        # The tables are this module's own constants, not input.
+        result = session.execute(text(f"SELECT * FROM {table}"))  # noqa: S608
+        keys = [k for k in result.keys() if k != skip]  # noqa: SIM118 - a Result, not a dict
         rows = Counter()
         for row in result.mappings():
             rows[tuple(_norm(row[k]) for k in keys)] += 1
@@ -898,7 +901,8 @@ def check_pulls(database_url: str, tablets: list[Tablet]) -> list[str]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(text(
-                "SELECT e.id, e.position, b.code FROM event e JOIN branch b ON b.id = e.branch_id"
+                "SELECT e.id, e.position, b.code"
+                " FROM event e JOIN branch b ON b.id = e.branch_id"
                 " ORDER BY e.position")).all()
     finally:
         engine.dispose()

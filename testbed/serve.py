@@ -1,6 +1,6 @@
 """A live Datang server for the browser tests, in a process of its own.
 
-    python -m tests.e2e.serve --database-url URL --port PORT
+    python -m testbed.serve --database-url URL --port PORT
 
 Creates the schema and the demo data, then serves with a threaded WSGI server
 until killed. Being a separate process lets a test kill -9 and restart it.

@@ -1,0 +1,106 @@
+"""A live Datang server in a process of its own, and Chromium to drive it.
+
+Shared by the browser tests (tests/e2e) and the benchmarks that use a browser
+(bench/page_weight.py, bench/offline_bench.py).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from .serve import PASSWORD
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        # Extra environment for the next start(), e.g. {"DATANG_BUILD_ID": "2"}
+        # to serve a new service-worker version.
+        self.env: dict[str, str] = {}
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "testbed.serve", "--database-url", self.database_url,
+                "--port", str(self.port)]
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command(), cwd=ROOT,
+                                        env={**os.environ, "DATANG_ENV": "testing", **self.env})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the live server did not start")
+
+    def kill(self) -> None:
+        """kill -9: no clean shutdown, as a crash would be."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def stop(self) -> None:
+        self.kill()
+
+
+def sign_in(page, base_url: str, username: str, password: str = PASSWORD) -> None:
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state("domcontentloaded")
+
+
+def wait_until(page, expression: str, arg=None, timeout: float = 20.0):
+    """Poll a JS expression until it is truthy; returns its value.
+
+    page.wait_for_function evaluates strings with eval, which the app's strict
+    CSP (rightly) refuses; page.evaluate is not subject to it.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {expression}")
+        time.sleep(0.05)
+
+
+def ready(page, timeout: float = 15.0) -> None:
+    """The page is controlled by the service worker and the outbox has loaded."""
+    try:
+        wait_until(page, "window.Datang !== undefined && window.Datang.pwa !== undefined"
+                         " && navigator.serviceWorker.controller !== null"
+                         " && (Datang.pwa.isWarm || !navigator.onLine)", timeout=timeout)
+    except AssertionError:
+        state = page.evaluate("""() => ({url: location.href, datang: !!window.Datang,
+            pwa: !!(window.Datang && Datang.pwa), controller: !!navigator.serviceWorker.controller,
+            warm: !!(window.Datang && Datang.pwa && Datang.pwa.isWarm),
+            online: navigator.onLine})""")
+        raise AssertionError(f"page not ready: {state}") from None
