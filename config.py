@@ -2,6 +2,7 @@
 
 `DATANG_ENV` picks the class; `DATABASE_URL` and `SECRET_KEY` override.
 """
+
 import os
 from datetime import timedelta
 
@@ -28,7 +29,8 @@ class Config:
     # The longest a sign-in lasts, however busy; and how long a tablet nobody
     # touches stays signed in (polls and background pulls are not a touch).
     PERMANENT_SESSION_LIFETIME = timedelta(
-        minutes=int(os.environ.get("DATANG_SESSION_MINUTES", 12 * 60)))
+        minutes=int(os.environ.get("DATANG_SESSION_MINUTES", 12 * 60))
+    )
     SESSION_IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("DATANG_IDLE_MINUTES", 60)))
     SESSION_SEEN_INTERVAL = timedelta(seconds=60)  # how often the idle clock is written
 

@@ -1,4 +1,5 @@
 """Datang: the lobby manager's tablet app. `create_app()` builds it in named steps."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,11 @@ def configure(app: Flask, env_name: str | None, overrides: dict) -> None:
     config = config_for(env_name)
     app.config.from_object(config)
     app.config.update(overrides)
-    if (app.config["ENV_NAME"] == "production" and not os.environ.get("SECRET_KEY")
-            and "SECRET_KEY" not in overrides):
+    if (
+        app.config["ENV_NAME"] == "production"
+        and not os.environ.get("SECRET_KEY")
+        and "SECRET_KEY" not in overrides
+    ):
         raise RuntimeError("SECRET_KEY must be set when DATANG_ENV=production")
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(app.instance_path, exist_ok=True)
@@ -37,8 +41,10 @@ def configure(app: Flask, env_name: str | None, overrides: dict) -> None:
         # Behind nginx/Caddy: the client's address (sign-in throttling, the audit
         # log) and https come from the proxy's X-Forwarded-* headers.
         from werkzeug.middleware.proxy_fix import ProxyFix
+
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgres://") or uri.startswith("postgresql://"):
         # psycopg 3 is the driver we ship; accept the short forms operators type.
@@ -51,16 +57,26 @@ def register_extensions(app: Flask) -> None:
     from .i18n import compile_translations, select_locale, select_timezone, translation_directories
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
-                     render_as_batch=True, compare_type=True)
+    migrate.init_app(
+        app,
+        db,
+        directory=os.path.join(os.path.dirname(app.root_path), "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+    )
     csrf.init_app(app)
     compress.init_app(app)
     limiter.init_app(app)
     compile_translations(app)
-    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
-                   default_translation_directories=";".join(translation_directories(app)))
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        timezone_selector=select_timezone,
+        default_translation_directories=";".join(translation_directories(app)),
+    )
     login_manager.init_app(app)
     from .auth import session as auth_session
+
     auth_session.init_login(app)
 
 
@@ -76,31 +92,46 @@ def register_blueprints(app: Flask) -> None:
     from .sync import bp as sync_bp
     from .waiting import bp as waiting_bp
 
-    for bp in (auth_bp, pwa_bp, lobby_bp, checklist_bp, referrals_bp, counter_bp, supervisor_bp,
-               waiting_bp, admin_bp, sync_bp):
+    for bp in (
+        auth_bp,
+        pwa_bp,
+        lobby_bp,
+        checklist_bp,
+        referrals_bp,
+        counter_bp,
+        supervisor_bp,
+        waiting_bp,
+        admin_bp,
+        sync_bp,
+    ):
         app.register_blueprint(bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
     from .errors import register
+
     register(app)
 
 
 def register_commands(app: Flask) -> None:
     from .commands import register
+
     register(app)
 
 
 def register_security_headers(app: Flask) -> None:
     from .security import register
+
     register(app)
 
 
 def register_static_files(app: Flask) -> None:
     from .static_files import register
+
     register(app)
 
 
 def register_template_helpers(app: Flask) -> None:
     from .templating import register
+
     register(app)

@@ -3,6 +3,7 @@
 A backup of a live SQLite database is consistent (the backup API copies pages
 under a read transaction) and checked with `PRAGMA integrity_check`.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,8 +33,18 @@ def restore(database_url: str, source: str) -> None:
             src.backup(dst)
         return
     if url.get_backend_name() == "postgresql":
-        subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner",
-                        "--dbname", _libpq_url(url), source], check=True)
+        subprocess.run(
+            [
+                "pg_restore",
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--dbname",
+                _libpq_url(url),
+                source,
+            ],
+            check=True,
+        )
         return
     raise ValueError(f"no restore for {url.get_backend_name()}")
 

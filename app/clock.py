@@ -8,6 +8,7 @@ variable DATANG_TEST_CLOCK_FILE holding an RFC 3339 time (for the live server
 of the browser tests, which runs in another process). Anywhere else it is the
 real clock.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Operator commands: `seed-demo`, `create-user`, `import-products`, backups (docs/contract.md)."""
+
 from __future__ import annotations
 
 import click
@@ -19,6 +20,7 @@ def register(app: Flask) -> None:
         if not password:
             raise click.ClickException("DATANG_DEMO_PASSWORD is not set.")
         from .demo import seed_demo
+
         added = seed_demo(password)
         click.echo(f"demo data: {added['branches']} branches and {added['users']} users added")
 
@@ -27,7 +29,9 @@ def register(app: Flask) -> None:
     def backup_command(target):
         """Write a consistent backup of the live database to TARGET."""
         from datetime import datetime
+
         from .backup import backup
+
         url = current_app.config["SQLALCHEMY_DATABASE_URI"]
         target = target or f"datang-{datetime.now():%Y%m%d-%H%M%S}.backup"
         click.echo(f"backup written to {backup(url, target)}")
@@ -38,6 +42,7 @@ def register(app: Flask) -> None:
     def restore_command(source):
         """Replace the database with a backup made by `backup`."""
         from .backup import restore
+
         db.session.remove()
         db.engine.dispose()
         restore(current_app.config["SQLALCHEMY_DATABASE_URI"], source)
@@ -45,25 +50,36 @@ def register(app: Flask) -> None:
 
     @app.cli.command("import-products")
     @click.argument("csv_file", type=click.File("rb"))
-    @click.option("--branch", "branch_codes", multiple=True,
-                  help="Offer the products in this branch; repeat for several. Default: all.")
+    @click.option(
+        "--branch",
+        "branch_codes",
+        multiple=True,
+        help="Offer the products in this branch; repeat for several. Default: all.",
+    )
     def import_products_command(csv_file, branch_codes):
         """Load or update products from a CSV (docs/setup-branch.md); all rows or none."""
         from .admin.catalogue import CatalogueError, import_products
+
         try:
             done = import_products(csv_file.read(), branch_codes)
         except CatalogueError as error:
             for line, what in error.problems:
                 click.echo(f"{csv_file.name}:{line}: {what}" if line else what, err=True)
             raise click.ClickException("nothing was imported") from None
-        click.echo(f"products: {done['added']} added, {done['updated']} updated, "
-                   f"offered in {', '.join(done['branches'])}")
+        click.echo(
+            f"products: {done['added']} added, {done['updated']} updated, "
+            f"offered in {', '.join(done['branches'])}"
+        )
 
     @app.cli.command("create-user")
     @click.argument("username")
     @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
-    @click.option("--branch", "branch_codes", multiple=True,
-                  help="A branch code; repeat for several. Not needed for admin.")
+    @click.option(
+        "--branch",
+        "branch_codes",
+        multiple=True,
+        help="A branch code; repeat for several. Not needed for admin.",
+    )
     @click.option("--display-name", default="")
     @click.password_option(prompt="Password", confirmation_prompt=True)
     def create_user_command(username, role, branch_codes, display_name, password):
@@ -81,8 +97,9 @@ def register(app: Flask) -> None:
             branches.append(branch)
         if role is not Role.ADMIN and not branches:
             raise click.ClickException("--branch is required for this role")
-        user = User(username=username, role=role, display_name=display_name or username,
-                    branches=branches)
+        user = User(
+            username=username, role=role, display_name=display_name or username, branches=branches
+        )
         user.set_password(password)
         db.session.add(user)
         db.session.commit()

@@ -8,12 +8,13 @@ timeout or not); on PostgreSQL they take a transaction-level advisory lock per
 branch written, so a branch's events commit in the order of their positions and
 the pull cursor (per branch) skips none, while different branches write at once.
 """
+
 from __future__ import annotations
 
 import contextvars
 from collections.abc import Iterable
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Engine
@@ -38,19 +39,19 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @event.listens_for(Engine, "connect")
@@ -110,8 +111,10 @@ def write_transaction(branch_codes: Iterable[str]):
         with short_write():
             if session.get_bind().dialect.name == "postgresql":
                 for code in sorted(set(branch_codes)):
-                    session.execute(text("SELECT pg_advisory_xact_lock(:k, hashtext(:code))"),
-                                    {"k": EVENT_APPEND_LOCK, "code": code})
+                    session.execute(
+                        text("SELECT pg_advisory_xact_lock(:k, hashtext(:code))"),
+                        {"k": EVENT_APPEND_LOCK, "code": code},
+                    )
             yield session
     finally:
         # Rows `app.events.add` remembered for this transaction (strong references).

@@ -2,6 +2,7 @@
 
 Safe to run twice: what is there already is left as it is.
 """
+
 from __future__ import annotations
 
 from datetime import date, time
@@ -37,8 +38,9 @@ def seed_demo(password: str) -> dict[str, int]:
     branches = {b.code: b for b in db.session.scalars(select(Branch))}
     for code, name, name_en, tz, opens_at in BRANCHES:
         if code not in branches:
-            branches[code] = Branch(code=code, name=name, name_en=name_en, timezone=tz,
-                                    opens_at=opens_at)
+            branches[code] = Branch(
+                code=code, name=name, name_en=name_en, timezone=tz, opens_at=opens_at
+            )
             db.session.add(branches[code])
             added["branches"] += 1
     db.session.flush()
@@ -46,8 +48,12 @@ def seed_demo(password: str) -> dict[str, int]:
     for username, display_name, role, codes in USERS:
         if username in existing:
             continue
-        user = User(username=username, display_name=display_name, role=role,
-                    branches=[branches[c] for c in codes])
+        user = User(
+            username=username,
+            display_name=display_name,
+            role=role,
+            branches=[branches[c] for c in codes],
+        )
         user.set_password(password)
         db.session.add(user)
         added["users"] += 1
@@ -68,22 +74,86 @@ FEATURE_SEEDS: list = []
 
 PRODUCTS = [
     # code, name, English name, need tags, risk level, ends on, pitch, English pitch
-    ("wm-stable", "稳盈理财 90天", "Steady Wealth 90-day", ["wealth_management", "deposits"], "R2",
-     None, "90天封闭，稳健低波动", "90 days, steady and low-volatility"),
-    ("deposit-3y", "三年期大额存单", "3-year large certificate of deposit", ["deposits"], "R1",
-     None, "保本保息，利率高于定期", "Capital and interest guaranteed, above time deposits"),
-    ("card-gold", "金卡信用卡", "Gold credit card", ["credit_card"], "R1",
-     None, "首年免年费，机场贵宾厅", "No fee in the first year, airport lounges"),
-    ("mobile-app", "手机银行", "Mobile banking", ["mobile_banking"], "R1",
-     None, "转账免手续费，随时可办", "Free transfers, any time"),
-    ("pension-plan", "个人养老金账户", "Private pension account", ["pension"], "R1",
-     None, "每年最高 12000 元可抵税", "Up to ¥12,000 a year tax-deductible"),
-    ("loan-home", "安居房贷", "Home loan", ["loans"], "R1",
-     None, "审批快，可提前还款", "Fast approval, early repayment allowed"),
-    ("insure-life", "安康保险", "Life insurance", ["insurance"], "R3",
-     None, "保障全家，按年缴费", "Covers the family, paid yearly"),
-    ("fund-2025", "2025 新春基金", "2025 New Year fund", ["wealth_management"], "R3",
-     date(2025, 12, 31), "", ""),
+    (
+        "wm-stable",
+        "稳盈理财 90天",
+        "Steady Wealth 90-day",
+        ["wealth_management", "deposits"],
+        "R2",
+        None,
+        "90天封闭，稳健低波动",
+        "90 days, steady and low-volatility",
+    ),
+    (
+        "deposit-3y",
+        "三年期大额存单",
+        "3-year large certificate of deposit",
+        ["deposits"],
+        "R1",
+        None,
+        "保本保息，利率高于定期",
+        "Capital and interest guaranteed, above time deposits",
+    ),
+    (
+        "card-gold",
+        "金卡信用卡",
+        "Gold credit card",
+        ["credit_card"],
+        "R1",
+        None,
+        "首年免年费，机场贵宾厅",
+        "No fee in the first year, airport lounges",
+    ),
+    (
+        "mobile-app",
+        "手机银行",
+        "Mobile banking",
+        ["mobile_banking"],
+        "R1",
+        None,
+        "转账免手续费，随时可办",
+        "Free transfers, any time",
+    ),
+    (
+        "pension-plan",
+        "个人养老金账户",
+        "Private pension account",
+        ["pension"],
+        "R1",
+        None,
+        "每年最高 12000 元可抵税",
+        "Up to ¥12,000 a year tax-deductible",
+    ),
+    (
+        "loan-home",
+        "安居房贷",
+        "Home loan",
+        ["loans"],
+        "R1",
+        None,
+        "审批快，可提前还款",
+        "Fast approval, early repayment allowed",
+    ),
+    (
+        "insure-life",
+        "安康保险",
+        "Life insurance",
+        ["insurance"],
+        "R3",
+        None,
+        "保障全家，按年缴费",
+        "Covers the family, paid yearly",
+    ),
+    (
+        "fund-2025",
+        "2025 新春基金",
+        "2025 New Year fund",
+        ["wealth_management"],
+        "R3",
+        date(2025, 12, 31),
+        "",
+        "",
+    ),
 ]
 
 
@@ -91,6 +161,16 @@ def seed_catalogue(branch: Branch) -> None:
     known = set(db.session.scalars(select(Product.code).where(Product.branch_id == branch.id)))
     for code, name, name_en, needs, risk, ends_on, pitch, pitch_en in PRODUCTS:
         if code not in known:
-            db.session.add(Product(branch_id=branch.id, code=code, name=name, name_en=name_en,
-                                   needs=needs, risk_level=risk, ends_on=ends_on,
-                                   pitch=pitch, pitch_en=pitch_en))
+            db.session.add(
+                Product(
+                    branch_id=branch.id,
+                    code=code,
+                    name=name,
+                    name_en=name_en,
+                    needs=needs,
+                    risk_level=risk,
+                    ends_on=ends_on,
+                    pitch=pitch,
+                    pitch_en=pitch_en,
+                )
+            )

@@ -1,4 +1,5 @@
 """Errors answered in the caller's terms: JSON for the API, a page otherwise."""
+
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
@@ -19,8 +20,10 @@ def _messages() -> dict[int, tuple[str, str]]:
         405: ("method_not_allowed", _("This action is not allowed here.")),
         413: ("too_large", _("What was sent is too large.")),
         429: ("too_many_requests", _("Too many attempts. Wait a minute and try again.")),
-        500: ("server_error", _("Something went wrong on the server. Nothing was lost; "
-                                "try again.")),
+        500: (
+            "server_error",
+            _("Something went wrong on the server. Nothing was lost; try again."),
+        ),
     }
 
 
@@ -38,9 +41,14 @@ def error_response(status: int, code: str | None = None, message: str | None = N
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
-        return error_response(400, "csrf_failed",
-                              _("The form has expired or its security token is missing. "
-                                "Reload the page and try again."))
+        return error_response(
+            400,
+            "csrf_failed",
+            _(
+                "The form has expired or its security token is missing. "
+                "Reload the page and try again."
+            ),
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -22,6 +22,7 @@ event's effects fail, the transaction is rolled back whole and the batch is
 judged again in the safe lane (a savepoint and ORM writes per event), so the
 answers and the stored result are the same either way.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -29,16 +30,22 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, datetime, timedelta
+from functools import cache, lru_cache
 from typing import Any, NamedTuple, cast
 
 from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import event as sa_event, insert, inspect, select
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import (Mapper, ORMExecuteState, Session, make_transient_to_detached,
-                            scoped_session)
+from sqlalchemy.orm import (
+    Mapper,
+    ORMExecuteState,
+    Session,
+    make_transient_to_detached,
+    scoped_session,
+)
 
 from .clock import now as server_now
 from .database import utcnow, write_transaction
@@ -77,12 +84,12 @@ class EventType:
     kind: str
     payload: type[Payload]
     roles: frozenset[Role]
-    apply: Callable[["Applied"], None]
+    apply: Callable[[Applied], None]
     # True: the event starts its subject, and a second one is refused (subject_exists).
     # "if_missing": the first of these events starts the subject, later ones join it
     # (a checklist run whose id every tablet derives from branch and date).
     creates_subject: bool | str = False
-    check: Callable[["Applied"], None] | None = None
+    check: Callable[[Applied], None] | None = None
     description: str = ""
     # Who may pull it (GET /api/v1/events) and which payload fields only
     # `full_readers` receive; see `event_type`.
@@ -121,6 +128,13 @@ class Applied:
     # to fold new subjects without reading their events back).
     new_subject: bool = False
 
+    @property
+    def recorder(self) -> User:
+        """Who is recording the event: checks run only as it arrives, never in a rebuild."""
+        if self.user is None:
+            raise RuntimeError("an event's check ran without its recorder")
+        return self.user
+
 
 # What an event type does to the read models.
 Apply = Callable[[Applied], None]
@@ -130,13 +144,21 @@ AGGREGATES: dict[str, Aggregate] = {}
 # accepted: projections such as the supervisor's daily figures
 # (app/supervisor/projection.py) stay in step with the events, and a batch of
 # five events about one visit projects that visit once, not five times.
-EVENT_OBSERVERS: list[Callable[[list["Applied"]], None]] = []
+EVENT_OBSERVERS: list[Callable[[list[Applied]], None]] = []
 
 
-def event_type(name: str, *, kind: str, payload: type[Payload], roles: Iterable[Role],
-               creates_subject: bool | str = False, check: Callable[[Applied], None] | None = None,
-               description: str = "", also_read_by: Iterable[Role] = (),
-               private_fields: Iterable[str] | None = None) -> Callable[[Apply], Apply]:
+def event_type(
+    name: str,
+    *,
+    kind: str,
+    payload: type[Payload],
+    roles: Iterable[Role],
+    creates_subject: bool | str = False,
+    check: Callable[[Applied], None] | None = None,
+    description: str = "",
+    also_read_by: Iterable[Role] = (),
+    private_fields: Iterable[str] | None = None,
+) -> Callable[[Apply], Apply]:
     """Register the decorated function as the way `name` events change the read models.
 
     Reading (docs/events.md, "Who reads what"): the roles that may record it,
@@ -156,9 +178,18 @@ def event_type(name: str, *, kind: str, payload: type[Payload], roles: Iterable[
             full_readers -= DESK_ROLES
         private = free_text_fields(payload) if private_fields is None else private_fields
         EVENT_TYPES[name] = EventType(
-            name, kind, payload, frozenset(roles), apply, creates_subject, check, description,
-            readers=readers, full_readers=full_readers,
-            private_fields=frozenset(private))
+            name,
+            kind,
+            payload,
+            frozenset(roles),
+            apply,
+            creates_subject,
+            check,
+            description,
+            readers=readers,
+            full_readers=full_readers,
+            private_fields=frozenset(private),
+        )
         return apply
 
     return register
@@ -180,8 +211,7 @@ def kind_label(kind: str) -> str:
 
 # --- the envelope -----------------------------------------------------------
 
-RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 # A UUID as str(uuid.UUID(...)) writes it, the form tablets send.
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
@@ -245,14 +275,25 @@ def _envelope(raw: dict[str, Any]) -> Envelope | CheckedEnvelope:
             seq, payload = raw["seq"], raw["payload"]
         except KeyError:
             return Envelope.model_validate(raw)
-        if (type(id_) is str and _CANONICAL_UUID.match(id_)
-                and type(subject_id) is str and _CANONICAL_UUID.match(subject_id)
-                and type(type_) is str and len(type_) <= 64
-                and type(at) is str and len(at) <= 40 and RFC3339.match(at)
-                and type(branch) is str and len(branch) <= 32
-                and type(device_id) is str and 1 <= len(device_id) <= 64
-                and type(seq) is int and 0 <= seq <= 2**62 and type(payload) is dict
-                and all(type(key) is str for key in payload)):
+        if (
+            type(id_) is str
+            and _CANONICAL_UUID.match(id_)
+            and type(subject_id) is str
+            and _CANONICAL_UUID.match(subject_id)
+            and type(type_) is str
+            and len(type_) <= 64
+            and type(at) is str
+            and len(at) <= 40
+            and RFC3339.match(at)
+            and type(branch) is str
+            and len(branch) <= 32
+            and type(device_id) is str
+            and 1 <= len(device_id) <= 64
+            and type(seq) is int
+            and 0 <= seq <= 2**62
+            and type(payload) is dict
+            and all(type(key) is str for key in payload)
+        ):
             try:
                 parse_time(at)
             except ValueError:
@@ -267,7 +308,7 @@ def parse_time(value: str) -> datetime:
     if len(text) > 32:  # more than "YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM"
         # Python keeps microseconds: cut nanoseconds that some clocks give.
         text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    return datetime.fromisoformat(text.replace("t", "T")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text.replace("t", "T")).astimezone(UTC)
 
 
 # An event may be dated at most this far ahead of the server's clock (clock_ahead).
@@ -300,18 +341,28 @@ class DeviceClock:
         try:
             at = device_time + self.skew
         except OverflowError:
-            raise Rejected("invalid_envelope", _("Invalid value for %(field)s: %(reason)s",
-                                                 field="occurred_at",
-                                                 reason=_("is not a valid time"))) from None
+            raise Rejected(
+                "invalid_envelope",
+                _(
+                    "Invalid value for %(field)s: %(reason)s",
+                    field="occurred_at",
+                    reason=_("is not a valid time"),
+                ),
+            ) from None
         if at - self.now > CLOCK_AHEAD_LIMIT:
-            raise Rejected("clock_ahead", _("This event is dated more than 10 minutes ahead of "
-                                            "the server's clock; check the device's date and "
-                                            "time."))
+            raise Rejected(
+                "clock_ahead",
+                _(
+                    "This event is dated more than 10 minutes ahead of "
+                    "the server's clock; check the device's date and "
+                    "time."
+                ),
+            )
         return at
 
 
 def format_time(value: datetime) -> str:
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def envelope_of(event: Event, reader: Role | None = None) -> dict[str, Any]:
@@ -357,21 +408,21 @@ def describe_validation_error(exc: ValidationError) -> str:
         return _("%(field)s must be one of: %(allowed)s", field=where, allowed=allowed)
     text = isinstance(first.get("input"), str)
     if kind == "string_too_long" or (kind == "too_long" and text):
-        return _("%(field)s may have at most %(n)s characters.", field=where,
-                 n=ctx.get("max_length"))
+        return _(
+            "%(field)s may have at most %(n)s characters.", field=where, n=ctx.get("max_length")
+        )
     if kind == "string_too_short" or (kind == "too_short" and text):
-        return _("%(field)s must have at least %(n)s characters.", field=where,
-                 n=ctx.get("min_length"))
+        return _(
+            "%(field)s must have at least %(n)s characters.", field=where, n=ctx.get("min_length")
+        )
     if kind == "too_long":
         return _("%(field)s may hold at most %(n)s items.", field=where, n=ctx.get("max_length"))
     if kind == "too_short":
-        return _("%(field)s must hold at least %(n)s items.", field=where,
-                 n=ctx.get("min_length"))
+        return _("%(field)s must hold at least %(n)s items.", field=where, n=ctx.get("min_length"))
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return _("%(field)s must be a whole number.", field=where)
     if kind in ("greater_than_equal", "greater_than"):
-        return _("%(field)s must be at least %(n)s.", field=where,
-                 n=ctx.get("ge", ctx.get("gt")))
+        return _("%(field)s must be at least %(n)s.", field=where, n=ctx.get("ge", ctx.get("gt")))
     if kind in ("less_than_equal", "less_than"):
         return _("%(field)s must be at most %(n)s.", field=where, n=ctx.get("le", ctx.get("lt")))
     if kind in ("string_type", "string_sub_type"):
@@ -391,6 +442,7 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 # --- applying ---------------------------------------------------------------
+
 
 @dataclass
 class Result:
@@ -515,8 +567,9 @@ class Batch:
         self.write_pending(attach=False)
         if self.new_subjects:
             created_at = utcnow()
-            db.session.connection().execute(insert(Subject.__table__),
-                                            [s.row(created_at) for s in self.new_subjects])
+            db.session.connection().execute(
+                insert(Subject.__table__), [s.row(created_at) for s in self.new_subjects]
+            )
             self.new_subjects = []
 
     def notify_observers(self) -> None:
@@ -536,12 +589,13 @@ def _canonical_uuid(value: Any) -> str | None:
 
 def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 # The batch of the fast lane being ingested in this context, if any.
 _fast_batch: contextvars.ContextVar[Batch | None] = contextvars.ContextVar(
-    "datang_fast_batch", default=None)
+    "datang_fast_batch", default=None
+)
 
 
 @sa_event.listens_for(Session, "do_orm_execute")
@@ -570,7 +624,7 @@ def _write_queued() -> None:
 _SERVER_DEFAULT = object()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _insert_columns(mapper: Mapper[Any]) -> tuple[tuple[str, str, Any], ...]:
     """(attribute, column key, default) of a mapped class's columns, for `_insert_objects`."""
     columns: list[tuple[str, str, Any]] = []
@@ -591,8 +645,9 @@ def _insert_columns(mapper: Mapper[Any]) -> tuple[tuple[str, str, Any], ...]:
     return tuple(columns)
 
 
-def _insert_objects(session: Session | scoped_session[Any], objects: list[Any],
-                    attach: bool = True) -> None:
+def _insert_objects(
+    session: Session | scoped_session[Any], objects: list[Any], attach: bool = True
+) -> None:
     """Insert new ORM objects with one executemany a table, then attach them to the
     session as persistent, as if just loaded: later changes are flushed as UPDATEs.
 
@@ -635,7 +690,7 @@ def _insert_objects(session: Session | scoped_session[Any], objects: list[Any],
 _ADDED = "datang_added"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _primary_key(model: type[Any]) -> tuple[str, ...]:
     mapper: Mapper[Any] = inspect(model)
     return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
@@ -723,8 +778,10 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
     if existing is not None:
         if _same_content(existing, env, device_time) and user.can_read(existing.branch_id):
             return Result(env.id, "duplicate")
-        raise Rejected("id_conflict", _("Another event with this id, but different content, "
-                                        "was already accepted."))
+        raise Rejected(
+            "id_conflict",
+            _("Another event with this id, but different content, was already accepted."),
+        )
 
     etype = EVENT_TYPES.get(env.type)
     if etype is None:
@@ -732,8 +789,9 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
 
     branch = batch.branch(env.branch)
     if branch is None or not branch.active or not batch.can_write(user, branch):
-        raise Rejected("branch_forbidden", _("You may not record events for branch %(code)s.",
-                                             code=env.branch))
+        raise Rejected(
+            "branch_forbidden", _("You may not record events for branch %(code)s.", code=env.branch)
+        )
     if user.role not in etype.roles:
         raise Rejected("forbidden", _("Your role may not record this kind of event."))
 
@@ -743,39 +801,76 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
     occurred_at = batch.clock.corrected(device_time)
 
     subject = batch.subject(env.subject_id)
-    creating = etype.creates_subject is True or (etype.creates_subject == "if_missing"
-                                                 and subject is None)
+    creating = etype.creates_subject is True or (
+        etype.creates_subject == "if_missing" and subject is None
+    )
     if creating:
         if subject is not None:
-            raise Rejected("subject_exists", _("This %(kind)s was already recorded.",
-                                               kind=kind_label(etype.kind)))
+            raise Rejected(
+                "subject_exists",
+                _("This %(kind)s was already recorded.", kind=kind_label(etype.kind)),
+            )
         # A QueuedSubject stands in for a Subject: it has the attributes handlers read.
-        subject = cast(Subject, (Subject if batch.safe else QueuedSubject)(
-            id=env.subject_id, kind=etype.kind, branch_id=branch.id,
-            last_occurred_at=occurred_at, last_device_id=env.device_id, last_seq=env.seq))
+        subject = cast(
+            Subject,
+            (Subject if batch.safe else QueuedSubject)(
+                id=env.subject_id,
+                kind=etype.kind,
+                branch_id=branch.id,
+                last_occurred_at=occurred_at,
+                last_device_id=env.device_id,
+                last_seq=env.seq,
+            ),
+        )
     else:
         if subject is None:
-            raise Rejected("unknown_subject", _("The server does not know this %(kind)s.",
-                                                kind=kind_label(etype.kind)))
+            raise Rejected(
+                "unknown_subject",
+                _("The server does not know this %(kind)s.", kind=kind_label(etype.kind)),
+            )
         if subject.kind != etype.kind or subject.branch_id != branch.id:
-            raise Rejected("subject_mismatch", _("This event does not belong to that %(kind)s.",
-                                                 kind=kind_label(etype.kind)))
+            raise Rejected(
+                "subject_mismatch",
+                _("This event does not belong to that %(kind)s.", kind=kind_label(etype.kind)),
+            )
 
     if batch.safe:
-        event = Event(id=env.id, type=env.type, occurred_at=occurred_at,
-                      device_occurred_at=device_time, received_at=utcnow(),
-                      subject_id=env.subject_id, branch_id=branch.id, branch=branch,
-                      device_id=env.device_id, seq=env.seq, user_id=user.id, user=user,
-                      payload=env.payload)
+        event = Event(
+            id=env.id,
+            type=env.type,
+            occurred_at=occurred_at,
+            device_occurred_at=device_time,
+            received_at=utcnow(),
+            subject_id=env.subject_id,
+            branch_id=branch.id,
+            branch=branch,
+            device_id=env.device_id,
+            seq=env.seq,
+            user_id=user.id,
+            user=user,
+            payload=env.payload,
+        )
     else:  # the fast lane inserts the rows itself, a batch at once
         # A QueuedEvent stands in for an Event: it has the attributes handlers read.
-        event = cast(Event, QueuedEvent(id=env.id, type=env.type, occurred_at=occurred_at,
-                                        device_occurred_at=device_time, received_at=utcnow(),
-                                        subject_id=env.subject_id, branch=branch,
-                                        device_id=env.device_id, seq=env.seq, user=user,
-                                        payload=env.payload))
-    applied = Applied(event, payload, subject, branch, user,
-                      new_subject=creating or subject.id in batch.created)
+        event = cast(
+            Event,
+            QueuedEvent(
+                id=env.id,
+                type=env.type,
+                occurred_at=occurred_at,
+                device_occurred_at=device_time,
+                received_at=utcnow(),
+                subject_id=env.subject_id,
+                branch=branch,
+                device_id=env.device_id,
+                seq=env.seq,
+                user=user,
+                payload=env.payload,
+            ),
+        )
+    applied = Applied(
+        event, payload, subject, branch, user, new_subject=creating or subject.id in batch.created
+    )
     if etype.check:
         etype.check(applied)
 
@@ -816,7 +911,7 @@ class Checked(NamedTuple):
     payload: Payload | Rejected | None  # None: unknown type
 
 
-def _check(raw: dict) -> Checked:
+def _check(raw: dict[str, Any]) -> Checked:
     try:
         env = _envelope(raw)
     except ValidationError as exc:
@@ -870,14 +965,18 @@ def _store(applied: Applied, etype: EventType, creating: bool) -> None:
     subject.last_occurred_at, subject.last_device_id, subject.last_seq = event.order_key
 
 
-def _same_content(existing: Event, env: Envelope | CheckedEnvelope,
-                  device_time: datetime) -> bool:
+def _same_content(existing: Event, env: Envelope | CheckedEnvelope, device_time: datetime) -> bool:
     """Whether a repeat is the same event: the envelope as the device sent it, so a
     batch sent again (with another `sent_at`, another skew) is still a duplicate."""
-    return (existing.type == env.type and existing.subject_id == env.subject_id
-            and existing.branch.code == env.branch and existing.device_id == env.device_id
-            and existing.seq == env.seq and existing.device_occurred_at == device_time
-            and existing.payload == env.payload)
+    return (
+        existing.type == env.type
+        and existing.subject_id == env.subject_id
+        and existing.branch.code == env.branch
+        and existing.device_id == env.device_id
+        and existing.seq == env.seq
+        and existing.device_occurred_at == device_time
+        and existing.payload == env.payload
+    )
 
 
 def rebuild(subject: Subject) -> None:
@@ -886,8 +985,10 @@ def rebuild(subject: Subject) -> None:
     AGGREGATES[subject.kind].reset(subject)
     session.flush()
     events = session.scalars(
-        select(Event).where(Event.subject_id == subject.id)
-        .order_by(Event.occurred_at, Event.device_id, Event.seq)).all()
+        select(Event)
+        .where(Event.subject_id == subject.id)
+        .order_by(Event.occurred_at, Event.device_id, Event.seq)
+    ).all()
     # The creating event goes first even when another device's clock put a later
     # event before it; the rest keep their order.
     events = sorted(events, key=lambda e: EVENT_TYPES[e.type].creates_subject is not True)
@@ -897,7 +998,8 @@ def rebuild(subject: Subject) -> None:
         etype.apply(Applied(event, payload, subject, event.branch))
         session.flush()
     subject.last_occurred_at, subject.last_device_id, subject.last_seq = max(
-        e.order_key for e in events)
+        e.order_key for e in events
+    )
 
 
 def ingest(raw_events: list[Any], user: User, clock: DeviceClock | None = None) -> list[Result]:
@@ -931,8 +1033,15 @@ def _ingest(raw_events: list[Any], user: User, batch: Batch) -> list[Result]:
 SERVER_DEVICE_PREFIX = "server:"
 
 
-def record(user: User, type: str, *, branch: Branch, subject_id: str,
-           payload: dict[str, Any], occurred_at: datetime | None = None) -> Event:
+def record(
+    user: User,
+    type: str,
+    *,
+    branch: Branch,
+    subject_id: str,
+    payload: dict[str, Any],
+    occurred_at: datetime | None = None,
+) -> Event:
     """Record an event made by a form posted online, through the same path.
 
     Its time is the server's clock (the device is the server), so the
@@ -940,27 +1049,43 @@ def record(user: User, type: str, *, branch: Branch, subject_id: str,
 
     :raise Rejected: when the event is refused; nothing is written.
     """
+    return record_together(user, branch, [(type, subject_id, payload)], occurred_at)[0]
+
+
+def record_together(
+    user: User,
+    branch: Branch,
+    steps: list[tuple[str, str, dict[str, Any]]],
+    occurred_at: datetime | None = None,
+) -> list[Event]:
+    """Record several events of one form, (type, subject id, payload) each, all or none.
+
+    :raise Rejected: when any of them is refused; nothing is written.
+    """
     now = occurred_at or server_now()
-    raw = {
-        "id": str(uuid.uuid4()),
-        "type": type,
-        "occurred_at": format_time(now),
-        "subject_id": subject_id,
-        "branch": branch.code,
-        "device_id": f"{SERVER_DEVICE_PREFIX}{user.id}",
-        "seq": int(now.timestamp() * 1_000_000),
-        "payload": payload,
-    }
     batch = Batch()
+    stored: list[Event] = []
     with write_transaction([branch.code]):
-        result = apply_event(raw, user, batch)
-        if result.status != "accepted":
-            error = result.error or {}
-            raise Rejected(error["code"], error["message"])
+        for position, (type_, subject_id, payload) in enumerate(steps):
+            raw = {
+                "id": str(uuid.uuid4()),
+                "type": type_,
+                "occurred_at": format_time(now),
+                "subject_id": subject_id,
+                "branch": branch.code,
+                "device_id": f"{SERVER_DEVICE_PREFIX}{user.id}",
+                "seq": int(now.timestamp() * 1_000_000) + position,
+                "payload": payload,
+            }
+            result = apply_event(raw, user, batch)
+            if result.status != "accepted":
+                # Leaving the block by an exception rolls the transaction back whole.
+                error = result.error or {}
+                raise Rejected(error["code"], error["message"])
+            stored.append(cast(Event, result.event))  # the safe lane's: an Event, stored
         batch.notify_observers()
-        return cast(Event, result.event)  # the safe lane's: an Event, stored
+    return stored
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
-

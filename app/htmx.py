@@ -1,12 +1,15 @@
 """One place that decides between a whole page and an htmx fragment."""
+
 from __future__ import annotations
 
 from flask import make_response, render_template, request
 
 
 def is_htmx() -> bool:
-    return (request.headers.get("HX-Request") == "true"
-            and request.headers.get("HX-History-Restore-Request") != "true")
+    return (
+        request.headers.get("HX-Request") == "true"
+        and request.headers.get("HX-History-Restore-Request") != "true"
+    )
 
 
 def unchanged_since(version: int) -> bool:

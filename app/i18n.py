@@ -3,6 +3,7 @@
 Chinese is the locale `zh` (Babel reads it as Simplified Chinese); its catalogues
 are in `translations/zh/LC_MESSAGES/messages.po`. English is the msgids themselves.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,6 +29,7 @@ def select_locale() -> str:
 def ui_lang() -> str:
     """'en' or 'zh': which of a record's two names (name / name_en) to show."""
     from flask_babel import get_locale
+
     return "en" if get_locale().language == "en" else "zh"
 
 

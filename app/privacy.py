@@ -11,6 +11,7 @@ NFKC (full-width digits), Chinese digits (一二三…〇/零) read as digits, a
 spaces, dashes, dots, slashes, zero-width and no-break spaces between two
 digits dropped. tests/test_privacy.py keeps the table of disguises.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,12 +30,49 @@ _OLD_ID_RE = re.compile(r"(?<![0-9A-Za-z])(\d{15})(?![0-9A-Za-z])")
 _CARD_RE = re.compile(r"(?<![\d-])(\d(?:[ -]?\d){15,18})(?![\d])")
 _MOBILE_RE = re.compile(r"(?<![\d])(?:(?:\+|00)?86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)")
 # The first two digits of a province's area codes (GB/T 2260).
-_PROVINCES = frozenset("11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
-                       "50 51 52 53 54 61 62 63 64 65 71 81 82".split())
+_PROVINCES = frozenset(
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+    ]
+)
 _CHINESE_DIGITS = str.maketrans("〇零幺一二三四五六七八九", "001123456789")
 # What may stand between two digits of a number written to slip past the guard.
 _BETWEEN_DIGITS = re.compile(
-    r"(?<=\d)[\s\-\u2010-\u2015\u2212.\u00b7/\u200b-\u200d\u2060\ufeff]+(?=\d)")
+    r"(?<=\d)[\s\-\u2010-\u2015\u2212.\u00b7/\u200b-\u200d\u2060\ufeff]+(?=\d)"
+)
 
 
 def normalise(text: str) -> str:
@@ -89,12 +127,18 @@ def personal_data_in(text: str) -> str | None:
 
 def refusal_message(kind: str) -> str:
     return {
-        "id": _("This note looks like it holds an ID card number. Do not record customers' "
-                "personal data."),
-        "card": _("This note looks like it holds a bank card number. Do not record customers' "
-                  "personal data."),
-        "mobile": _("This note looks like it holds a mobile phone number. Do not record "
-                    "customers' personal data."),
+        "id": _(
+            "This note looks like it holds an ID card number. Do not record customers' "
+            "personal data."
+        ),
+        "card": _(
+            "This note looks like it holds a bank card number. Do not record customers' "
+            "personal data."
+        ),
+        "mobile": _(
+            "This note looks like it holds a mobile phone number. Do not record "
+            "customers' personal data."
+        ),
     }[kind]
 
 
@@ -117,6 +161,8 @@ def free_text_fields(model) -> frozenset[str]:
             return annotation.func is check_free_text
         return any(holds_free_text(arg) for arg in get_args(annotation))
 
-    return frozenset(name for name, field in model.model_fields.items()
-                     if holds_free_text(field.annotation)
-                     or any(holds_free_text(m) for m in field.metadata))
+    return frozenset(
+        name
+        for name, field in model.model_fields.items()
+        if holds_free_text(field.annotation) or any(holds_free_text(m) for m in field.metadata)
+    )

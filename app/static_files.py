@@ -7,6 +7,7 @@ compressed on its first request and cached until it changes on disk. The files
 in the repository stay as written, and nothing is built before the app runs.
 Files that do not shrink (images) go out as they are.
 """
+
 from __future__ import annotations
 
 import gzip

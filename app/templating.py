@@ -1,8 +1,10 @@
 """Names the templates share: navigation, labels of codes, time formatting."""
+
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import format_datetime, lazy_gettext as _l
+from flask_babel import format_datetime
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .i18n import ui_lang

@@ -14,6 +14,7 @@ rebuild_figures); then restarts the server, lets the clients resend what was
 not acknowledged and checks that once more. Exits 1 on any problem. The CI
 version is tests/reliability/test_crash.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cycles", type=int, default=20)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--database-url", default=None,
-                        help="a PostgreSQL URL (a schema is made in it) or sqlite:///FILE")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL URL (a schema is made in it) or sqlite:///FILE",
+    )
     parser.add_argument("--server", choices=["gunicorn", "serve.py"], default="gunicorn")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
@@ -47,8 +51,14 @@ def main() -> int:
     log = os.path.join(workdir, "server.log")
     print(f"server log: {log}")
     try:
-        report = run_crash(url, cycles=args.cycles, clients=args.clients,
-                           server_kind=args.server, log_path=log, seed=args.seed)
+        report = run_crash(
+            url,
+            cycles=args.cycles,
+            clients=args.clients,
+            server_kind=args.server,
+            log_path=log,
+            seed=args.seed,
+        )
     finally:
         if schema and not args.keep:
             schema.drop()

@@ -28,6 +28,7 @@ CPU is not in it), the estimate for a machine that runs nothing else.
 
 Not a test: the figures depend on the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,16 +62,22 @@ BOARD_SINCE = re.compile(rb'id="board-since" name="since" value="(\d*)"')
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=None)
-    parser.add_argument("--steps", default="100,200,400,700,1000",
-                        help="numbers of branches to try, ascending")
+    parser.add_argument(
+        "--steps", default="100,200,400,700,1000", help="numbers of branches to try, ascending"
+    )
     parser.add_argument("--seconds", type=int, default=40, help="seconds a step")
-    parser.add_argument("--warm-up", type=int, default=6,
-                        help="seconds of the same load before each step, not counted")
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=6,
+        help="seconds of the same load before each step, not counted",
+    )
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--keep-going", action="store_true",
-                        help="run every step even after one missed")
+    parser.add_argument(
+        "--keep-going", action="store_true", help="run every step even after one missed"
+    )
     return parser.parse_args()
 
 
@@ -90,14 +97,21 @@ def build(url: str, branches: int) -> list[dict]:
 
 
 def envelope(kind: str, visit: str, branch: str, device: str, seq: int, payload: dict) -> dict:
-    return {"id": str(uuid.uuid4()), "type": kind,
-            "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "subject_id": visit, "branch": branch, "device_id": device, "seq": seq,
-            "payload": payload}
+    return {
+        "id": str(uuid.uuid4()),
+        "type": kind,
+        "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "subject_id": visit,
+        "branch": branch,
+        "device_id": device,
+        "seq": seq,
+        "payload": payload,
+    }
 
 
-async def tablet(client: Client, stats: Latencies, branch: str, session: tuple[str, str],
-                 until: float) -> None:
+async def tablet(
+    client: Client, stats: Latencies, branch: str, session: tuple[str, str], until: float
+) -> None:
     cookie, csrf = session
     background = {"Cookie": cookie, "HX-Request": "true", "X-Datang-Background": "1"}
     device, seq, version, cursor, open_visit = f"mix-{uuid.uuid4().hex[:12]}", 0, "", "", None
@@ -111,9 +125,15 @@ async def tablet(client: Client, stats: Latencies, branch: str, session: tuple[s
         await asyncio.sleep(max(0.0, due - loop.time()))
         if due == next_poll:
             next_poll += POLL_EVERY
-            status, body = await client.timed(stats, "poll", due, "GET",
-                                              f"/lobby/board?since={version}", background,
-                                              expect=(200, 204))
+            status, body = await client.timed(
+                stats,
+                "poll",
+                due,
+                "GET",
+                f"/lobby/board?since={version}",
+                background,
+                expect=(200, 204),
+            )
             if status == 200:
                 match = BOARD_SINCE.search(body)
                 version = match.group(1).decode() if match else version
@@ -124,24 +144,35 @@ async def tablet(client: Client, stats: Latencies, branch: str, session: tuple[s
             open_visit = str(uuid.uuid4())
             event = envelope("visit.greeted", open_visit, branch, device, seq, {"purpose": "cash"})
         else:
-            event = envelope("visit.closed", open_visit, branch, device, seq,
-                             {"outcome": "served"})
+            event = envelope("visit.closed", open_visit, branch, device, seq, {"outcome": "served"})
             open_visit = None
         body = json.dumps({"device_id": device, "events": [event]}).encode()
         status, answer = await client.timed(
-            stats, "sync", due, "POST", "/api/v1/sync",
-            {"Cookie": cookie, "X-CSRFToken": csrf, "Content-Type": "application/json"}, body)
+            stats,
+            "sync",
+            due,
+            "POST",
+            "/api/v1/sync",
+            {"Cookie": cookie, "X-CSRFToken": csrf, "Content-Type": "application/json"},
+            body,
+        )
         if status == 200 and json.loads(answer)["results"][0]["status"] != "accepted":
             stats.add("sync", 0.0, False, answer.decode()[:200])
-        status, answer = await client.timed(stats, "pull", loop.time(), "GET",
-                                            f"/api/v1/events?since={cursor}",
-                                            {"Cookie": cookie, "X-Datang-Background": "1"})
+        status, answer = await client.timed(
+            stats,
+            "pull",
+            loop.time(),
+            "GET",
+            f"/api/v1/events?since={cursor}",
+            {"Cookie": cookie, "X-Datang-Background": "1"},
+        )
         if status == 200:
             cursor = json.loads(answer)["next"]
 
 
-async def desk(client: Client, stats: Latencies, kind: str, path: str, cookie: str,
-               until: float) -> None:
+async def desk(
+    client: Client, stats: Latencies, kind: str, path: str, cookie: str, until: float
+) -> None:
     loop = asyncio.get_running_loop()
     due = loop.time() + random.uniform(0, DESK_EVERY)
     while due < until:
@@ -150,8 +181,9 @@ async def desk(client: Client, stats: Latencies, kind: str, path: str, cookie: s
         due += DESK_EVERY
 
 
-async def run_step(base: str, branches: list[dict], sessions: dict, seconds: int,
-                   connections: int) -> tuple[Latencies, float]:
+async def run_step(
+    base: str, branches: list[dict], sessions: dict, seconds: int, connections: int
+) -> tuple[Latencies, float]:
     client = Client(base, connections, USER_AGENT)
     stats = Latencies()
     loop = asyncio.get_running_loop()
@@ -159,12 +191,18 @@ async def run_step(base: str, branches: list[dict], sessions: dict, seconds: int
     tasks = []
     for branch in branches:
         users = branch["users"]
-        tasks += [tablet(client, stats, branch["code"], sessions[users["lobby"]], until)
-                  for _ in range(TABLETS)]
-        tasks.append(desk(client, stats, "wealth inbox", "/referrals",
-                          sessions[users["wealth"]][0], until))
-        tasks.append(desk(client, stats, "supervisor page", "/supervisor",
-                          sessions[users["super"]][0], until))
+        tasks += [
+            tablet(client, stats, branch["code"], sessions[users["lobby"]], until)
+            for _ in range(TABLETS)
+        ]
+        tasks.append(
+            desk(client, stats, "wealth inbox", "/referrals", sessions[users["wealth"]][0], until)
+        )
+        tasks.append(
+            desk(
+                client, stats, "supervisor page", "/supervisor", sessions[users["super"]][0], until
+            )
+        )
     started = time.monotonic()
     await asyncio.gather(*tasks)
     return stats, time.monotonic() - started
@@ -183,25 +221,30 @@ def server_cpu_seconds(server: Server) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def report(n: int, stats: Latencies, elapsed: float, cpu_s: float, load: float,
-           server_cpu_s: float) -> tuple[str, bool]:
+def report(
+    n: int, stats: Latencies, elapsed: float, cpu_s: float, load: float, server_cpu_s: float
+) -> tuple[str, bool]:
     everything = stats.all()
     p99 = Latencies.percentile(everything, 99)
     errors = sum(stats.errors.values())
     held = p99 <= GOAL_P99_MS and errors == 0
     kinds = "; ".join(
         f"{kind} {len(v):,} (p50 {Latencies.percentile(v, 50):.0f}, "
-        f"p99 {Latencies.percentile(v, 99):.0f} ms)" for kind, v in sorted(stats.by_kind.items()))
+        f"p99 {Latencies.percentile(v, 99):.0f} ms)"
+        for kind, v in sorted(stats.by_kind.items())
+    )
     per_request_ms = server_cpu_s * 1000 / max(1, len(everything))
     # What one branch's requests a second cost the app server, and so how many
     # branches 2 cores at 70 % would hold (from the schedule's rate: a server that
     # fell behind stretched the step, not the branch's load).
     branch_cpu = per_request_ms / 1000 * BRANCH_REQUESTS_PER_SECOND
-    line = (f"| {n:,} | {n * TABLETS:,} | {len(everything) / elapsed:,.0f} | "
-            f"{Latencies.percentile(everything, 50):.1f} | {p99:.1f}{'' if held else ' ✗'} | "
-            f"{errors}{' (' + stats.first_error + ')' if errors else ''} | "
-            f"{server_cpu_s / elapsed:.2f} | {per_request_ms:.2f} | {1.4 / branch_cpu:,.0f} | "
-            f"{cpu_s / elapsed:.2f} | {load:.1f} | {kinds} |")
+    line = (
+        f"| {n:,} | {n * TABLETS:,} | {len(everything) / elapsed:,.0f} | "
+        f"{Latencies.percentile(everything, 50):.1f} | {p99:.1f}{'' if held else ' ✗'} | "
+        f"{errors}{' (' + stats.first_error + ')' if errors else ''} | "
+        f"{server_cpu_s / elapsed:.2f} | {per_request_ms:.2f} | {1.4 / branch_cpu:,.0f} | "
+        f"{cpu_s / elapsed:.2f} | {load:.1f} | {kinds} |"
+    )
     return line, held
 
 
@@ -218,23 +261,35 @@ def main() -> None:
         sessions: dict = {}
         try:
             for n in steps:
-                users = [(b["users"][role], HOMES[role]) for b in branches[:n] for role in ROLES
-                         if b["users"][role] not in sessions]
+                users = [
+                    (b["users"][role], HOMES[role])
+                    for b in branches[:n]
+                    for role in ROLES
+                    if b["users"][role] not in sessions
+                ]
                 sessions.update(sign_in_all(server.base, users, PASSWORD))
                 server.drain()
                 print(f"{n} branches: {args.seconds} s ...", file=sys.stderr, flush=True)
                 # Connections opened, templates compiled, every session's first write done.
-                asyncio.run(run_step(server.base, branches[:n], sessions, args.warm_up,
-                                     args.connections))
+                asyncio.run(
+                    run_step(server.base, branches[:n], sessions, args.warm_up, args.connections)
+                )
                 server.drain()
                 cpu = resource.getrusage(resource.RUSAGE_SELF)
                 server_cpu = server_cpu_seconds(server)
-                stats, elapsed = asyncio.run(run_step(server.base, branches[:n], sessions,
-                                                      args.seconds, args.connections))
+                stats, elapsed = asyncio.run(
+                    run_step(server.base, branches[:n], sessions, args.seconds, args.connections)
+                )
                 after = resource.getrusage(resource.RUSAGE_SELF)
                 cpu_s = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
-                line, held = report(n, stats, elapsed, cpu_s, os.getloadavg()[0],
-                                    server_cpu_seconds(server) - server_cpu)
+                line, held = report(
+                    n,
+                    stats,
+                    elapsed,
+                    cpu_s,
+                    os.getloadavg()[0],
+                    server_cpu_seconds(server) - server_cpu,
+                )
                 lines.append(line)
                 print(line, file=sys.stderr, flush=True)
                 if not held and not args.keep_going:
@@ -244,12 +299,16 @@ def main() -> None:
             server.stop()
     finally:
         db.drop()
-    print(f"\n## Field mix ({time.strftime('%Y-%m-%d %H:%M')}, {db.kind}, gunicorn "
-          f"{args.workers} workers × {args.threads} threads, {args.connections} connections, "
-          f"{args.seconds} s a step)\n")
-    print("| branches | tablets | requests/s | p50 ms | p99 ms (goal ≤ 100) | errors | "
-          "app server, cores | app CPU ms a request | branches 2 cores hold at 70 % | "
-          "load generator, cores | load average | by kind |")
+    print(
+        f"\n## Field mix ({time.strftime('%Y-%m-%d %H:%M')}, {db.kind}, gunicorn "
+        f"{args.workers} workers × {args.threads} threads, {args.connections} connections, "
+        f"{args.seconds} s a step)\n"
+    )
+    print(
+        "| branches | tablets | requests/s | p50 ms | p99 ms (goal ≤ 100) | errors | "
+        "app server, cores | app CPU ms a request | branches 2 cores hold at 70 % | "
+        "load generator, cores | load average | by kind |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     print("\n".join(lines))
     for line, n in errors.items():

@@ -13,6 +13,7 @@ dropped afterwards. Without `--seed` generation is derandomized (repeatable).
 Prints cases run, failures, server errors, the answers by operation and status,
 and the first distinct failures; exits 1 on any failure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,12 @@ sys.path.insert(0, ROOT)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--examples", type=int, default=200,
-                        help="cases per operation and mode (default 200: ~1,000 cases)")
+    parser.add_argument(
+        "--examples",
+        type=int,
+        default=200,
+        help="cases per operation and mode (default 200: ~1,000 cases)",
+    )
     parser.add_argument("--seed", type=int, help="a fixed seed instead of derandomized")
     parser.add_argument("--database-url", default=os.environ.get("TEST_DATABASE_URL"))
     args = parser.parse_args()
@@ -79,8 +84,10 @@ def main() -> int:
     print(f"cases run: {report.cases}")
     print(f"failures: {len(report.failures)}")
     print(f"server errors: {report.server_errors}")
-    print(f"events accepted: {len(report.accepted)}; stored: {len(stored)}; "
-          f"accepted xor stored: {len(half_written)}")
+    print(
+        f"events accepted: {len(report.accepted)}; stored: {len(stored)}; "
+        f"accepted xor stored: {len(half_written)}"
+    )
     for (label, status), count in sorted(report.statuses.items()):
         print(f"  {label:28} {status}  {count}")
     for (status, code), count in sorted(report.results.items(), key=str):

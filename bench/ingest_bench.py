@@ -26,6 +26,7 @@ Then the database is filled up to `--growth` times `--prior` events and the
 same is measured again: how each figure grows when the data grows. Prints a
 Markdown table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,24 +60,44 @@ def batch(n: int = BATCH) -> list[dict]:
     events = []
     for _ in range(n // 2):
         visit = str(uuid.uuid4())
-        for kind, minute, payload in (("visit.greeted", "03", {"purpose": "cash"}),
-                                      ("visit.closed", "13", {"outcome": "served"})):
+        for kind, minute, payload in (
+            ("visit.greeted", "03", {"purpose": "cash"}),
+            ("visit.closed", "13", {"outcome": "served"}),
+        ):
             _seq += 1
-            events.append({"id": str(uuid.uuid4()), "type": kind,
-                           "occurred_at": f"2026-11-29T09:{minute}:12.481+08:00",
-                           "subject_id": visit, "branch": "demo", "device_id": "bench",
-                           "seq": _seq, "payload": payload})
+            events.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "type": kind,
+                    "occurred_at": f"2026-11-29T09:{minute}:12.481+08:00",
+                    "subject_id": visit,
+                    "branch": "demo",
+                    "device_id": "bench",
+                    "seq": _seq,
+                    "payload": payload,
+                }
+            )
     return events
 
 
 def raw_rows(events: list[dict], branch_id: int, user_id: int) -> list[dict]:
     """The event-table rows ingest writes for these envelopes (with fresh ids)."""
-    return [{"id": str(uuid.uuid4()), "type": e["type"],
-             "occurred_at": parse_time(e["occurred_at"]),
-             "device_occurred_at": parse_time(e["occurred_at"]), "received_at": utcnow(),
-             "subject_id": e["subject_id"], "branch_id": branch_id,
-             "device_id": e["device_id"], "seq": e["seq"], "user_id": user_id,
-             "payload": e["payload"]} for e in events]
+    return [
+        {
+            "id": str(uuid.uuid4()),
+            "type": e["type"],
+            "occurred_at": parse_time(e["occurred_at"]),
+            "device_occurred_at": parse_time(e["occurred_at"]),
+            "received_at": utcnow(),
+            "subject_id": e["subject_id"],
+            "branch_id": branch_id,
+            "device_id": e["device_id"],
+            "seq": e["seq"],
+            "user_id": user_id,
+            "payload": e["payload"],
+        }
+        for e in events
+    ]
 
 
 def event_count() -> int:
@@ -96,10 +117,15 @@ def written_rows(events: list[dict]) -> list[tuple]:
     subject_ids = list({e["subject_id"] for e in events})
     new_id = {sid: str(uuid.uuid4()) for sid in subject_ids}
     out = []
-    for table, key in ((Subject.__table__, "id"), (Visit.__table__, "id"),
-                       (FigureSubject.__table__, "subject_id")):
-        rows = [dict(r._mapping) for r in db.session.execute(
-            select(table).where(table.c[key].in_(subject_ids)))]
+    for table, key in (
+        (Subject.__table__, "id"),
+        (Visit.__table__, "id"),
+        (FigureSubject.__table__, "subject_id"),
+    ):
+        rows = [
+            dict(r._mapping)
+            for r in db.session.execute(select(table).where(table.c[key].in_(subject_ids)))
+        ]
         for row in rows:
             row[key] = new_id[row[key]]
         out.append((table, rows))
@@ -150,14 +176,19 @@ def measure(user: User, branch_id: int, batches: int, profiler=None) -> dict:
 
         # Rotate which goes first, so none always meets a warm cache.
         steps = [run_ingest, run_raw, run_raw_all]
-        for step in steps[b % 3:] + steps[:b % 3]:
+        for step in steps[b % 3 :] + steps[: b % 3]:
             step()
         others = written_rows(events)
     ingest_med, raw_med = statistics.median(ingest_ms), statistics.median(raw_ms)
     all_med = statistics.median(all_ms)
-    return {"ingest_ms": ingest_med, "raw_ms": raw_med, "ratio": raw_med / ingest_med,
-            "all_ms": all_med, "all_ratio": all_med / ingest_med,
-            "cpu_ratio": statistics.median(raw_cpu) / statistics.median(ingest_cpu)}
+    return {
+        "ingest_ms": ingest_med,
+        "raw_ms": raw_med,
+        "ratio": raw_med / ingest_med,
+        "all_ms": all_med,
+        "all_ratio": all_med / ingest_med,
+        "cpu_ratio": statistics.median(raw_cpu) / statistics.median(ingest_cpu),
+    }
 
 
 def main() -> None:
@@ -167,9 +198,12 @@ def main() -> None:
     parser.add_argument("--prior", type=int, default=5000, help="events before the first run")
     parser.add_argument("--growth", type=int, default=10, help="then this many times as many")
     parser.add_argument("--profile", help="write a cProfile of the ingest calls to this file")
-    parser.add_argument("--pg-schema", default="ingest_bench",
-                        help="PostgreSQL: the schema to work in (made if missing), so that "
-                             "the tables of others using the database are left alone")
+    parser.add_argument(
+        "--pg-schema",
+        default="ingest_bench",
+        help="PostgreSQL: the schema to work in (made if missing), so that "
+        "the tables of others using the database are left alone",
+    )
     args = parser.parse_args()
     url = args.database_url
     if url.startswith("postgresql") and args.pg_schema:
@@ -201,28 +235,36 @@ def main() -> None:
     if profiler:
         profiler.dump_stats(args.profile)
     name = app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0].split("+")[0]
-    print(f"\n{name}: batches of {BATCH} events (greeted + closed for {BATCH // 2} new visits), "
-          f"median of {args.batches} batches each.\n"
-          f"raw = one Core executemany of the batch's event rows, committed; ratio = ingest "
-          f"events/s ÷ raw events/s (goal ≥ {GOAL}).\n"
-          f"raw, all rows = Core executemanys of every row ingest writes for a batch (events, "
-          f"subjects, visits, figure_subject; not the figure_day upsert), one transaction.\n"
-          f"CPU ratio = the same ratio in this process's CPU time (on a shared machine the "
-          f"wall clock also counts waiting for a core; on PostgreSQL it leaves out the "
-          f"server's work).\n")
-    print("| events stored | ingest ms/event | ingest events/s | raw ms/event | raw events/s "
-          "| ratio | CPU ratio | raw, all rows: ms/event | ratio to it |")
+    print(
+        f"\n{name}: batches of {BATCH} events (greeted + closed for {BATCH // 2} new visits), "
+        f"median of {args.batches} batches each.\n"
+        f"raw = one Core executemany of the batch's event rows, committed; ratio = ingest "
+        f"events/s ÷ raw events/s (goal ≥ {GOAL}).\n"
+        f"raw, all rows = Core executemanys of every row ingest writes for a batch (events, "
+        f"subjects, visits, figure_subject; not the figure_day upsert), one transaction.\n"
+        f"CPU ratio = the same ratio in this process's CPU time (on a shared machine the "
+        f"wall clock also counts waiting for a core; on PostgreSQL it leaves out the "
+        f"server's work).\n"
+    )
+    print(
+        "| events stored | ingest ms/event | ingest events/s | raw ms/event | raw events/s "
+        "| ratio | CPU ratio | raw, all rows: ms/event | ratio to it |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for before, after, _filled, f in rows:
-        print(f"| {before:,} → {after:,} | {f['ingest_ms']:.3f} | {1000 / f['ingest_ms']:,.0f} "
-              f"| {f['raw_ms']:.3f} | {1000 / f['raw_ms']:,.0f} | **{f['ratio']:.2f}** "
-              f"| {f['cpu_ratio']:.2f} "
-              f"| {f['all_ms']:.3f} | {f['all_ratio']:.2f} |")
+        print(
+            f"| {before:,} → {after:,} | {f['ingest_ms']:.3f} | {1000 / f['ingest_ms']:,.0f} "
+            f"| {f['raw_ms']:.3f} | {1000 / f['raw_ms']:,.0f} | **{f['ratio']:.2f}** "
+            f"| {f['cpu_ratio']:.2f} "
+            f"| {f['all_ms']:.3f} | {f['all_ratio']:.2f} |"
+        )
     (_, _, _, small), (_, _, _, large) = rows
-    print(f"\ngrowth ×{args.growth} in events stored: ingest ms/event ×"
-          f"{large['ingest_ms'] / small['ingest_ms']:.2f}, raw ms/event ×"
-          f"{large['raw_ms'] / small['raw_ms']:.2f}, raw all rows ×"
-          f"{large['all_ms'] / small['all_ms']:.2f}")
+    print(
+        f"\ngrowth ×{args.growth} in events stored: ingest ms/event ×"
+        f"{large['ingest_ms'] / small['ingest_ms']:.2f}, raw ms/event ×"
+        f"{large['raw_ms'] / small['raw_ms']:.2f}, raw all rows ×"
+        f"{large['all_ms'] / small['all_ms']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
   schedule (urllib or requests would need a core of their own).
 - `Latencies`: answers counted by kind, with percentiles.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,9 +46,15 @@ def add_branches(url: str, count: int, roles: dict[str, str], password: str) -> 
             branch = Branch(code=code, name=f"网点{i}", name_en=f"Branch {i}")
             db.session.add(branch)
             for prefix, role in roles.items():
-                db.session.add(User(username=users[prefix], display_name=users[prefix],
-                                    password_hash=password_hash, role=Role(role),
-                                    branches=[branch]))
+                db.session.add(
+                    User(
+                        username=users[prefix],
+                        display_name=users[prefix],
+                        password_hash=password_hash,
+                        role=Role(role),
+                        branches=[branch],
+                    )
+                )
             if i % 200 == 0:
                 db.session.commit()
         db.session.commit()
@@ -56,8 +63,9 @@ def add_branches(url: str, count: int, roles: dict[str, str], password: str) -> 
     return out
 
 
-def sign_in_all(base: str, users: list[tuple[str, str]], password: str,
-                workers: int = 8) -> dict[str, tuple[str, str]]:
+def sign_in_all(
+    base: str, users: list[tuple[str, str]], password: str, workers: int = 8
+) -> dict[str, tuple[str, str]]:
     """username -> (Cookie header, CSRF token), each signed in over HTTP.
 
     `users`: (username, the page to read the CSRF token from: their home).
@@ -66,7 +74,7 @@ def sign_in_all(base: str, users: list[tuple[str, str]], password: str,
 
     with ThreadPoolExecutor(workers) as pool:
         sessions = pool.map(lambda user: sign_in(base, user[0], password, user[1]), users)
-        return dict(zip((name for name, _page in users), sessions))
+        return dict(zip((name for name, _page in users), sessions, strict=True))
 
 
 @dataclass
@@ -110,16 +118,21 @@ class Client:
         for _ in range(connections):
             self.pool.put_nowait(None)  # opened on first use
 
-    async def request(self, method: str, path: str, headers: dict[str, str],
-                      body: bytes = b"") -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
         conn = await self.pool.get()
         try:
             if conn is None:
                 conn = await asyncio.open_connection(self.host, self.port)
             reader, writer = conn
-            lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}",
-                     f"User-Agent: {self.user_agent}", f"Content-Length: {len(body)}",
-                     *(f"{k}: {v}" for k, v in headers.items())]
+            lines = [
+                f"{method} {path} HTTP/1.1",
+                f"Host: {self.host}:{self.port}",
+                f"User-Agent: {self.user_agent}",
+                f"Content-Length: {len(body)}",
+                *(f"{k}: {v}" for k, v in headers.items()),
+            ]
             writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head.split(b" ", 2)[1])
@@ -137,9 +150,17 @@ class Client:
         finally:
             self.pool.put_nowait(conn)
 
-    async def timed(self, stats: Latencies, kind: str, due: float, method: str, path: str,
-                    headers: dict[str, str], body: bytes = b"",
-                    expect: tuple[int, ...] = (200,)) -> tuple[int, bytes]:
+    async def timed(
+        self,
+        stats: Latencies,
+        kind: str,
+        due: float,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes = b"",
+        expect: tuple[int, ...] = (200,),
+    ) -> tuple[int, bytes]:
         try:
             status, data = await self.request(method, path, headers, body)
         except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:

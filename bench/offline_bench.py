@@ -14,6 +14,7 @@ Not a test: the figures depend on the machine. Results go in docs/performance.md
 The database is a fresh SQLite file unless --database-url is given (e.g. a
 PostgreSQL URL whose schema may be dropped afterwards).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,11 +34,14 @@ TARGETS = {"drain": 3.0, "client": 3.0, "reload": 0.100, "tap": 0.050}
 
 def queue(page, count: int) -> None:
     """Queue `count` greetings straight into the outbox, as taps over a morning would."""
-    page.evaluate("""async n => {
+    page.evaluate(
+        """async n => {
         for (let i = 0; i < n; i++)
             await Datang.record('visit.greeted', Datang.newId(),
                                 {purpose: 'cash', ticket: 'B' + (i % 1000)});
-    }""", count)
+    }""",
+        count,
+    )
 
 
 def drain(page, count: int) -> float:
@@ -56,9 +60,16 @@ def drain_client_only(page, count: int) -> float:
 
     def accept_all(route):
         events = json.loads(route.request.post_data)["events"]
-        route.fulfill(status=200, content_type="application/json", body=json.dumps({
-            "results": [{"id": e["id"], "status": "accepted"} for e in events],
-            "server_time": "2026-11-29T01:00:00.000Z"}))
+        route.fulfill(
+            status=200,
+            content_type="application/json",
+            body=json.dumps(
+                {
+                    "results": [{"id": e["id"], "status": "accepted"} for e in events],
+                    "server_time": "2026-11-29T01:00:00.000Z",
+                }
+            ),
+        )
 
     page.context.route("**/api/v1/sync", accept_all)
     try:
@@ -69,12 +80,14 @@ def drain_client_only(page, count: int) -> float:
 
 def reload_offline(page, runs: int = 7) -> float:
     page.context.set_offline(True)
-    page.reload()                                  # the first offline load warms the worker
+    page.reload()  # the first offline load warms the worker
     times = []
     for _ in range(runs):
         page.reload(wait_until="domcontentloaded")
-        times.append(page.evaluate(
-            "performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd") / 1000)
+        times.append(
+            page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
+            / 1000
+        )
     page.context.set_offline(False)
     return statistics.median(times)
 
@@ -96,7 +109,7 @@ def tap(page, runs: int = 7) -> float:
                 const t0 = performance.now();
                 document.querySelector('[data-testid=purpose-cash]').click();
             })""")
-        else:   # no lobby buttons yet: Datang.record until its renderer has drawn
+        else:  # no lobby buttons yet: Datang.record until its renderer has drawn
             elapsed = page.evaluate("""() => new Promise(resolve => {
                 const t0 = performance.now();
                 Datang.renderers['visit.greeted'] = () => resolve(performance.now() - t0);
@@ -111,8 +124,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=1000)
     parser.add_argument("--database-url")
-    parser.add_argument("--only", choices=sorted(TARGETS), action="append",
-                        help="run only this figure (may be repeated)")
+    parser.add_argument(
+        "--only",
+        choices=sorted(TARGETS),
+        action="append",
+        help="run only this figure (may be repeated)",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -121,10 +138,12 @@ def main() -> int:
         server.start()
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                     args=CHROMIUM_ARGS)
-                context = browser.new_context(base_url=server.url, has_touch=True,
-                                              viewport={"width": 1024, "height": 768})
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                )
+                context = browser.new_context(
+                    base_url=server.url, has_touch=True, viewport={"width": 1024, "height": 768}
+                )
                 page = context.new_page()
                 sign_in(page, server.url, "lobby1")
                 ready(page)
@@ -139,7 +158,7 @@ def main() -> int:
                 if "client" in wanted:
                     figures["client"] = drain_client_only(page, args.entries)
                 if "drain" in wanted:
-                    page.goto("/checklist")   # no waiting board to redraw: time the sync alone
+                    page.goto("/checklist")  # no waiting board to redraw: time the sync alone
                     ready(page)
                     figures["drain"] = drain(page, args.entries)
                 browser.close()
@@ -147,16 +166,20 @@ def main() -> int:
             server.kill()
 
     ok = True
-    labels = {"drain": f"{args.entries} queued entries drained after reconnect",
-              "client": f"{args.entries} entries drained, server ingest stubbed (client share)",
-              "reload": "repeat load of /lobby offline to DOMContentLoaded (median of 7)",
-              "tap": "tap to new customer on the board (median of 7)"}
+    labels = {
+        "drain": f"{args.entries} queued entries drained after reconnect",
+        "client": f"{args.entries} entries drained, server ingest stubbed (client share)",
+        "reload": "repeat load of /lobby offline to DOMContentLoaded (median of 7)",
+        "tap": "tap to new customer on the board (median of 7)",
+    }
     for key, value in figures.items():
         target = TARGETS[key] * (args.entries / 1000 if key in ("drain", "client") else 1)
         passed = value <= target
         ok &= passed
-        print(f"{labels[key]:<68} {value * 1000:8.0f} ms   (target {target * 1000:.0f} ms)"
-              f" {'ok' if passed else 'MISSED'}")
+        print(
+            f"{labels[key]:<68} {value * 1000:8.0f} ms   (target {target * 1000:.0f} ms)"
+            f" {'ok' if passed else 'MISSED'}"
+        )
     return 0 if ok else 1
 
 

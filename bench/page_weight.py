@@ -72,6 +72,7 @@ creates the schema and the demo data as testbed/serve.py does.
 
 Exits 1 when a page is over budget. Not a test; results go in docs/performance.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,7 +82,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -92,8 +93,8 @@ PAGES = ["/lobby", "/checklist"]
 KINDS = ["document", "css", "js", "image", "other"]
 CDP_KIND = {"Document": "document", "Stylesheet": "css", "Script": "js", "Image": "image"}
 PW_KIND = {"document": "document", "stylesheet": "css", "script": "js", "image": "image"}
-QUIET = 1.5          # seconds with nothing in flight that end a load
-UPDATE_CHECK_WAIT = 6.0   # a repeat load waits this long at most for the worker's update check
+QUIET = 1.5  # seconds with nothing in flight that end a load
+UPDATE_CHECK_WAIT = 6.0  # a repeat load waits this long at most for the worker's update check
 MAX_WAIT = 30.0
 
 
@@ -109,8 +110,12 @@ def serve(database_url: str, port: int, log_path: str) -> None:
     from app.extensions import db
     from testbed.serve import PASSWORD
 
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url,
-                     DEMO_PASSWORD=PASSWORD, LOGIN_RATE_LIMIT="1000 per minute")
+    app = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=database_url,
+        DEMO_PASSWORD=PASSWORD,
+        LOGIN_RATE_LIMIT="1000 per minute",
+    )
     with app.app_context():
         db.create_all()
         seed_demo(PASSWORD)
@@ -123,6 +128,7 @@ def serve(database_url: str, port: int, log_path: str) -> None:
         def start(status, headers, exc_info=None):
             seen["status"], seen["headers"] = status, headers
             return start_response(status, headers, exc_info)
+
         body = 0
         iterable = app.wsgi_app_logged(environ, start)
         try:
@@ -132,12 +138,20 @@ def serve(database_url: str, port: int, log_path: str) -> None:
         finally:
             if hasattr(iterable, "close"):
                 iterable.close()
-            log.write(json.dumps({
-                "t": time.time(), "method": environ["REQUEST_METHOD"],
-                "path": environ["PATH_INFO"] + ("?" + environ["QUERY_STRING"]
-                                                if environ.get("QUERY_STRING") else ""),
-                "status": int(seen.get("status", "0").split()[0]), "body": body,
-                "sw_script": environ.get("HTTP_SERVICE_WORKER") == "script"}) + "\n")
+            log.write(
+                json.dumps(
+                    {
+                        "t": time.time(),
+                        "method": environ["REQUEST_METHOD"],
+                        "path": environ["PATH_INFO"]
+                        + ("?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else ""),
+                        "status": int(seen.get("status", "0").split()[0]),
+                        "body": body,
+                        "sw_script": environ.get("HTTP_SERVICE_WORKER") == "script",
+                    }
+                )
+                + "\n"
+            )
 
     app.wsgi_app_logged, app.wsgi_app = app.wsgi_app, logged
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -155,8 +169,17 @@ class BenchServer(LiveServer):
         open(log_path, "w").close()
 
     def command(self) -> list[str]:
-        return [sys.executable, os.path.abspath(__file__), "--serve", "--database-url",
-                self.database_url, "--port", str(self.port), "--log", self.log_path]
+        return [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--serve",
+            "--database-url",
+            self.database_url,
+            "--port",
+            str(self.port),
+            "--log",
+            self.log_path,
+        ]
 
 
 class ServerLog:
@@ -172,10 +195,11 @@ class ServerLog:
 
     def poll(self) -> None:
         import json
+
         with open(self.path) as log:
             log.seek(self.offset)
             data = log.read()
-        complete = data[:data.rfind("\n") + 1]
+        complete = data[: data.rfind("\n") + 1]
         self.offset += len(complete.encode())
         new = [json.loads(line) for line in complete.splitlines() if line.strip()]
         if new:
@@ -199,9 +223,15 @@ class PageNetwork:
         self.cdp = page.context.new_cdp_session(page)
         self.reqs: dict[str, dict] = {}
         self.last_activity = time.monotonic()
-        for name in ("requestWillBeSent", "requestWillBeSentExtraInfo", "responseReceived",
-                     "responseReceivedExtraInfo", "loadingFinished", "loadingFailed",
-                     "requestServedFromCache"):
+        for name in (
+            "requestWillBeSent",
+            "requestWillBeSentExtraInfo",
+            "responseReceived",
+            "responseReceivedExtraInfo",
+            "loadingFinished",
+            "loadingFailed",
+            "requestServedFromCache",
+        ):
             self.cdp.on(f"Network.{name}", getattr(self, f"_{name}"))
         self.cdp.send("Network.enable")
 
@@ -211,14 +241,27 @@ class PageNetwork:
 
     def _req(self, rid: str) -> dict:
         self.last_activity = time.monotonic()
-        return self.reqs.setdefault(rid, {"id": rid, "url": "", "type": "Other", "done": False,
-                                          "bytes": 0, "headers_text": 0, "from_sw": False,
-                                          "from_cache": False, "status": None, "up": 0,
-                                          "redirect_bytes": 0, "failed": None})
+        return self.reqs.setdefault(
+            rid,
+            {
+                "id": rid,
+                "url": "",
+                "type": "Other",
+                "done": False,
+                "bytes": 0,
+                "headers_text": 0,
+                "from_sw": False,
+                "from_cache": False,
+                "status": None,
+                "up": 0,
+                "redirect_bytes": 0,
+                "failed": None,
+            },
+        )
 
     def _requestWillBeSent(self, e):
         r = self._req(e["requestId"])
-        if e.get("redirectResponse"):                      # a hop of a redirect chain
+        if e.get("redirectResponse"):  # a hop of a redirect chain
             r["redirect_bytes"] += int(e["redirectResponse"].get("encodedDataLength") or 0)
         r["url"], r["type"] = e["request"]["url"], e.get("type", "Other")
         r["method"] = e["request"]["method"]
@@ -233,11 +276,15 @@ class PageNetwork:
         resp = e["response"]
         r["status"] = resp.get("status")
         r["from_sw"] = bool(resp.get("fromServiceWorker"))
-        r["from_cache"] = r["from_cache"] or bool(resp.get("fromDiskCache")) \
+        r["from_cache"] = (
+            r["from_cache"]
+            or bool(resp.get("fromDiskCache"))
             or bool(resp.get("fromPrefetchCache"))
+        )
         r["mime"] = resp.get("mimeType")
-        r["content_length"] = {k.lower(): v for k, v in resp.get("headers", {}).items()} \
-            .get("content-length")
+        r["content_length"] = {k.lower(): v for k, v in resp.get("headers", {}).items()}.get(
+            "content-length"
+        )
         if e.get("type"):
             r["type"] = e["type"]
 
@@ -261,8 +308,11 @@ class PageNetwork:
         return sum(1 for r in self.reqs.values() if not r["done"])
 
     def over_network(self) -> list[dict]:
-        return [r for r in self.reqs.values() if not r["from_sw"] and not r["from_cache"]
-                and not r["url"].startswith("data:")]
+        return [
+            r
+            for r in self.reqs.values()
+            if not r["from_sw"] and not r["from_cache"] and not r["url"].startswith("data:")
+        ]
 
 
 class WorkerNetwork:
@@ -302,36 +352,59 @@ class WorkerNetwork:
         for request in self.reqs:
             try:
                 response = request.response()
-            except Exception:                                     # noqa: BLE001
+            except Exception:  # noqa: BLE001
                 response = None
             if response is None:
-                out.append({"url": request.url, "kind": "other", "bytes": 0, "headers": 0,
-                            "failed": request.failure, "from_cache": False, "status": None,
-                            "body": 0})
+                out.append(
+                    {
+                        "url": request.url,
+                        "kind": "other",
+                        "bytes": 0,
+                        "headers": 0,
+                        "failed": request.failure,
+                        "from_cache": False,
+                        "status": None,
+                        "body": 0,
+                    }
+                )
                 continue
             sizes = request.sizes()
-            out.append({"url": request.url, "kind": PW_KIND.get(request.resource_type, "other"),
-                        "bytes": sizes["responseHeadersSize"] + sizes["responseBodySize"],
-                        "headers": sizes["responseHeadersSize"], "failed": None,
-                        "up": sizes["requestHeadersSize"] + sizes["requestBodySize"],
-                        "from_cache": response.from_service_worker, "status": response.status,
-                        "body": sizes["responseBodySize"]})
+            out.append(
+                {
+                    "url": request.url,
+                    "kind": PW_KIND.get(request.resource_type, "other"),
+                    "bytes": sizes["responseHeadersSize"] + sizes["responseBodySize"],
+                    "headers": sizes["responseHeadersSize"],
+                    "failed": None,
+                    "up": sizes["requestHeadersSize"] + sizes["requestBodySize"],
+                    "from_cache": response.from_service_worker,
+                    "status": response.status,
+                    "body": sizes["responseBodySize"],
+                }
+            )
         return out
 
 
-def settle(page, net: PageNetwork, sw: WorkerNetwork, log: ServerLog, *, warm: bool,
-           update_check: bool) -> None:
+def settle(
+    page, net: PageNetwork, sw: WorkerNetwork, log: ServerLog, *, warm: bool, update_check: bool
+) -> None:
     """Wait until the load is over (see the module's docstring)."""
     deadline = time.monotonic() + MAX_WAIT
     if warm:
-        wait_until(page, "window.Datang !== undefined && Datang.pwa !== undefined"
-                         " && Datang.pwa.isWarm === true", timeout=MAX_WAIT)
+        wait_until(
+            page,
+            "window.Datang !== undefined && Datang.pwa !== undefined && Datang.pwa.isWarm === true",
+            timeout=MAX_WAIT,
+        )
     check_deadline = time.monotonic() + UPDATE_CHECK_WAIT
     while time.monotonic() < deadline:
         page.wait_for_timeout(100)
         log.poll()
-        if update_check and time.monotonic() < check_deadline and \
-                not any(e["sw_script"] for e in log.entries):
+        if (
+            update_check
+            and time.monotonic() < check_deadline
+            and not any(e["sw_script"] for e in log.entries)
+        ):
             continue
         last = max(net.last_activity, sw.last_activity, log.last_activity)
         if net.inflight() == 0 and sw.inflight() == 0 and time.monotonic() - last >= QUIET:
@@ -340,8 +413,7 @@ def settle(page, net: PageNetwork, sw: WorkerNetwork, log: ServerLog, *, warm: b
 
 
 def dcl_ms(page) -> float:
-    return page.evaluate(
-        "performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
+    return page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
 
 
 def kind_of(r: dict) -> str:
@@ -352,7 +424,7 @@ def kind_of(r: dict) -> str:
 
 
 def short(url: str, base: str) -> str:
-    return url[len(base):] if url.startswith(base) else url
+    return url[len(base) :] if url.startswith(base) else url
 
 
 def window(net: PageNetwork, sw: WorkerNetwork, log: ServerLog, sw_script: int) -> dict:
@@ -362,16 +434,27 @@ def window(net: PageNetwork, sw: WorkerNetwork, log: ServerLog, sw_script: int) 
     worker = sw.entries()
     worker_net = [e for e in worker if not e["from_cache"]]
     script_fetches = [e for e in log.entries if e["sw_script"]]
-    return {"page_all": page_all, "page_net": page_net, "worker": worker_net,
-            "sw_script_fetches": len(script_fetches), "sw_script_bytes": sw_script,
-            "server": list(log.entries),
-            "net_bytes": sum(r["bytes"] for r in page_net) + sum(e["bytes"] for e in worker_net)
-            + sw_script * len(script_fetches),
-            "net_requests": len(page_net) + len(worker_net) + len(script_fetches)}
+    return {
+        "page_all": page_all,
+        "page_net": page_net,
+        "worker": worker_net,
+        "sw_script_fetches": len(script_fetches),
+        "sw_script_bytes": sw_script,
+        "server": list(log.entries),
+        "net_bytes": sum(r["bytes"] for r in page_net)
+        + sum(e["bytes"] for e in worker_net)
+        + sw_script * len(script_fetches),
+        "net_requests": len(page_net) + len(worker_net) + len(script_fetches),
+    }
 
 
-COMPRESSIBLE = ("text/", "application/javascript", "application/json", "application/manifest+json",
-                "image/svg+xml")
+COMPRESSIBLE = (
+    "text/",
+    "application/javascript",
+    "application/json",
+    "application/manifest+json",
+    "image/svg+xml",
+)
 
 
 def gzip_estimate(net: PageNetwork, requests: list[dict]) -> None:
@@ -379,6 +462,7 @@ def gzip_estimate(net: PageNetwork, requests: list[dict]) -> None:
     r["gzip"] to headers + gzipped body for text responses, else to the bytes as received."""
     import base64
     import gzip
+
     for r in requests:
         r["gzip"] = r["bytes"]
         if not r["bytes"] or not (r.get("mime") or "").startswith(COMPRESSIBLE):
@@ -387,16 +471,19 @@ def gzip_estimate(net: PageNetwork, requests: list[dict]) -> None:
             body = net.cdp.send("Network.getResponseBody", {"requestId": r["id"]})
         except Exception:  # noqa: BLE001, S112 - a body Chromium no longer holds is skipped
             continue
-        data = base64.b64decode(body["body"]) if body.get("base64Encoded") \
-            else body["body"].encode()
+        data = (
+            base64.b64decode(body["body"]) if body.get("base64Encoded") else body["body"].encode()
+        )
         if data:
-            r["gzip"] = r["headers_text"] + len("Content-Encoding: gzip\r\n") + \
-                len(gzip.compress(data, 6))
+            r["gzip"] = (
+                r["headers_text"] + len("Content-Encoding: gzip\r\n") + len(gzip.compress(data, 6))
+            )
 
 
 def measure(browser, base: str, state: dict, path: str, log: ServerLog, sw_script: int) -> dict:
-    context = browser.new_context(base_url=base, storage_state=state, has_touch=True,
-                                  viewport={"width": 1024, "height": 768})
+    context = browser.new_context(
+        base_url=base, storage_state=state, has_touch=True, viewport={"width": 1024, "height": 768}
+    )
     page = context.new_page()
     net, sw = PageNetwork(page), WorkerNetwork(context)
     result: dict = {"path": path}
@@ -407,8 +494,9 @@ def measure(browser, base: str, state: dict, path: str, log: ServerLog, sw_scrip
         net.cdp.send("Network.setBypassServiceWorker", {"bypass": True})
         net.reset(), sw.reset(), log.reset()
         response = page.goto(path, wait_until="load")
-        assert response is not None and response.status == 200 and page.url.endswith(path), \
+        assert response is not None and response.status == 200 and page.url.endswith(path), (
             f"{path}: landed on {page.url} ({response and response.status})"
+        )
         assert not response.from_service_worker
         settle(page, net, sw, log, warm=True, update_check=False)
         result["first"] = window(net, sw, log, sw_script)
@@ -432,9 +520,11 @@ def measure(browser, base: str, state: dict, path: str, log: ServerLog, sw_scrip
 
 def report(results: list[dict], base: str, budget: int, detail: bool) -> bool:
     ok = True
-    print("| page | document | css | js | image | other | first load | budget "
-          f"{budget // 1024} KB | + SW install (not the page's) | repeat: over the network | "
-          "repeat: from the SW | DCL first | DCL repeat |")
+    print(
+        "| page | document | css | js | image | other | first load | budget "
+        f"{budget // 1024} KB | + SW install (not the page's) | repeat: over the network | "
+        "repeat: from the SW | DCL first | DCL repeat |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|---:|---:|")
     for res in results:
         first, repeat = res["first"], res["repeat"]
@@ -455,15 +545,20 @@ def report(results: list[dict], base: str, budget: int, detail: bool) -> bool:
                 if fetched[r["url"]]:
                     fetched[r["url"]] -= 1
                     passed_on += 1
-        print(f"| `{res['path']}` | " + " | ".join(kb(by_kind[k]) for k in KINDS) +
-              f" | **{kb(total)}** ({len(first['page_net'])} req) | "
-              f"{'pass' if passed else '**FAIL**'} | {kb(install)} "
-              f"({first['net_requests'] - len(first['page_net'])} req) | {kb(repeat['net_bytes'])} "
-              f"({repeat['net_requests']} req) | {answered - passed_on} of {len(repeat['page_all'])} "
-              f"from its cache (+{passed_on} fetched by it) | "
-              f"{res['first_dcl']:.0f} ms | {res['repeat_dcl']:.0f} ms |")
-    print("\nKB = 1,024 bytes received, response headers included; request (upload) bytes not in "
-          "these figures. No HTTP compression is involved unless the server compresses.")
+        print(
+            f"| `{res['path']}` | "
+            + " | ".join(kb(by_kind[k]) for k in KINDS)
+            + f" | **{kb(total)}** ({len(first['page_net'])} req) | "
+            f"{'pass' if passed else '**FAIL**'} | {kb(install)} "
+            f"({first['net_requests'] - len(first['page_net'])} req) | {kb(repeat['net_bytes'])} "
+            f"({repeat['net_requests']} req) | {answered - passed_on} of {len(repeat['page_all'])} "
+            f"from its cache (+{passed_on} fetched by it) | "
+            f"{res['first_dcl']:.0f} ms | {res['repeat_dcl']:.0f} ms |"
+        )
+    print(
+        "\nKB = 1,024 bytes received, response headers included; request (upload) bytes not in "
+        "these figures. No HTTP compression is involved unless the server compresses."
+    )
 
     for res in results:
         first, repeat = res["first"], res["repeat"]
@@ -471,72 +566,114 @@ def report(results: list[dict], base: str, budget: int, detail: bool) -> bool:
         headers = sum(r["headers_text"] for r in page_net)
         up = sum(r["up"] for r in page_net)
         print(f"\n### `{res['path']}`\n")
-        print(f"First load, the page: {len(page_net)} requests, "
-              f"{kb(sum(r['bytes'] for r in page_net))} KB"
-              f" down (of which {kb(headers)} KB response headers), ~{kb(up)} KB up.")
-        print(f"Gzipped (estimate, level 6, text responses): "
-              f"{kb(sum(r.get('gzip', r['bytes']) for r in page_net))} KB; the largest: " +
-              ", ".join(f"`{short(r['url'], base)}` {kb(r['bytes'])} → {kb(r['gzip'])} KB"
-                        for r in sorted(page_net, key=lambda r: -r["bytes"])[:4] if "gzip" in r))
-        mismatched = [r for r in page_net if r.get("content_length") and r["bytes"] and
-                      r["bytes"] - r["headers_text"] != int(r["content_length"])]
-        print("Check: encodedDataLength = headersText + Content-Length for every response "
-              "that has one."
-              if not mismatched else
-              "Note: encodedDataLength != headersText + Content-Length for: " +
-              ", ".join(short(r["url"], base) for r in mismatched))
-        print("\n| first load, largest first | kind (CDP type) | status | bytes (of which headers) |"
-              "\n|---|---|---:|---:|")
+        print(
+            f"First load, the page: {len(page_net)} requests, "
+            f"{kb(sum(r['bytes'] for r in page_net))} KB"
+            f" down (of which {kb(headers)} KB response headers), ~{kb(up)} KB up."
+        )
+        print(
+            f"Gzipped (estimate, level 6, text responses): "
+            f"{kb(sum(r.get('gzip', r['bytes']) for r in page_net))} KB; the largest: "
+            + ", ".join(
+                f"`{short(r['url'], base)}` {kb(r['bytes'])} → {kb(r['gzip'])} KB"
+                for r in sorted(page_net, key=lambda r: -r["bytes"])[:4]
+                if "gzip" in r
+            )
+        )
+        mismatched = [
+            r
+            for r in page_net
+            if r.get("content_length")
+            and r["bytes"]
+            and r["bytes"] - r["headers_text"] != int(r["content_length"])
+        ]
+        print(
+            "Check: encodedDataLength = headersText + Content-Length for every response "
+            "that has one."
+            if not mismatched
+            else "Note: encodedDataLength != headersText + Content-Length for: "
+            + ", ".join(short(r["url"], base) for r in mismatched)
+        )
+        print(
+            "\n| first load, largest first | kind (CDP type) | status | bytes (of which headers) |"
+            "\n|---|---|---:|---:|"
+        )
         for r in sorted(page_net, key=lambda r: -r["bytes"]):
-            print(f"| `{short(r['url'], base)}` | {kind_of(r)} ({r['type']}) | "
-                  f"{r['status'] or r['failed']} | {r['bytes']:,} ({r['headers_text']:,}) |")
+            print(
+                f"| `{short(r['url'], base)}` | {kind_of(r)} ({r['type']}) | "
+                f"{r['status'] or r['failed']} | {r['bytes']:,} ({r['headers_text']:,}) |"
+            )
         urls = Counter(r["url"] for r in first["page_all"])
         dup = {u: n for u, n in urls.items() if n > 1}
         if dup:
-            print("\nRequested more than once by the page in its first load: " +
-                  ", ".join(f"`{short(u, base)}` ×{n}" for u, n in dup.items()))
+            print(
+                "\nRequested more than once by the page in its first load: "
+                + ", ".join(f"`{short(u, base)}` ×{n}" for u, n in dup.items())
+            )
         worker = first["worker"]
         again = sorted({e["url"] for e in worker} & {r["url"] for r in page_net})
         if again:
-            print(f"\nFetched again by the service worker right after the page had them ({len(again)}"
-                  f" URLs, {kb(sum(e['bytes'] for e in worker if e['url'] in again))} KB): " +
-                  ", ".join(f"`{short(u, base)}`" for u in again))
+            print(
+                f"\nFetched again by the service worker right after the page had them ({len(again)}"
+                f" URLs, {kb(sum(e['bytes'] for e in worker if e['url'] in again))} KB): "
+                + ", ".join(f"`{short(u, base)}`" for u in again)
+            )
         wdup = {u: n for u, n in Counter(e["url"] for e in worker).items() if n > 1}
         if wdup:
-            print("Fetched more than once by the service worker: " +
-                  ", ".join(f"`{short(u, base)}` ×{n}" for u, n in wdup.items()))
+            print(
+                "Fetched more than once by the service worker: "
+                + ", ".join(f"`{short(u, base)}` ×{n}" for u, n in wdup.items())
+            )
         if detail:
-            print("\n| SW install and warm-up | status | bytes (of which headers) |\n|---|---:|---:|")
-            print(f"| `/sw.js` ×{first['sw_script_fetches']} (server log × plain fetch) | 200 | "
-                  f"{first['sw_script_bytes'] * first['sw_script_fetches']:,} |")
+            print(
+                "\n| SW install and warm-up | status | bytes (of which headers) |\n|---|---:|---:|"
+            )
+            print(
+                f"| `/sw.js` ×{first['sw_script_fetches']} (server log × plain fetch) | 200 | "
+                f"{first['sw_script_bytes'] * first['sw_script_fetches']:,} |"
+            )
             for e in sorted(worker, key=lambda e: -e["bytes"]):
-                print(f"| `{short(e['url'], base)}` | {e['status'] or e['failed']} | "
-                      f"{e['bytes']:,} ({e['headers']:,}) |")
+                print(
+                    f"| `{short(e['url'], base)}` | {e['status'] or e['failed']} | "
+                    f"{e['bytes']:,} ({e['headers']:,}) |"
+                )
         parts = [f"`{short(r['url'], base)}` {r['bytes']:,} B (page)" for r in repeat["page_net"]]
         parts += [f"`{short(e['url'], base)}` {e['bytes']:,} B (worker)" for e in repeat["worker"]]
-        parts += [f"`/sw.js` {repeat['sw_script_bytes']:,} B (update check)"] * repeat["sw_script_fetches"]
+        parts += [f"`/sw.js` {repeat['sw_script_bytes']:,} B (update check)"] * repeat[
+            "sw_script_fetches"
+        ]
         print("\nRepeat load, over the network: " + (", ".join(parts) or "nothing"))
         not_sw = [r for r in repeat["page_all"] if not r["from_sw"]]
         if not_sw:
-            print("Repeat load, the page's requests not answered by the worker: " + ", ".join(
-                f"`{short(r['url'], base)}` ({'HTTP cache' if r['from_cache'] else 'network'})"
-                for r in not_sw))
+            print(
+                "Repeat load, the page's requests not answered by the worker: "
+                + ", ".join(
+                    f"`{short(r['url'], base)}` ({'HTTP cache' if r['from_cache'] else 'network'})"
+                    for r in not_sw
+                )
+            )
         kinds = Counter(kind_of(r) for r in repeat["page_all"] if r["from_sw"])
-        print("Repeat load, answered by the worker: " +
-              ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+        print(
+            "Repeat load, answered by the worker: "
+            + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        )
         for name, w in (("first load", first), ("repeat load", repeat)):
             server = Counter(e["path"] for e in w["server"])
             browser_seen = Counter(short(r["url"], base) for r in w["page_net"])
             browser_seen.update(short(e["url"], base) for e in w["worker"])
             browser_seen.update(["/sw.js"] * w["sw_script_fetches"])
             if server != browser_seen:
-                print(f"Cross-check, {name}: server answered {sum(server.values())} requests, "
-                      f"browser counted {sum(browser_seen.values())}; differences: "
-                      f"{dict((server - browser_seen) + (browser_seen - server))}")
+                print(
+                    f"Cross-check, {name}: server answered {sum(server.values())} requests, "
+                    f"browser counted {sum(browser_seen.values())}; differences: "
+                    f"{dict((server - browser_seen) + (browser_seen - server))}"
+                )
             else:
-                print(f"Cross-check, {name}: the server answered the same {sum(server.values())} "
-                      f"requests the browser counted ({kb(sum(e['body'] for e in w['server']))} KB "
-                      "of bodies).")
+                print(
+                    f"Cross-check, {name}: the server answered the same {sum(server.values())} "
+                    f"requests the browser counted ({kb(sum(e['body'] for e in w['server']))} KB "
+                    "of bodies)."
+                )
     return ok
 
 
@@ -556,9 +693,11 @@ def prepare_database(url: str | None, tmp: str):
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+
         return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}", drop
     from app import create_app
     from app.extensions import db
+
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
     with app.app_context():
         db.drop_all()
@@ -571,13 +710,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url")
     parser.add_argument("--budget-kb", type=int, default=50)
-    parser.add_argument("--detail", action="store_true",
-                        help="also list the service worker's install and warm-up fetches")
+    parser.add_argument(
+        "--detail",
+        action="store_true",
+        help="also list the service worker's install and warm-up fetches",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--log", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:                      # the server's own process (BenchServer)
+    if args.serve:  # the server's own process (BenchServer)
         serve(args.database_url, args.port, args.log)
         return 0
     from playwright.sync_api import sync_playwright
@@ -590,24 +732,31 @@ def main() -> int:
             server.start()
             with urllib.request.urlopen(f"{server.url}/sw.js") as answer:
                 # Status line, headers (the ones Werkzeug adds included) and body.
-                sw_script = (len(f"HTTP/1.1 {answer.status} {answer.reason}\r\n\r\n") +
-                             sum(len(k) + len(v) + 4 for k, v in answer.getheaders()) +
-                             len(answer.read()))
+                sw_script = (
+                    len(f"HTTP/1.1 {answer.status} {answer.reason}\r\n\r\n")
+                    + sum(len(k) + len(v) + 4 for k, v in answer.getheaders())
+                    + len(answer.read())
+                )
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                                     args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+                )
                 signin = browser.new_context(base_url=server.url)
                 sign_in(signin.new_page(), server.url, "lobby1")
                 state = signin.storage_state()
                 signin.close()
-                results = [measure(browser, server.url, state, path, log, sw_script)
-                           for path in PAGES]
+                results = [
+                    measure(browser, server.url, state, path, log, sw_script) for path in PAGES
+                ]
                 browser.close()
         finally:
             server.kill()
             cleanup()
-    where = "PostgreSQL, a schema of its own (dropped)" if url.startswith("postgresql") else \
-        ("SQLite in a temp dir" if not args.database_url else url)
+    where = (
+        "PostgreSQL, a schema of its own (dropped)"
+        if url.startswith("postgresql")
+        else ("SQLite in a temp dir" if not args.database_url else url)
+    )
     print(f"Page weight, signed in as lobby1; database: {where}.\n")
     return 0 if report(results, server.url, args.budget_kb * 1024, args.detail) else 1
 

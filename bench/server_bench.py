@@ -36,6 +36,7 @@ SQLite in a temporary directory by default. With --database-url (PostgreSQL),
 the bench makes a schema of its own in that database and drops it at the end
 (unless --keep). Not a test: the figures depend on the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,8 @@ import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from http.cookiejar import CookieJar
 from datetime import timedelta
+from http.cookiejar import CookieJar
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -71,12 +72,16 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--database-url", default=None,
-                        help="PostgreSQL URL (a schema of the bench's own is made in it)")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="PostgreSQL URL (a schema of the bench's own is made in it)",
+    )
     parser.add_argument("--duration", type=int, default=15, help="seconds per workload")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--visits", type=int, default=450,
-                        help="past visits in the branch at 1× (3 events each)")
+    parser.add_argument(
+        "--visits", type=int, default=450, help="past visits in the branch at 1× (3 events each)"
+    )
     parser.add_argument("--no-growth", action="store_true", help="skip the 10× run")
     parser.add_argument("--growth-only", action="store_true", help="only the 10× run")
     parser.add_argument("--keep", action="store_true", help="keep the database(s) afterwards")
@@ -86,6 +91,7 @@ def parse_args():
 
 
 # --- the database ----------------------------------------------------------------
+
 
 class Database:
     """A fresh database: a SQLite file in a temp dir, or a PostgreSQL schema of our own."""
@@ -119,11 +125,11 @@ class Database:
 def build(url: str, past_visits: int) -> dict:
     """Schema, demo data and a filled branch, through the one write path (in-process)."""
     from app import create_app
+    from app.database import utcnow
     from app.demo import seed_demo
     from app.events import format_time, ingest
     from app.extensions import db
     from app.models import Branch, Event, User
-    from app.database import utcnow
 
     app = create_app(SQLALCHEMY_DATABASE_URI=url)
     with app.app_context():
@@ -138,46 +144,64 @@ def build(url: str, past_visits: int) -> dict:
         seq = iter(range(1, 10**9))
 
         def ev(kind, visit, at, payload):
-            return {"id": str(uuid.uuid4()), "type": kind, "occurred_at": format_time(at),
-                    "subject_id": visit, "branch": "demo", "device_id": "bench-fill",
-                    "seq": next(seq), "payload": payload}
+            return {
+                "id": str(uuid.uuid4()),
+                "type": kind,
+                "occurred_at": format_time(at),
+                "subject_id": visit,
+                "branch": "demo",
+                "device_id": "bench-fill",
+                "seq": next(seq),
+                "payload": payload,
+            }
 
         events: list[dict] = []
         purposes = ["cash", "transfer", "account", "card", "wealth", "bills", "inquiry"]
         for i in range(past_visits):  # 90 a day, one every 5 minutes, on past days
             visit = str(uuid.uuid4())
             at = now - timedelta(days=i // 90 + 1) + timedelta(minutes=5 * (i % 90) - 480)
-            events += [ev("visit.greeted", visit, at, {"purpose": purposes[i % len(purposes)]}),
-                       ev("visit.triaged", visit, at + timedelta(minutes=2), {"route": "counter"}),
-                       ev("visit.closed", visit, at + timedelta(minutes=14),
-                          {"outcome": "served"})]
+            events += [
+                ev("visit.greeted", visit, at, {"purpose": purposes[i % len(purposes)]}),
+                ev("visit.triaged", visit, at + timedelta(minutes=2), {"route": "counter"}),
+                ev("visit.closed", visit, at + timedelta(minutes=14), {"outcome": "served"}),
+            ]
         for i in range(JUST_CLOSED):
             visit = str(uuid.uuid4())
             at = now - timedelta(minutes=40 - 3 * i)
-            events += [ev("visit.greeted", visit, at, {"purpose": "cash", "ticket": f"A{i:03d}"}),
-                       ev("visit.closed", visit, at + timedelta(minutes=20),
-                          {"outcome": "served"})]
+            events += [
+                ev("visit.greeted", visit, at, {"purpose": "cash", "ticket": f"A{i:03d}"}),
+                ev("visit.closed", visit, at + timedelta(minutes=20), {"outcome": "served"}),
+            ]
         for i in range(WAITING):
             visit = str(uuid.uuid4())
             at = now - timedelta(minutes=3 * (WAITING - i))
-            events.append(ev("visit.greeted", visit, at,
-                             {"purpose": purposes[i % len(purposes)], "ticket": f"B{i:03d}"}))
+            events.append(
+                ev(
+                    "visit.greeted",
+                    visit,
+                    at,
+                    {"purpose": purposes[i % len(purposes)], "ticket": f"B{i:03d}"},
+                )
+            )
             if i % 2:
-                events.append(ev("visit.triaged", visit, at + timedelta(minutes=1),
-                                 {"route": "counter"}))
+                events.append(
+                    ev("visit.triaged", visit, at + timedelta(minutes=1), {"route": "counter"})
+                )
             if i % 3 == 0:
-                events.append(ev("visit.engaged", visit, at + timedelta(minutes=2),
-                                 {"needs": ["deposits"]}))
+                events.append(
+                    ev("visit.engaged", visit, at + timedelta(minutes=2), {"needs": ["deposits"]})
+                )
         for start in range(0, len(events), 500):
-            results = ingest(events[start:start + 500], user)
+            results = ingest(events[start : start + 500], user)
             bad = [r for r in results if r.status != "accepted"]
             assert not bad, bad[0].as_json()
         db.session.remove()
     with app.app_context():
         branch = db.session.scalar(select(Branch).where(Branch.code == "demo"))
         stored = db.session.scalar(select(func.count(Event.position)))
-        version = db.session.scalar(select(func.max(Event.position))
-                                    .where(Event.branch_id == branch.id))
+        version = db.session.scalar(
+            select(func.max(Event.position)).where(Event.branch_id == branch.id)
+        )
         db.session.remove()
         db.engine.dispose()
     return {"events": stored, "version": version, "fill_s": time.perf_counter() - started}
@@ -185,31 +209,42 @@ def build(url: str, past_visits: int) -> dict:
 
 def count_greets(url: str, nonce: str) -> int:
     from app.models import Event
+
     engine = create_engine(url)
     with engine.connect() as conn:
-        n = conn.scalar(select(func.count(Event.position)).where(
-            Event.type == "visit.greeted", Event.device_id.like(f"bench-{nonce}-%")))
+        n = conn.scalar(
+            select(func.count(Event.position)).where(
+                Event.type == "visit.greeted", Event.device_id.like(f"bench-{nonce}-%")
+            )
+        )
     engine.dispose()
     return n
 
 
 # --- the server ------------------------------------------------------------------
 
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
 
 
-def http(url: str, data: dict | None = None, headers: dict | None = None,
-         jar: CookieJar | None = None, timeout: float = 30) -> tuple[int, str]:
+def http(
+    url: str,
+    data: dict | None = None,
+    headers: dict | None = None,
+    jar: CookieJar | None = None,
+    timeout: float = 30,
+) -> tuple[int, str]:
     """(status, body) of one request; redirects are answers, not followed."""
     handlers: list = [_NoRedirect()]
     if jar is not None:
         handlers.append(urllib.request.HTTPCookieProcessor(jar))
     opener = urllib.request.build_opener(*handlers)
     body = urllib.parse.urlencode(data).encode() if data is not None else None
-    request = urllib.request.Request(url, data=body,
-                                     headers={"User-Agent": USER_AGENT, **(headers or {})})
+    request = urllib.request.Request(
+        url, data=body, headers={"User-Agent": USER_AGENT, **(headers or {})}
+    )
     try:
         with opener.open(request, timeout=timeout) as response:
             return response.status, response.read().decode()
@@ -231,12 +266,25 @@ class Server:
         self.log = open(os.path.join(tmp, f"gunicorn-{self.port}.log"), "w")  # noqa: SIM115
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
         self.proc = subprocess.Popen(
-            [gunicorn, "--workers", str(workers), "--threads", str(threads), "--keep-alive", "10",
-             "--bind", f"127.0.0.1:{self.port}",
-             "--access-logfile", os.path.join(tmp, f"access-{self.port}.log"),
-             "bench.server.wsgi:app"],
-            cwd=ROOT, env={**os.environ, "BENCH_DATABASE_URL": url},
-            stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                gunicorn,
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--keep-alive",
+                "10",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--access-logfile",
+                os.path.join(tmp, f"access-{self.port}.log"),
+                "bench.server.wsgi:app",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "BENCH_DATABASE_URL": url},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.time() + 60
         while True:
             try:
@@ -296,13 +344,17 @@ class Server:
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 
 
-def sign_in(base: str, username: str = "lobby1", password: str = PASSWORD,
-            page: str = "/lobby") -> tuple[str, str]:
+def sign_in(
+    base: str, username: str = "lobby1", password: str = PASSWORD, page: str = "/lobby"
+) -> tuple[str, str]:
     """The user's session cookie header and CSRF token (read from `page`, their home)."""
     jar = CookieJar()
     token = CSRF_META.search(http(base + "/login", jar=jar)[1]).group(1)
-    status, _ = http(base + "/login", data={"username": username, "password": password,
-                                            "csrf_token": token}, jar=jar)
+    status, _ = http(
+        base + "/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        jar=jar,
+    )
     assert status == 302, f"sign-in of {username} failed: {status}"
     status, body = http(base + page, jar=jar)
     assert status == 200, f"{page} answered {status} to {username}"
@@ -311,6 +363,7 @@ def sign_in(base: str, username: str = "lobby1", password: str = PASSWORD,
 
 
 # --- wrk ---------------------------------------------------------------------------
+
 
 @dataclass
 class Workload:
@@ -332,22 +385,41 @@ def workloads(version: int, sessions_file: str) -> list[Workload]:
         Workload("bare", "/bench/bare"),
         Workload("board page `/lobby`", "/lobby"),
         Workload("board fragment (HX)", "/lobby/board", headers=hx),
-        Workload("board poll, unchanged (204)", f"/lobby/board?since={version}", headers=hx,
-                 expect=204),
-        Workload("greet (`POST /api/v1/sync`)", "/api/v1/sync", script="greet.lua",
-                 headers=("Content-Type: application/json",), writes=True),
-        Workload(f"greet, {GREET_BRANCHES} branches at once", "/api/v1/sync", script="greet.lua",
-                 headers=("Content-Type: application/json",), writes=True,
-                 sessions=sessions_file),
+        Workload(
+            "board poll, unchanged (204)", f"/lobby/board?since={version}", headers=hx, expect=204
+        ),
+        Workload(
+            "greet (`POST /api/v1/sync`)",
+            "/api/v1/sync",
+            script="greet.lua",
+            headers=("Content-Type: application/json",),
+            writes=True,
+        ),
+        Workload(
+            f"greet, {GREET_BRANCHES} branches at once",
+            "/api/v1/sync",
+            script="greet.lua",
+            headers=("Content-Type: application/json",),
+            writes=True,
+            sessions=sessions_file,
+        ),
     ]
 
 
-def wrk(base: str, w: Workload, cookie: str, csrf: str, connections: int, duration: int,
-        nonce: str) -> dict:
-    headers = [f"Cookie: {cookie}", f"User-Agent: {USER_AGENT}", f"X-CSRFToken: {csrf}",
-               *w.headers]
-    cmd = [shutil.which("wrk") or "/usr/bin/wrk", "-t2", f"-c{connections}", f"-d{duration}s",
-           "--timeout", "30s", "-s", os.path.join(LUA_DIR, w.script)]
+def wrk(
+    base: str, w: Workload, cookie: str, csrf: str, connections: int, duration: int, nonce: str
+) -> dict:
+    headers = [f"Cookie: {cookie}", f"User-Agent: {USER_AGENT}", f"X-CSRFToken: {csrf}", *w.headers]
+    cmd = [
+        shutil.which("wrk") or "/usr/bin/wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "30s",
+        "-s",
+        os.path.join(LUA_DIR, w.script),
+    ]
     for h in headers:
         cmd += ["-H", h]
     cmd.append(base + w.path)
@@ -358,27 +430,36 @@ def wrk(base: str, w: Workload, cookie: str, csrf: str, connections: int, durati
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if out.returncode or line is None:
         raise SystemExit(f"wrk failed:\n{out.stdout}\n{out.stderr}")
-    stats = json.loads(line[len("BENCH_JSON "):])
+    stats = json.loads(line[len("BENCH_JSON ") :])
     stats["rps"] = stats["requests"] / (stats["duration_us"] / 1e6)
     stats["socket_errors"] = sum(stats[k] for k in ("connect", "read", "write", "timeout"))
     return stats
 
 
 def run_phase(label: str, db: Database, past_visits: int, connections: int, args, tmp) -> dict:
-    print(f"\n[{label}] building the {db.kind} database ({past_visits} past visits) ...",
-          file=sys.stderr, flush=True)
+    print(
+        f"\n[{label}] building the {db.kind} database ({past_visits} past visits) ...",
+        file=sys.stderr,
+        flush=True,
+    )
     built = build(db.url, past_visits)
-    print(f"[{label}] {built['events']} events stored (fill {built['fill_s']:.0f} s); "
-          f"starting gunicorn", file=sys.stderr, flush=True)
+    print(
+        f"[{label}] {built['events']} events stored (fill {built['fill_s']:.0f} s); "
+        f"starting gunicorn",
+        file=sys.stderr,
+        flush=True,
+    )
     from loadgen import add_branches, sign_in_all
+
     others = add_branches(db.url, GREET_BRANCHES - 1, {"lobby": "lobby_manager"}, PASSWORD)
     server = Server(db.url, tmp, args.workers, args.threads)
     rows = []
     try:
         cookie, csrf = sign_in(server.base)
         sessions_file = os.path.join(tmp, f"sessions-{server.port}.tsv")
-        signed_in = sign_in_all(server.base, [(b["users"]["lobby"], "/lobby") for b in others],
-                                PASSWORD)
+        signed_in = sign_in_all(
+            server.base, [(b["users"]["lobby"], "/lobby") for b in others], PASSWORD
+        )
         with open(sessions_file, "w") as f:
             f.write(f"{cookie}\t{csrf}\tdemo\n")
             for branch in others:
@@ -389,8 +470,11 @@ def run_phase(label: str, db: Database, past_visits: int, connections: int, args
             wrk(server.base, w, cookie, csrf, min(connections, 8), 2, warm_nonce)
             server.drain()
             nonce = uuid.uuid4().hex[:8]
-            print(f"[{label}] {w.name}: wrk -c{connections} -d{args.duration}s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{label}] {w.name}: wrk -c{connections} -d{args.duration}s",
+                file=sys.stderr,
+                flush=True,
+            )
             stats = wrk(server.base, w, cookie, csrf, connections, args.duration, nonce)
             stats["name"] = w.name
             # At 320 connections wrk stops with hundreds of requests still queued in
@@ -407,9 +491,16 @@ def run_phase(label: str, db: Database, past_visits: int, connections: int, args
         still_signed_in = sign_in_check(server.base, cookie)
     finally:
         server.stop()
-    return {"label": label, "rows": rows, "rss": rss, "built": built,
-            "connections": connections, "db": db.kind, "signed_in": still_signed_in,
-            "server_errors": server.errors()}
+    return {
+        "label": label,
+        "rows": rows,
+        "rss": rss,
+        "built": built,
+        "connections": connections,
+        "db": db.kind,
+        "signed_in": still_signed_in,
+        "server_errors": server.errors(),
+    }
 
 
 def sign_in_check(base: str, cookie: str) -> bool:
@@ -418,14 +509,17 @@ def sign_in_check(base: str, cookie: str) -> bool:
 
 # --- the report ------------------------------------------------------------------
 
+
 def report(phase: dict, duration: int) -> str:
     rows = phase["rows"]
     bare = next(r for r in rows if r["name"] == "bare")["rps"]
-    out = [f"### {phase['label']}: {phase['db']}, {phase['built']['events']:,} events stored "
-           f"before the run, {phase['connections']} connections, {duration} s each",
-           "",
-           "| workload | requests/s | × bare (goal ≥ 0.5) | p50 ms | p99 ms (goal ≤ 50) | errors |",
-           "|---|---:|---:|---:|---:|---:|"]
+    out = [
+        f"### {phase['label']}: {phase['db']}, {phase['built']['events']:,} events stored "
+        f"before the run, {phase['connections']} connections, {duration} s each",
+        "",
+        "| workload | requests/s | × bare (goal ≥ 0.5) | p50 ms | p99 ms (goal ≤ 50) | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         ratio = r["rps"] / bare if bare else 0
         if not r["requests"]:
@@ -438,11 +532,14 @@ def report(phase: dict, duration: int) -> str:
         if "landed" in r:
             mark = "" if r["landed_ok"] else " **MISMATCH**"
             note += f"; {r['landed']:,} greets stored for {r['ok']:,} 2xx{mark}"
-        ratio_s = "–" if r["name"] == "bare" else (
-            f"{ratio:.2f}" + ("" if ratio >= GOAL_RATIO else " ✗"))
+        ratio_s = (
+            "–" if r["name"] == "bare" else (f"{ratio:.2f}" + ("" if ratio >= GOAL_RATIO else " ✗"))
+        )
         p99 = r["p99_us"] / 1000
-        out.append(f"| {r['name']} | {r['rps']:,.0f} | {ratio_s} | {r['p50_us'] / 1000:.1f} | "
-                   f"{p99:.1f}{'' if p99 <= GOAL_P99_MS else ' ✗'} | {errors}{note} |")
+        out.append(
+            f"| {r['name']} | {r['rps']:,.0f} | {ratio_s} | {r['p50_us'] / 1000:.1f} | "
+            f"{p99:.1f}{'' if p99 <= GOAL_P99_MS else ' ✗'} | {errors}{note} |"
+        )
     rss = ", ".join(f"{m:.0f} MiB" for m in phase["rss"])
     out += ["", f"RSS per gunicorn worker after the runs (VmRSS): {rss}."]
     for line, n in phase["server_errors"].items():
@@ -477,9 +574,11 @@ def main() -> None:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"kept {tmp}", file=sys.stderr)
-    print(f"\n## Server bench ({time.strftime('%Y-%m-%d %H:%M')}, gunicorn {args.workers} workers "
-          f"× {args.threads} threads (gthread), wrk -t2; load average "
-          f"{os.getloadavg()[0]:.1f}; {time.time() - started:.0f} s in all)\n")
+    print(
+        f"\n## Server bench ({time.strftime('%Y-%m-%d %H:%M')}, gunicorn {args.workers} workers "
+        f"× {args.threads} threads (gthread), wrk -t2; load average "
+        f"{os.getloadavg()[0]:.1f}; {time.time() - started:.0f} s in all)\n"
+    )
     for phase in phases:
         print(report(phase, args.duration))
         print()

@@ -14,6 +14,7 @@ exactly once, nothing unknown, the read models equal to a rebuild from the
 events. Exits 1 unless 0 errors, 0 lost, 0 doubled. The harness is
 testbed/reliability.py; the CI version is tests/reliability/test_soak.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,11 +34,20 @@ def main() -> int:
     parser.add_argument("--tablets", type=int, default=20)
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--supervisors", type=int, default=2)
-    parser.add_argument("--database-url", default=None,
-                        help="a PostgreSQL URL (a schema is made in it) or sqlite:///FILE")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL URL (a schema is made in it) or sqlite:///FILE",
+    )
     parser.add_argument("--server", choices=["gunicorn", "serve.py"], default="gunicorn")
-    parser.add_argument("--think", type=float, nargs=2, default=(0.2, 1.0),
-                        metavar=("MIN", "MAX"), help="seconds between two taps on a tablet")
+    parser.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=(0.2, 1.0),
+        metavar=("MIN", "MAX"),
+        help="seconds between two taps on a tablet",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="datang-soak-")
@@ -49,14 +59,22 @@ def main() -> int:
     log = os.path.join(workdir, "server.log")
     print(f"server log: {log}")
     try:
-        report = run_soak(url, tablets=args.tablets, seconds=args.minutes * 60,
-                          supervisors=args.supervisors, server_kind=args.server, log_path=log,
-                          think=tuple(args.think))
+        report = run_soak(
+            url,
+            tablets=args.tablets,
+            seconds=args.minutes * 60,
+            supervisors=args.supervisors,
+            server_kind=args.server,
+            log_path=log,
+            think=tuple(args.think),
+        )
     finally:
         if schema and not args.keep:
             schema.drop()
-    print(f"soak: {args.tablets} tablets, {args.supervisors} supervisors, "
-          f"{args.minutes:g} min; {report.seconds:.0f} s in all")
+    print(
+        f"soak: {args.tablets} tablets, {args.supervisors} supervisors, "
+        f"{args.minutes:g} min; {report.seconds:.0f} s in all"
+    )
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1

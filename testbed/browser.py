@@ -3,6 +3,7 @@
 Shared by the browser tests (tests/e2e) and the benchmarks that use a browser
 (bench/page_weight.py, bench/offline_bench.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -15,9 +16,15 @@ import urllib.request
 from .serve import PASSWORD
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -38,12 +45,20 @@ class LiveServer:
         self.env: dict[str, str] = {}
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "testbed.serve", "--database-url", self.database_url,
-                "--port", str(self.port)]
+        return [
+            sys.executable,
+            "-m",
+            "testbed.serve",
+            "--database-url",
+            self.database_url,
+            "--port",
+            str(self.port),
+        ]
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command(), cwd=ROOT,
-                                        env={**os.environ, "DATANG_ENV": "testing", **self.env})
+        self.process = subprocess.Popen(
+            self.command(), cwd=ROOT, env={**os.environ, "DATANG_ENV": "testing", **self.env}
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -95,9 +110,13 @@ def wait_until(page, expression: str, arg=None, timeout: float = 20.0):
 def ready(page, timeout: float = 15.0) -> None:
     """The page is controlled by the service worker and the outbox has loaded."""
     try:
-        wait_until(page, "window.Datang !== undefined && window.Datang.pwa !== undefined"
-                         " && navigator.serviceWorker.controller !== null"
-                         " && (Datang.pwa.isWarm || !navigator.onLine)", timeout=timeout)
+        wait_until(
+            page,
+            "window.Datang !== undefined && window.Datang.pwa !== undefined"
+            " && navigator.serviceWorker.controller !== null"
+            " && (Datang.pwa.isWarm || !navigator.onLine)",
+            timeout=timeout,
+        )
     except AssertionError:
         state = page.evaluate("""() => ({url: location.href, datang: !!window.Datang,
             pwa: !!(window.Datang && Datang.pwa), controller: !!navigator.serviceWorker.controller,

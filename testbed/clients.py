@@ -1,6 +1,7 @@
 """Test clients and event envelopes: a client signed in as a demo user, and the
 events a tablet would send. Shared by the tests (tests/conftest.py) and bench/fuzz_api.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,9 @@ class SignedIn:
         self.username = username
         page = client.get("/login")
         token = CSRF_META.search(page.get_data(as_text=True)).group(1)
-        response = client.post("/login", data={"username": username, "password": DEMO_PASSWORD,
-                                               "csrf_token": token})
+        response = client.post(
+            "/login", data={"username": username, "password": DEMO_PASSWORD, "csrf_token": token}
+        )
         assert response.status_code == 302, f"sign-in as {username} failed"
         self.csrf = self.fresh_csrf()
 
@@ -39,8 +41,9 @@ class SignedIn:
         return self.client.post(url, data=data, headers=headers, **kwargs)
 
     def sync(self, events, **kwargs):
-        return self.post("/api/v1/sync", json={"device_id": "test-device", "events": events},
-                         **kwargs)
+        return self.post(
+            "/api/v1/sync", json={"device_id": "test-device", "events": events}, **kwargs
+        )
 
     def pull(self, since: str = "", limit: int | None = None):
         query = f"?since={since}" + (f"&limit={limit}" if limit else "")
@@ -50,9 +53,17 @@ class SignedIn:
 _seq = iter(range(1, 10**9))
 
 
-def make_event(type: str, subject_id: str | None = None, payload: dict | None = None, *,
-               branch: str = "demo", occurred_at: str = "2026-11-29T09:03:12.481+08:00",
-               device_id: str = "device-a", seq: int | None = None, id: str | None = None) -> dict:
+def make_event(
+    type: str,
+    subject_id: str | None = None,
+    payload: dict | None = None,
+    *,
+    branch: str = "demo",
+    occurred_at: str = "2026-11-29T09:03:12.481+08:00",
+    device_id: str = "device-a",
+    seq: int | None = None,
+    id: str | None = None,
+) -> dict:
     """An event envelope as a tablet would send it."""
     return {
         "id": id or str(uuid.uuid4()),

@@ -2,6 +2,7 @@
 
 Shared by tests/test_api_fuzz.py (bounded, in CI) and bench/fuzz_api.py (long runs).
 """
+
 from __future__ import annotations
 
 import os
@@ -11,13 +12,16 @@ from dataclasses import dataclass, field
 
 import hypothesis
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance,
-                                               response_headers_conformance,
-                                               response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from sqlalchemy import select
 
 from app.extensions import db
@@ -28,8 +32,13 @@ from .clients import SignedIn, greeted
 EXAMPLES = int(os.environ.get("DATANG_FUZZ_EXAMPLES", "40"))
 SEED = os.environ.get("DATANG_FUZZ_SEED")
 USERNAME = "lobby1"
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, response_headers_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 
 @dataclass
@@ -45,8 +54,9 @@ class Report:
         return sum(n for (_label, status), n in self.statuses.items() if status >= 500)
 
     def summary(self, limit: int = 10) -> str:
-        lines = [f"{self.cases} cases, {len(self.failures)} failures, "
-                 f"{self.server_errors} server errors"]
+        lines = [
+            f"{self.cases} cases, {len(self.failures)} failures, {self.server_errors} server errors"
+        ]
         seen = set()
         for label, curl, error in self.failures:
             key = (label, error.splitlines()[0] if error else "")
@@ -75,8 +85,14 @@ class Fuzzer:
         """A few accepted events, so that the pull side answers stored events too."""
         visits = [str(uuid.uuid4()) for _ in range(3)]
         events = [greeted(v) for v in visits]
-        events.append({**greeted(visits[0]), "type": "visit.closed", "id": str(uuid.uuid4()),
-                       "payload": {"outcome": "served", "satisfaction": 5}})
+        events.append(
+            {
+                **greeted(visits[0]),
+                "type": "visit.closed",
+                "id": str(uuid.uuid4()),
+                "payload": {"outcome": "served", "satisfaction": 5},
+            }
+        )
         response = self.user.sync(events)
         assert response.status_code == 200, response.get_data(as_text=True)
         assert [r["status"] for r in response.get_json()["results"]] == ["accepted"] * 4
@@ -95,8 +111,9 @@ class Fuzzer:
         if operation.method.upper() == "POST" and mode == GenerationMode.POSITIVE:
             # Point some of the generated events at what exists, so that they get past
             # the branch and subject checks into the event types' own code.
-            return st.tuples(cases, st.booleans(), st.booleans(),
-                             st.sampled_from(self.known_visits)).map(self._aim)
+            return st.tuples(
+                cases, st.booleans(), st.booleans(), st.sampled_from(self.known_visits)
+            ).map(self._aim)
         return cases
 
     def _aim(self, drawn):
@@ -110,7 +127,10 @@ class Fuzzer:
             for event in case.body.get("events", []):
                 if isinstance(event, dict):
                     event["branch"] = "demo"
-                    if event.get("type", "").startswith("visit.") and event["type"] != "visit.greeted":
+                    if (
+                        event.get("type", "").startswith("visit.")
+                        and event["type"] != "visit.greeted"
+                    ):
                         event["subject_id"] = visit_id
         return case
 
@@ -127,8 +147,14 @@ class Fuzzer:
         label = f"{operation.label} [{mode.value}]"
         report = self.report
 
-        @settings(max_examples=examples, deadline=None, database=None, phases=[Phase.generate],
-                  derandomize=SEED is None, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            derandomize=SEED is None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=self.strategy(operation, mode))
         def check(case):
             report.cases += 1

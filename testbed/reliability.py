@@ -17,6 +17,7 @@ Used by bench/soak.py, bench/crash.py and tests/reliability/.
 * `server_counts` / `check_projections` / `sqlite_integrity` count on the
   server, straight from the database.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -34,7 +35,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
 
@@ -45,18 +46,55 @@ PASSWORD = "test-pass-1234"
 # tablets in one branch do.
 LOBBY_USERS = [("lobby1", "demo"), ("lobby2", "demo"), ("lobby-north", "north")]
 SUPERVISORS = ["super1", "area1"]
-SUPERVISOR_PAGES = ["/supervisor", "/supervisor/today", "/supervisor/figures",
-                    "/supervisor/figures?period=week", "/supervisor?branch=demo"]
+SUPERVISOR_PAGES = [
+    "/supervisor",
+    "/supervisor/today",
+    "/supervisor/figures",
+    "/supervisor/figures?period=week",
+    "/supervisor?branch=demo",
+]
 
-PURPOSES = ["cash", "transfer", "account", "card", "wealth", "loan", "bills", "inquiry",
-            "complaint", "corporate", "other"]
+PURPOSES = [
+    "cash",
+    "transfer",
+    "account",
+    "card",
+    "wealth",
+    "loan",
+    "bills",
+    "inquiry",
+    "complaint",
+    "corporate",
+    "other",
+]
 ROUTES = ["self_service", "counter", "wealth", "corporate", "vip"]
-NEEDS = ["wealth_management", "deposits", "loans", "credit_card", "mobile_banking",
-         "insurance", "pension", "foreign_exchange"]
-PRODUCTS = ["wm-stable", "deposit-3y", "card-gold", "mobile-app", "pension-plan", "loan-home",
-            "insure-life"]
+NEEDS = [
+    "wealth_management",
+    "deposits",
+    "loans",
+    "credit_card",
+    "mobile_banking",
+    "insurance",
+    "pension",
+    "foreign_exchange",
+]
+PRODUCTS = [
+    "wm-stable",
+    "deposit-3y",
+    "card-gold",
+    "mobile-app",
+    "pension-plan",
+    "loan-home",
+    "insure-life",
+]
 RESPONSES = ["interested", "declined", "already_has", "later"]
-NOTES = ["客户想了解理财", "咨询手机银行", "老人需要陪同", "asked about deposits", "waiting for spouse"]
+NOTES = [
+    "客户想了解理财",
+    "咨询手机银行",
+    "老人需要陪同",
+    "asked about deposits",
+    "waiting for spouse",
+]
 CST = timezone(timedelta(hours=8))
 # What the real client marks as not the user's activity: the outbox's GETs and the
 # htmx polls (app/static/js/outbox.js, app.js). A sync POST is activity.
@@ -74,8 +112,10 @@ def free_port() -> int:
 
 # --- the database -------------------------------------------------------------
 
+
 def make_app(database_url: str):
     from app import create_app
+
     return create_app("testing", SQLALCHEMY_DATABASE_URI=database_url, DEMO_PASSWORD=PASSWORD)
 
 
@@ -85,9 +125,13 @@ def prepare_database(database_url: str) -> None:
 
     from app.demo import seed_demo
     from app.extensions import db
+
     app = make_app(database_url)
-    loggers = {name: lg.disabled for name, lg in logging.root.manager.loggerDict.items()
-               if isinstance(lg, logging.Logger)}
+    loggers = {
+        name: lg.disabled
+        for name, lg in logging.root.manager.loggerDict.items()
+        if isinstance(lg, logging.Logger)
+    }
     with app.app_context():
         upgrade()  # alembic's env.py reconfigures logging; put the loggers back below
         seed_demo(PASSWORD)
@@ -102,6 +146,7 @@ class PgSchema:
 
     def __init__(self, url: str):
         from sqlalchemy import create_engine, text
+
         self.base = url
         self.name = f"rel_{uuid.uuid4().hex[:10]}"
         self.engine = create_engine(url)
@@ -112,6 +157,7 @@ class PgSchema:
 
     def drop(self) -> None:
         from sqlalchemy import text
+
         with self.engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{self.name}" CASCADE'))
         self.engine.dispose()
@@ -119,11 +165,19 @@ class PgSchema:
 
 # --- the server ---------------------------------------------------------------
 
+
 class Server:
     """gunicorn --workers 2 --threads 4 run:app, as scripts/serve.sh; or testbed/serve.py."""
 
-    def __init__(self, database_url: str, *, kind: str = "gunicorn", workers: int = 2,
-                 threads: int = 4, log_path: str | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        kind: str = "gunicorn",
+        workers: int = 2,
+        threads: int = 4,
+        log_path: str | None = None,
+    ):
         self.database_url = database_url
         self.kind = kind
         self.workers = workers
@@ -136,24 +190,54 @@ class Server:
 
     def command(self) -> list[str]:
         if self.kind == "serve.py":
-            return [sys.executable, "-m", "testbed.serve", "--database-url",
-                    self.database_url, "--port", str(self.port)]
+            return [
+                sys.executable,
+                "-m",
+                "testbed.serve",
+                "--database-url",
+                self.database_url,
+                "--port",
+                str(self.port),
+            ]
         gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-        return [gunicorn, "--workers", str(self.workers), "--threads", str(self.threads),
-                "--keep-alive", "10",
-                "--bind", f"127.0.0.1:{self.port}", "--timeout", "120",
-                "--graceful-timeout", "5", "run:app"]
+        return [
+            gunicorn,
+            "--workers",
+            str(self.workers),
+            "--threads",
+            str(self.threads),
+            "--keep-alive",
+            "10",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--timeout",
+            "120",
+            "--graceful-timeout",
+            "5",
+            "run:app",
+        ]
 
     def start(self, timeout: float = 60.0) -> None:
-        env = {**os.environ, "DATABASE_URL": self.database_url, "DATANG_ENV": "development",
-               "SECRET_KEY": "reliability-not-secret", "DATANG_DEMO_PASSWORD": PASSWORD,
-               "DATANG_LOGIN_RATE_LIMIT": "100000 per minute"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "DATANG_ENV": "development",
+            "SECRET_KEY": "reliability-not-secret",
+            "DATANG_DEMO_PASSWORD": PASSWORD,
+            "DATANG_LOGIN_RATE_LIMIT": "100000 per minute",
+        }
         env.pop("TEST_DATABASE_URL", None)
         # Open while the server runs; closed by stop().
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
-            self.process = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=out,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         finally:
             if self.log_path:
                 out.close()
@@ -161,8 +245,9 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}"
-                                   f" (log: {self.log_path})")
+                raise RuntimeError(
+                    f"the server exited with {self.process.returncode} (log: {self.log_path})"
+                )
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/healthz")
@@ -179,8 +264,9 @@ class Server:
         """The master and its workers (the process group)."""
         if not self.process:
             return []
-        out = subprocess.run(["ps", "-o", "pid=", "-g", str(self.process.pid)],
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["ps", "-o", "pid=", "-g", str(self.process.pid)], capture_output=True, text=True
+        ).stdout
         return [int(p) for p in out.split()]
 
     def kill(self) -> None:
@@ -217,6 +303,7 @@ def _alive(pid: int) -> bool:
 
 # --- HTTP --------------------------------------------------------------------
 
+
 class HttpError(Exception):
     pass
 
@@ -238,16 +325,16 @@ class Browser:
             self.conn.close()
             self.conn = None
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict | None = None) -> tuple[int, bytes, http.client.HTTPMessage]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, bytes, http.client.HTTPMessage]:
         """(status, body, headers); raises OSError/HttpError on a failed connection."""
         headers = dict(headers or {})
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         for attempt in (0, 1):
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port,
-                                                       timeout=self.timeout)
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
                 self.used = 0
             try:
                 self.conn.request(method, path, body=body, headers=headers)
@@ -255,8 +342,7 @@ class Browser:
                 data = response.read()
                 self.used += 1
                 break
-            except (http.client.RemoteDisconnected, BrokenPipeError,
-                    ConnectionResetError) as exc:
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 reused = self.used > 0
                 self.close()
                 # A kept-alive connection that the server closed while idle (gunicorn's
@@ -287,13 +373,15 @@ class Browser:
         status, page, _ = self.request("GET", "/login")
         token = CSRF_META.search(page.decode()).group(1)
         form = urlencode({"username": username, "password": PASSWORD, "csrf_token": token})
-        status, _, _ = self.request("POST", "/login", form.encode(),
-                                    {"Content-Type": "application/x-www-form-urlencoded"})
+        status, _, _ = self.request(
+            "POST", "/login", form.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+        )
         if status != 302:
             raise RuntimeError(f"sign-in as {username}: {status}")
 
 
 # --- statistics ---------------------------------------------------------------
+
 
 @dataclass
 class Stats:
@@ -339,6 +427,7 @@ def pct(values: list[float], q: float) -> float:
 
 # --- the tablet -----------------------------------------------------------------
 
+
 @dataclass
 class VisitPlan:
     id: str
@@ -354,11 +443,23 @@ class Tablet:
     is in `made`; `acked` holds the ids the server answered `accepted` or `duplicate` for.
     """
 
-    def __init__(self, base_url: str, username: str, branch: str, stats: Stats, *,
-                 seed: int, think: tuple[float, float] = (0.2, 1.0),
-                 flush_every: tuple[float, float] = (0.5, 2.0), max_batch: int = 100,
-                 max_open: int = 6, expect_outages: bool = False, pull: bool = True,
-                 board: bool = True, lose_answers: float = 0.0):
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        branch: str,
+        stats: Stats,
+        *,
+        seed: int,
+        think: tuple[float, float] = (0.2, 1.0),
+        flush_every: tuple[float, float] = (0.5, 2.0),
+        max_batch: int = 100,
+        max_open: int = 6,
+        expect_outages: bool = False,
+        pull: bool = True,
+        board: bool = True,
+        lose_answers: float = 0.0,
+    ):
         self.base_url = base_url
         self.username, self.branch = username, branch
         self.device_id = str(uuid.uuid4())
@@ -407,10 +508,16 @@ class Tablet:
 
     def record(self, type_: str, subject_id: str, payload: dict) -> str:
         self.seq += 1
-        event = {"id": str(uuid.uuid4()), "type": type_,
-                 "occurred_at": datetime.now(CST).isoformat(timespec="milliseconds"),
-                 "subject_id": subject_id, "branch": self.branch, "device_id": self.device_id,
-                 "seq": self.seq, "payload": payload}
+        event = {
+            "id": str(uuid.uuid4()),
+            "type": type_,
+            "occurred_at": datetime.now(CST).isoformat(timespec="milliseconds"),
+            "subject_id": subject_id,
+            "branch": self.branch,
+            "device_id": self.device_id,
+            "seq": self.seq,
+            "payload": payload,
+        }
         with self.lock:
             self.outbox.append(event)
             self.made[event["id"]] = event
@@ -430,16 +537,33 @@ class Tablet:
         if rng.random() < 0.1:
             steps.append(("visit.updated", {"purpose": rng.choice(PURPOSES)}, visit))
         route = rng.choice(ROUTES)
-        steps.append(("visit.triaged", {"route": route, "suggested": rng.choice(ROUTES),
-                                        "form_checked": rng.random() < 0.5}, visit))
+        steps.append(
+            (
+                "visit.triaged",
+                {
+                    "route": route,
+                    "suggested": rng.choice(ROUTES),
+                    "form_checked": rng.random() < 0.5,
+                },
+                visit,
+            )
+        )
         for _ in range(rng.choice([0, 1, 1, 2])):
             engaged = {"needs": rng.sample(NEEDS, rng.randint(0, 2))}
             if rng.random() < 0.2:
                 engaged["note"] = rng.choice(NOTES)
             steps.append(("visit.engaged", engaged, visit))
         if rng.random() < 0.4:
-            steps.append(("visit.recommended", {"products": rng.sample(PRODUCTS, rng.randint(1, 3)),
-                                                "response": rng.choice(RESPONSES)}, visit))
+            steps.append(
+                (
+                    "visit.recommended",
+                    {
+                        "products": rng.sample(PRODUCTS, rng.randint(1, 3)),
+                        "response": rng.choice(RESPONSES),
+                    },
+                    visit,
+                )
+            )
         if rng.random() < 0.03:
             steps.append(("visit.complaint", {"note": "排队太久"}, visit))
         outcome = rng.choice(["served"] * 6 + ["walked_away"])
@@ -447,8 +571,13 @@ class Tablet:
             referral = str(uuid.uuid4())
             to = rng.choice(["wealth", "corporate"])
             steps.append(("visit.referred", {"referral_id": referral, "to": to}, visit))
-            steps.append(("referral.created", {"visit_id": visit, "to": to,
-                                               "purpose": greet["purpose"]}, referral))
+            steps.append(
+                (
+                    "referral.created",
+                    {"visit_id": visit, "to": to, "purpose": greet["purpose"]},
+                    referral,
+                )
+            )
             outcome = "referred"
         closed = {"outcome": outcome}
         if rng.random() < 0.5:
@@ -474,8 +603,11 @@ class Tablet:
             return
         type_, payload, subject = plan.steps.pop(0)
         event_id = self.record(type_, subject, payload)
-        plan.last_step = event_id if type_ in ("visit.triaged", "visit.engaged",
-                                               "visit.recommended", "visit.updated") else None
+        plan.last_step = (
+            event_id
+            if type_ in ("visit.triaged", "visit.engaged", "visit.recommended", "visit.updated")
+            else None
+        )
         if not plan.steps:
             self.open.remove(plan)
 
@@ -483,7 +615,7 @@ class Tablet:
 
     def take_batch(self) -> list[dict]:
         with self.lock:
-            return list(self.outbox[:self.max_batch])
+            return list(self.outbox[: self.max_batch])
 
     def push(self) -> bool:
         """Sends the oldest entries once; True when the server answered for each."""
@@ -495,9 +627,15 @@ class Tablet:
         self.in_flight += 1
         try:
             status, data, _ = self.browser.request(
-                "POST", "/api/v1/sync", body,
-                {"Content-Type": "application/json", "X-CSRFToken": self.csrf,
-                 "X-Datang-User": self.username})
+                "POST",
+                "/api/v1/sync",
+                body,
+                {
+                    "Content-Type": "application/json",
+                    "X-CSRFToken": self.csrf,
+                    "X-Datang-User": self.username,
+                },
+            )
         except HttpError as exc:
             self.stats.add(failures=1, batches=1, sent=len(batch))
             self.stats.error("sync_connection", f"{self.username}: {exc}", self.expect_outages)
@@ -538,8 +676,10 @@ class Tablet:
             if status_ in ("accepted", "duplicate"):
                 settled.add(event["id"])
             else:
-                self.stats.error(f"rejected_{result.get('error', {}).get('code')}",
-                                 json.dumps({"event": event, "result": result}))
+                self.stats.error(
+                    f"rejected_{result.get('error', {}).get('code')}",
+                    json.dumps({"event": event, "result": result}),
+                )
                 self.rejected[event["id"]] = result
                 settled.add(event["id"])  # stays on a real tablet, shown; not resent
         with self.lock:
@@ -552,7 +692,8 @@ class Tablet:
         for _ in range(pages):
             try:
                 status, data, _ = self.browser.request(
-                    "GET", f"/api/v1/events?limit=500&since={self.cursor}", headers=BACKGROUND)
+                    "GET", f"/api/v1/events?limit=500&since={self.cursor}", headers=BACKGROUND
+                )
             except HttpError as exc:
                 self.stats.error("pull_connection", str(exc), self.expect_outages)
                 return False
@@ -564,8 +705,12 @@ class Tablet:
             mine = set(self.made)
             for event in answer["events"]:
                 self.pulled.append(event["id"])
-                if (event["type"] == "visit.greeted" and event["id"] not in mine
-                        and len(self.others) < 20 and self.rng.random() < 0.2):
+                if (
+                    event["type"] == "visit.greeted"
+                    and event["id"] not in mine
+                    and len(self.others) < 20
+                    and self.rng.random() < 0.2
+                ):
                     self.others.append(event["subject_id"])
             self.cursor = answer["next"]
             if not answer["events"]:
@@ -576,8 +721,10 @@ class Tablet:
         started = time.perf_counter()
         try:
             status, data, headers = self.browser.request(
-                "GET", f"/lobby/board?since={self.board_version}",
-                headers={"HX-Request": "true", **BACKGROUND})
+                "GET",
+                f"/lobby/board?since={self.board_version}",
+                headers={"HX-Request": "true", **BACKGROUND},
+            )
         except HttpError as exc:
             self.stats.error("board_connection", str(exc), self.expect_outages)
             return
@@ -601,8 +748,10 @@ class Tablet:
             self._flush_loop()
         except Exception as exc:  # noqa: BLE001 - a bug of the harness: counted, not hidden
             import traceback
-            self.stats.error("client_crashed", f"{self.username}: {exc!r} "
-                             + traceback.format_exc()[-800:])
+
+            self.stats.error(
+                "client_crashed", f"{self.username}: {exc!r} " + traceback.format_exc()[-800:]
+            )
             self.stop_all.set()
 
     def _flush_loop(self) -> None:
@@ -631,8 +780,9 @@ class Tablet:
 
     def start(self) -> None:
         for target in (self.run_recorder, self.run_flusher):
-            thread = threading.Thread(target=target, daemon=True,
-                                      name=f"{self.username}:{target.__name__}")
+            thread = threading.Thread(
+                target=target, daemon=True, name=f"{self.username}:{target.__name__}"
+            )
             thread.start()
             self.threads.append(thread)
 
@@ -653,8 +803,16 @@ class Tablet:
 class Supervisor:
     """Reads the supervisor pages in a loop; anything but 200 is an error."""
 
-    def __init__(self, base_url: str, username: str, stats: Stats, *, seed: int,
-                 pause: tuple[float, float] = (0.2, 1.0), expect_outages: bool = False):
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        stats: Stats,
+        *,
+        seed: int,
+        pause: tuple[float, float] = (0.2, 1.0),
+        expect_outages: bool = False,
+    ):
         self.username = username
         self.browser = Browser(base_url)
         self.stats = stats
@@ -675,8 +833,10 @@ class Supervisor:
                 self.stop.wait(0.5)
                 continue
             if status != 200:
-                self.stats.error(f"supervisor_{status}",
-                                 f"{self.username} {page}: {data.decode(errors='replace')[:300]}")
+                self.stats.error(
+                    f"supervisor_{status}",
+                    f"{self.username} {page}: {data.decode(errors='replace')[:300]}",
+                )
             else:
                 with self.stats.lock:
                     self.stats.read_ms.append((time.perf_counter() - started) * 1000)
@@ -704,6 +864,7 @@ def make_tablets(base_url: str, count: int, stats: Stats, seed: int = 7, **kwarg
 
 # --- counting on the server --------------------------------------------------------
 
+
 @dataclass
 class Counts:
     made: int = 0
@@ -725,6 +886,7 @@ def server_counts(database_url: str, tablets: list[Tablet], *, all_acked: bool) 
     `all_acked`: every event made must be acknowledged by now (after a drain).
     """
     from sqlalchemy import create_engine, text
+
     made: dict[str, dict] = {}
     acked: set[str] = set()
     rejected: set[str] = set()
@@ -743,7 +905,8 @@ def server_counts(database_url: str, tablets: list[Tablet], *, all_acked: bool) 
     per_id = Counter(r.id for r in rows)
     per_seq = Counter((r.device_id, r.seq) for r in rows)
     counts.doubled = [i for i, n in per_id.items() if n > 1] + [
-        f"{d}#{s}" for (d, s), n in per_seq.items() if n > 1]
+        f"{d}#{s}" for (d, s), n in per_seq.items() if n > 1
+    ]
     counts.lost = sorted(acked - set(per_id))
     counts.unknown = sorted(set(per_id) - set(made))
     # an event stored although the server rejected it, or stored under other content
@@ -756,6 +919,7 @@ def server_counts(database_url: str, tablets: list[Tablet], *, all_acked: bool) 
 def sqlite_integrity(database_url: str) -> list[str]:
     """PRAGMA integrity_check and foreign_key_check; [] when both are clean."""
     import sqlite3
+
     path = database_url.split("sqlite:///", 1)[1]
     conn = sqlite3.connect(path)
     try:
@@ -768,7 +932,7 @@ def sqlite_integrity(database_url: str) -> list[str]:
 
 def _norm(value):
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat() if value.tzinfo else value.isoformat()
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, (list, dict)):
@@ -791,25 +955,26 @@ PROJECTION_TABLES = {
 # to its subject: the subject row is written with its first event, in one savepoint).
 ORPHAN_QUERIES = {
     "events of no subject": "SELECT count(*) FROM event e WHERE NOT EXISTS "
-                            "(SELECT 1 FROM subject s WHERE s.id = e.subject_id)",
+    "(SELECT 1 FROM subject s WHERE s.id = e.subject_id)",
     "subjects with no event": "SELECT count(*) FROM subject s WHERE NOT EXISTS "
-                              "(SELECT 1 FROM event e WHERE e.subject_id = s.id)",
+    "(SELECT 1 FROM event e WHERE e.subject_id = s.id)",
     "visits with no subject": "SELECT count(*) FROM visit v WHERE NOT EXISTS "
-                              "(SELECT 1 FROM subject s WHERE s.id = v.id AND s.kind = 'visit')",
+    "(SELECT 1 FROM subject s WHERE s.id = v.id AND s.kind = 'visit')",
     "visit subjects with no visit row": "SELECT count(*) FROM subject s WHERE s.kind = 'visit' "
-                                        "AND NOT EXISTS (SELECT 1 FROM visit v WHERE v.id = s.id)",
+    "AND NOT EXISTS (SELECT 1 FROM visit v WHERE v.id = s.id)",
     "referrals with no subject": "SELECT count(*) FROM referral r WHERE NOT EXISTS "
-                                 "(SELECT 1 FROM subject s WHERE s.id = r.id)",
+    "(SELECT 1 FROM subject s WHERE s.id = r.id)",
     "recommendations of no visit": "SELECT count(*) FROM visit_recommendation r WHERE NOT EXISTS"
-                                   " (SELECT 1 FROM visit v WHERE v.id = r.visit_id)",
+    " (SELECT 1 FROM visit v WHERE v.id = r.visit_id)",
     "recommendations of no stored event": "SELECT count(*) FROM visit_recommendation r WHERE "
-                                          "NOT EXISTS (SELECT 1 FROM event e WHERE e.id = "
-                                          "r.event_id)",
+    "NOT EXISTS (SELECT 1 FROM event e WHERE e.id = "
+    "r.event_id)",
 }
 
 
 def _snapshot(session) -> dict[str, Counter]:
     from sqlalchemy import text
+
     snap = {}
     for table, skip in PROJECTION_TABLES.items():
         # The tables are this module's own constants, not input.
@@ -836,6 +1001,7 @@ def check_projections(database_url: str, tablets: list[Tablet] | None = None) ->
     from app.extensions import db
     from app.models import Subject
     from app.supervisor.projection import rebuild_figures
+
     problems: list[str] = []
     app = make_app(database_url)
     with app.app_context():
@@ -868,8 +1034,9 @@ def check_projections(database_url: str, tablets: list[Tablet] | None = None) ->
                 problems.append(f"{found} {label}")
         session.commit()
         before = _snapshot(session)
-        ids = session.scalars(select(Subject.id).where(Subject.kind.in_(
-            ["visit", "referral"]))).all()
+        ids = session.scalars(
+            select(Subject.id).where(Subject.kind.in_(["visit", "referral"]))
+        ).all()
         for subject_id in ids:
             rebuild(session.get(Subject, subject_id))
             session.flush()
@@ -884,10 +1051,12 @@ def check_projections(database_url: str, tablets: list[Tablet] | None = None) ->
             if before[table] != after:
                 only_before = list((before[table] - after).items())[:3]
                 only_after = list((after - before[table]).items())[:3]
-                problems.append(f"{table} differs from a rebuild from the events: "
-                                f"{sum((before[table] - after).values())} rows only as stored "
-                                f"(e.g. {only_before}), {sum((after - before[table]).values())}"
-                                f" only after the rebuild (e.g. {only_after})")
+                problems.append(
+                    f"{table} differs from a rebuild from the events: "
+                    f"{sum((before[table] - after).values())} rows only as stored "
+                    f"(e.g. {only_before}), {sum((after - before[table]).values())}"
+                    f" only after the rebuild (e.g. {only_after})"
+                )
         session.remove()
         db.engine.dispose()
     return problems
@@ -896,14 +1065,18 @@ def check_projections(database_url: str, tablets: list[Tablet] | None = None) ->
 def check_pulls(database_url: str, tablets: list[Tablet]) -> list[str]:
     """Each tablet pulled every event of its branch up to its cursor, once, in order."""
     from sqlalchemy import create_engine, text
+
     engine = create_engine(database_url)
     problems = []
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT e.id, e.position, b.code"
-                " FROM event e JOIN branch b ON b.id = e.branch_id"
-                " ORDER BY e.position")).all()
+            rows = conn.execute(
+                text(
+                    "SELECT e.id, e.position, b.code"
+                    " FROM event e JOIN branch b ON b.id = e.branch_id"
+                    " ORDER BY e.position"
+                )
+            ).all()
     finally:
         engine.dispose()
     for tablet in tablets:
@@ -915,9 +1088,11 @@ def check_pulls(database_url: str, tablets: list[Tablet]) -> list[str]:
         if tablet.pulled != want:
             missing = set(want) - set(tablet.pulled)
             twice = [i for i, n in Counter(tablet.pulled).items() if n > 1]
-            problems.append(f"{tablet.username}/{tablet.device_id[:8]} pulled {len(tablet.pulled)}"
-                            f" events, the server has {len(want)} in that range: "
-                            f"{len(missing)} missed, {len(twice)} twice")
+            problems.append(
+                f"{tablet.username}/{tablet.device_id[:8]} pulled {len(tablet.pulled)}"
+                f" events, the server has {len(want)} in that range: "
+                f"{len(missing)} missed, {len(twice)} twice"
+            )
     return problems
 
 
@@ -926,19 +1101,19 @@ def summary_lines(stats: Stats) -> list[str]:
         f"sync calls: {stats.batches} ({stats.failures} failed and resent, "
         f"{stats.answers_lost} answers dropped on purpose), envelopes posted "
         f"{stats.sent}, accepted {stats.accepted}, duplicate {stats.duplicate}",
-        f"sync latency ms: p50 {pct(stats.sync_ms, .5):.0f}, p99 {pct(stats.sync_ms, .99):.0f},"
+        f"sync latency ms: p50 {pct(stats.sync_ms, 0.5):.0f}, p99 {pct(stats.sync_ms, 0.99):.0f},"
         f" max {max(stats.sync_ms, default=0):.0f}",
         f"reads: supervisor pages {stats.supervisor_reads}, lobby board {stats.board_reads}, "
         f"pulls {stats.pulls}, requests resent on a closed keep-alive connection "
-        f"{stats.keepalive_retries}; read latency ms p50 {pct(stats.read_ms, .5):.0f}, "
-        f"p99 {pct(stats.read_ms, .99):.0f}",
+        f"{stats.keepalive_retries}; read latency ms p50 {pct(stats.read_ms, 0.5):.0f}, "
+        f"p99 {pct(stats.read_ms, 0.99):.0f}",
         f"errors: {sum(stats.errors.values())} {dict(stats.errors)}"
         + (f"; expected during outages: {dict(stats.expected)}" if stats.expected else ""),
     ] + [f"  {s}" for s in stats.error_samples[:10]]
 
 
-
 # --- the soak ------------------------------------------------------------------------
+
 
 @dataclass
 class Report:
@@ -954,16 +1129,23 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return (self.errors == 0 and self.counts is not None and self.counts.ok
-                and not self.counts.unsent and not self.problems)
+        return (
+            self.errors == 0
+            and self.counts is not None
+            and self.counts.ok
+            and not self.counts.unsent
+            and not self.problems
+        )
 
     def lines(self) -> list[str]:
         c = self.counts
         out = list(self.notes)
         if c:
-            out.append(f"events made {c.made}, acknowledged {c.acked}, on the server {c.stored}: "
-                       f"lost {len(c.lost)}, doubled {len(c.doubled)}, unknown {len(c.unknown)}, "
-                       f"never acknowledged {len(c.unsent)}")
+            out.append(
+                f"events made {c.made}, acknowledged {c.acked}, on the server {c.stored}: "
+                f"lost {len(c.lost)}, doubled {len(c.doubled)}, unknown {len(c.unknown)}, "
+                f"never acknowledged {len(c.unsent)}"
+            )
         out += summary_lines(self.stats)
         out += [f"PROBLEM: {p}" for p in self.problems[:20]]
         out.append("PASS" if self.ok else "FAIL")
@@ -978,21 +1160,35 @@ def _start_run(database_url: str, server_kind: str, log_path: str | None):
     prepare_database(database_url)
     server = Server(database_url, kind=server_kind, log_path=log_path)
     server.start()
-    report.notes.append(f"server: {server.kind} on {server.url} (pids {server.pids()}); "
-                        f"database {database_url.split('@')[-1]}")
+    report.notes.append(
+        f"server: {server.kind} on {server.url} (pids {server.pids()}); "
+        f"database {database_url.split('@')[-1]}"
+    )
     return stats, report, started, server
 
 
-def run_soak(database_url: str, *, tablets: int = 20, seconds: float = 60,
-             supervisors: int = 2, server_kind: str = "gunicorn", log_path: str | None = None,
-             think: tuple[float, float] = (0.2, 1.0), lose_answers: float = 0.02,
-             seed: int = 7, echo=print) -> Report:
+def run_soak(
+    database_url: str,
+    *,
+    tablets: int = 20,
+    seconds: float = 60,
+    supervisors: int = 2,
+    server_kind: str = "gunicorn",
+    log_path: str | None = None,
+    think: tuple[float, float] = (0.2, 1.0),
+    lose_answers: float = 0.02,
+    seed: int = 7,
+    echo=print,
+) -> Report:
     """N tablets syncing and supervisors reading for `seconds`; then count on the server."""
     stats, report, started, server = _start_run(database_url, server_kind, log_path)
-    fleet = make_tablets(server.url, tablets, stats, seed=seed, think=think,
-                         lose_answers=lose_answers)
-    readers = [Supervisor(server.url, SUPERVISORS[i % len(SUPERVISORS)], stats, seed=seed + i)
-               for i in range(supervisors)]
+    fleet = make_tablets(
+        server.url, tablets, stats, seed=seed, think=think, lose_answers=lose_answers
+    )
+    readers = [
+        Supervisor(server.url, SUPERVISORS[i % len(SUPERVISORS)], stats, seed=seed + i)
+        for i in range(supervisors)
+    ]
     try:
         for tablet in fleet:
             tablet.sign_in()
@@ -1008,8 +1204,10 @@ def run_soak(database_url: str, *, tablets: int = 20, seconds: float = 60,
             time.sleep(min(1.0, max(0.0, seconds - (time.monotonic() - t0))))
             if time.monotonic() >= next_note:
                 next_note += 30
-                echo(f"  {time.monotonic() - t0:.0f} s: {stats.accepted} accepted, "
-                     f"{stats.batches} sync calls, {sum(stats.errors.values())} errors")
+                echo(
+                    f"  {time.monotonic() - t0:.0f} s: {stats.accepted} accepted, "
+                    f"{stats.batches} sync calls, {sum(stats.errors.values())} errors"
+                )
         for tablet in fleet:
             tablet.stop_recording.set()
         for reader in readers:
@@ -1044,10 +1242,20 @@ def run_soak(database_url: str, *, tablets: int = 20, seconds: float = 60,
 
 # --- the crash ---------------------------------------------------------------------
 
-def run_crash(database_url: str, *, cycles: int = 20, clients: int = 4,
-              server_kind: str = "gunicorn", log_path: str | None = None,
-              up: tuple[float, float] = (0.5, 3.0), think: tuple[float, float] = (0.05, 0.25),
-              max_batch: int = 100, seed: int = 11, echo=print) -> Report:
+
+def run_crash(
+    database_url: str,
+    *,
+    cycles: int = 20,
+    clients: int = 4,
+    server_kind: str = "gunicorn",
+    log_path: str | None = None,
+    up: tuple[float, float] = (0.5, 3.0),
+    think: tuple[float, float] = (0.05, 0.25),
+    max_batch: int = 100,
+    seed: int = 11,
+    echo=print,
+) -> Report:
     """kill -9 the server during sync `cycles` times; check after each kill and restart.
 
     Each cycle: clients send batches continuously; at a random moment while a
@@ -1060,9 +1268,18 @@ def run_crash(database_url: str, *, cycles: int = 20, clients: int = 4,
     """
     rng = random.Random(seed)
     stats, report, started, server = _start_run(database_url, server_kind, log_path)
-    fleet = make_tablets(server.url, clients, stats, seed=seed, think=think,
-                         flush_every=(0.0, 0.05), max_batch=max_batch, expect_outages=True,
-                         board=False, lose_answers=0.01)
+    fleet = make_tablets(
+        server.url,
+        clients,
+        stats,
+        seed=seed,
+        think=think,
+        flush_every=(0.0, 0.05),
+        max_batch=max_batch,
+        expect_outages=True,
+        board=False,
+        lose_answers=0.01,
+    )
     in_flight_kills = 0
     try:
         for tablet in fleet:
@@ -1098,18 +1315,22 @@ def run_crash(database_url: str, *, cycles: int = 20, clients: int = 4,
                     break
                 time.sleep(0.05)
             else:
-                problems.append(f"cycle {cycle}: the events unacknowledged at the kill were "
-                                "not acknowledged within 120 s of the restart")
+                problems.append(
+                    f"cycle {cycle}: the events unacknowledged at the kill were "
+                    "not acknowledged within 120 s of the restart"
+                )
             after = server_counts(database_url, fleet, all_acked=False)
             problems += [f"cycle {cycle}: {p}" for p in _count_problems(after)]
             problems += [f"cycle {cycle} (server down): {p}" for p in _count_problems(counts)]
             report.problems += problems
-            echo(f"  cycle {cycle}: killed {'during' if during else 'between'} sync calls; "
-                 f"{counts.stored} events stored, {counts.acked} acknowledged, {len(unacked)} "
-                 f"in flight or queued at the kill; after restart {after.acked} acknowledged; "
-                 f"checks {checked_at - killed_at:.1f} s, restart {up_at - checked_at:.1f} s, "
-                 f"resent in {time.monotonic() - up_at:.1f} s; "
-                 f"{'ok' if not problems else 'PROBLEMS: ' + '; '.join(problems)[:500]}")
+            echo(
+                f"  cycle {cycle}: killed {'during' if during else 'between'} sync calls; "
+                f"{counts.stored} events stored, {counts.acked} acknowledged, {len(unacked)} "
+                f"in flight or queued at the kill; after restart {after.acked} acknowledged; "
+                f"checks {checked_at - killed_at:.1f} s, restart {up_at - checked_at:.1f} s, "
+                f"resent in {time.monotonic() - up_at:.1f} s; "
+                f"{'ok' if not problems else 'PROBLEMS: ' + '; '.join(problems)[:500]}"
+            )
         for tablet in fleet:
             tablet.stop_recording.set()
         drained = all([tablet.drain(timeout=120) for tablet in fleet])
@@ -1122,8 +1343,10 @@ def run_crash(database_url: str, *, cycles: int = 20, clients: int = 4,
             tablet.stop_recording.set()
             tablet.stop_all.set()
         server.kill()
-    report.notes.append(f"{cycles} kills, {in_flight_kills} with a sync call in flight; "
-                        f"{server.starts} server starts")
+    report.notes.append(
+        f"{cycles} kills, {in_flight_kills} with a sync call in flight; "
+        f"{server.starts} server starts"
+    )
     stats.keepalive_retries = sum(t.browser.retries for t in fleet)
     report.counts = server_counts(database_url, fleet, all_acked=True)
     if database_url.startswith("sqlite"):

@@ -5,6 +5,7 @@
 Creates the schema and the demo data, then serves with a threaded WSGI server
 until killed. Being a separate process lets a test kill -9 and restart it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,12 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=args.database_url,
-                     DEMO_PASSWORD=PASSWORD, LOGIN_RATE_LIMIT="1000 per minute")
+    app = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=args.database_url,
+        DEMO_PASSWORD=PASSWORD,
+        LOGIN_RATE_LIMIT="1000 per minute",
+    )
     with app.app_context():
         db.create_all()
         seed_demo(PASSWORD)

@@ -7,6 +7,7 @@ then gets its own schema, dropped afterwards, with the tables and the demo data
 made in it (cloning a template schema saved little: its DDL, which a clone
 needs too, is most of the cost).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,6 +20,7 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.demo import seed_demo
 from app.extensions import db, limiter
+
 # Shared with the benchmarks; the tests import them from here.
 from testbed.clients import CSRF_META, DEMO_PASSWORD, SignedIn, greeted, make_event  # noqa: F401
 
@@ -77,8 +79,9 @@ def sqlite_template(tmp_path_factory):
 @pytest.fixture
 def app(database_url, request):
     if not PG_URL:
-        shutil.copyfile(request.getfixturevalue("sqlite_template"),
-                        database_url.removeprefix("sqlite:///"))
+        shutil.copyfile(
+            request.getfixturevalue("sqlite_template"), database_url.removeprefix("sqlite:///")
+        )
     app = _test_app(database_url)
     if PG_URL:
         _seed(app)

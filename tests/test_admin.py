@@ -1,4 +1,5 @@
 """The admin screens: branches and users, for admins only."""
+
 from __future__ import annotations
 
 import re
@@ -21,25 +22,40 @@ def admin_urls(app) -> list[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("admin."):
             continue
-        url = re.sub(r"<(?:int:)?(\w+)>",
-                     lambda m: "wm-stable" if m.group(1) == "product_code" else "1", rule.rule)
+        url = re.sub(
+            r"<(?:int:)?(\w+)>",
+            lambda m: "wm-stable" if m.group(1) == "product_code" else "1",
+            rule.rule,
+        )
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             found.append((method, url))
     return found
 
 
 def branch_form(**overrides) -> dict:
-    data = {"code": "east", "name": "城东支行", "name_en": "East Branch",
-            "timezone": "Asia/Shanghai", "opens_at": "08:30", "wait_warn_minutes": "8",
-            "wait_alert_minutes": "20", "referral_take_minutes": "4"}
+    data = {
+        "code": "east",
+        "name": "城东支行",
+        "name_en": "East Branch",
+        "timezone": "Asia/Shanghai",
+        "opens_at": "08:30",
+        "wait_warn_minutes": "8",
+        "wait_alert_minutes": "20",
+        "referral_take_minutes": "4",
+    }
     data.update(overrides)
     return data
 
 
 def user_form(app, **overrides) -> dict:
-    data = {"username": "lobby3", "display_name": "大堂经理三", "role": "lobby_manager",
-            "branches": [branch_id(app, "demo")], "password": "a-long-password",
-            "confirm": "a-long-password"}
+    data = {
+        "username": "lobby3",
+        "display_name": "大堂经理三",
+        "role": "lobby_manager",
+        "branches": [branch_id(app, "demo")],
+        "password": "a-long-password",
+        "confirm": "a-long-password",
+    }
     data.update(overrides)
     return data
 
@@ -66,8 +82,9 @@ def count(app, model) -> int:
 def sign_in_with(app, username: str, password: str):
     client = app.test_client()
     token = CSRF_META.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": username, "password": password,
-                                            "csrf_token": token})
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
     return client, response
 
 
@@ -77,6 +94,7 @@ def admin(sign_in):
 
 
 # --- who may enter ----------------------------------------------------------
+
 
 def test_the_admin_routes_exist(app):
     urls = admin_urls(app)
@@ -93,9 +111,17 @@ def test_every_admin_route_is_forbidden_to_other_roles(app, sign_in, username):
         if method == "GET":
             response = user.get(url)
         else:
-            response = user.post(url, data={"code": "x", "name": "x", "username": "x",
-                                             "role": "admin", "password": "long-enough-pw",
-                                             "confirm": "long-enough-pw"})
+            response = user.post(
+                url,
+                data={
+                    "code": "x",
+                    "name": "x",
+                    "username": "x",
+                    "role": "admin",
+                    "password": "long-enough-pw",
+                    "confirm": "long-enough-pw",
+                },
+            )
         assert response.status_code == 403, (method, url)
         htmx = user.get(url, headers={"HX-Request": "true"}) if method == "GET" else None
         if htmx is not None:
@@ -134,6 +160,7 @@ def test_admin_pages_speak_english_and_chinese(admin):
 
 # --- branches ---------------------------------------------------------------
 
+
 def test_create_branch(admin, app):
     response = admin.post("/admin/branches/new", data=branch_form())
     assert response.status_code == 302
@@ -147,24 +174,29 @@ def test_create_branch(admin, app):
     assert "east" in admin.get("/admin/branches").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"code": "demo"}, "A branch with this code already exists."),
-    ({"code": "DEMO "}, "A branch with this code already exists."),
-    ({"code": "bad code!"}, "Use lowercase letters, digits and hyphens only."),
-    ({"code": ""}, "Enter a code."),
-    ({"code": "x" * 33}, "Field cannot be longer than 32 characters."),
-    ({"name": ""}, "Enter the branch's name."),
-    ({"timezone": "Mars/Olympus"}, "Unknown time zone."),
-    ({"timezone": "../../etc/passwd"}, "Unknown time zone."),
-    ({"timezone": "localtime"}, "Unknown time zone."),
-    ({"opens_at": "25:99"}, "Not a valid time value."),
-    ({"opens_at": ""}, "Enter the opening time."),
-    ({"wait_warn_minutes": "ten"}, "Not a valid integer value."),
-    ({"wait_warn_minutes": "0"}, "Enter a number from 1 to 240."),
-    ({"referral_take_minutes": "0"}, "Enter a number from 1 to 60."),
-    ({"wait_warn_minutes": "30", "wait_alert_minutes": "20"},
-     "The red threshold must be longer than the amber one."),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"code": "demo"}, "A branch with this code already exists."),
+        ({"code": "DEMO "}, "A branch with this code already exists."),
+        ({"code": "bad code!"}, "Use lowercase letters, digits and hyphens only."),
+        ({"code": ""}, "Enter a code."),
+        ({"code": "x" * 33}, "Field cannot be longer than 32 characters."),
+        ({"name": ""}, "Enter the branch's name."),
+        ({"timezone": "Mars/Olympus"}, "Unknown time zone."),
+        ({"timezone": "../../etc/passwd"}, "Unknown time zone."),
+        ({"timezone": "localtime"}, "Unknown time zone."),
+        ({"opens_at": "25:99"}, "Not a valid time value."),
+        ({"opens_at": ""}, "Enter the opening time."),
+        ({"wait_warn_minutes": "ten"}, "Not a valid integer value."),
+        ({"wait_warn_minutes": "0"}, "Enter a number from 1 to 240."),
+        ({"referral_take_minutes": "0"}, "Enter a number from 1 to 60."),
+        (
+            {"wait_warn_minutes": "30", "wait_alert_minutes": "20"},
+            "The red threshold must be longer than the amber one.",
+        ),
+    ],
+)
 def test_bad_branch_input_is_refused_with_a_message(admin, app, overrides, message):
     before = count(app, Branch)
     response = admin.post("/admin/branches/new?lang=en", data=branch_form(**overrides))
@@ -179,21 +211,33 @@ def test_edit_branch(admin, app):
     north = branch_id(app, "north")
     page = admin.get(f"/admin/branches/{north}/edit").get_data(as_text=True)
     assert 'value="north"' in page
-    response = admin.post(f"/admin/branches/{north}/edit", data=branch_form(
-        code="north", name="城北支行（新）", timezone="Asia/Urumqi", opens_at="09:30",
-        wait_warn_minutes="12", wait_alert_minutes="40"))
+    response = admin.post(
+        f"/admin/branches/{north}/edit",
+        data=branch_form(
+            code="north",
+            name="城北支行（新）",
+            timezone="Asia/Urumqi",
+            opens_at="09:30",
+            wait_warn_minutes="12",
+            wait_alert_minutes="40",
+        ),
+    )
     assert response.status_code == 302
     with app.app_context():
         branch = db.session.get(Branch, north)
         assert (branch.name, branch.timezone, branch.wait_alert_minutes) == (
-            "城北支行（新）", "Asia/Urumqi", 40)
+            "城北支行（新）",
+            "Asia/Urumqi",
+            40,
+        )
         assert branch.opens_at.strftime("%H:%M") == "09:30"
 
 
 def test_edit_branch_to_a_taken_code_changes_nothing(admin, app):
     north = branch_id(app, "north")
-    response = admin.post(f"/admin/branches/{north}/edit?lang=en",
-                          data=branch_form(code="demo", name="changed"))
+    response = admin.post(
+        f"/admin/branches/{north}/edit?lang=en", data=branch_form(code="demo", name="changed")
+    )
     assert response.status_code == 422
     assert "A branch with this code already exists." in response.get_data(as_text=True)
     with app.app_context():
@@ -236,14 +280,24 @@ def test_deactivate_branch_without_htmx_redirects(admin, app):
 
 # --- users ------------------------------------------------------------------
 
+
 def usernames_in(html: str) -> set[str]:
     return set(re.findall(r'data-username="([^"]+)"', html))
 
 
 def test_user_list_and_filters(admin):
     everyone = usernames_in(admin.get("/admin/users").get_data(as_text=True))
-    assert everyone == {"lobby1", "lobby2", "lobby-north", "super1", "area1", "wealth1",
-                        "wealth2", "teller1", "admin"}
+    assert everyone == {
+        "lobby1",
+        "lobby2",
+        "lobby-north",
+        "super1",
+        "area1",
+        "wealth1",
+        "wealth2",
+        "teller1",
+        "admin",
+    }
     north = usernames_in(admin.get("/admin/users?branch=north").get_data(as_text=True))
     assert north == {"lobby-north", "area1"}
     lobby_demo = admin.get("/admin/users?branch=demo&role=lobby_manager").get_data(as_text=True)
@@ -263,7 +317,9 @@ def test_bad_user_filter_is_400_not_500(admin):
     response = admin.get("/admin/users?role=emperor")
     assert response.status_code == 400
     assert usernames_in(response.get_data(as_text=True)) == set()
-    assert admin.get("/admin/users?branch=nowhere", headers={"HX-Request": "true"}).status_code == 400
+    assert (
+        admin.get("/admin/users?branch=nowhere", headers={"HX-Request": "true"}).status_code == 400
+    )
 
 
 def test_create_user_who_then_signs_in(admin, app):
@@ -278,28 +334,43 @@ def test_create_user_who_then_signs_in(admin, app):
 
 def test_create_area_supervisor_with_two_branches_and_admin_with_none(admin, app):
     both = [branch_id(app, "demo"), branch_id(app, "north")]
-    assert admin.post("/admin/users/new", data=user_form(
-        app, username="area2", role="area_supervisor", branches=both)).status_code == 302
+    assert (
+        admin.post(
+            "/admin/users/new",
+            data=user_form(app, username="area2", role="area_supervisor", branches=both),
+        ).status_code
+        == 302
+    )
     assert get_user(app, "area2").branch_codes == ["demo", "north"]
-    assert admin.post("/admin/users/new", data=user_form(
-        app, username="admin2", role="admin", branches=[])).status_code == 302
+    assert (
+        admin.post(
+            "/admin/users/new", data=user_form(app, username="admin2", role="admin", branches=[])
+        ).status_code
+        == 302
+    )
     assert get_user(app, "admin2").role is Role.ADMIN
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"username": "lobby1"}, "This username is taken."),
-    ({"username": "Lobby1"}, "This username is taken."),
-    ({"username": ""}, "Enter a username."),
-    ({"username": "no spaces"}, "Use lowercase letters, digits, dots, hyphens and underscores only."),
-    ({"password": "short", "confirm": "short"}, "The password must have 10 to 256 characters."),
-    ({"confirm": "something-else"}, "The two passwords differ."),
-    ({"role": "emperor"}, "Not a valid choice."),
-    ({"branches": []}, "This role works in exactly one branch: choose one."),
-    ({"branches": ["1", "2"]}, "This role works in exactly one branch: choose one."),
-    ({"branches": ["9999"]}, "is not a valid choice"),
-    ({"branches": ["abc"]}, "Invalid choice(s): one or more data inputs could not be coerced."),
-    ({"role": "area_supervisor", "branches": []}, "Choose at least one branch."),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"username": "lobby1"}, "This username is taken."),
+        ({"username": "Lobby1"}, "This username is taken."),
+        ({"username": ""}, "Enter a username."),
+        (
+            {"username": "no spaces"},
+            "Use lowercase letters, digits, dots, hyphens and underscores only.",
+        ),
+        ({"password": "short", "confirm": "short"}, "The password must have 10 to 256 characters."),
+        ({"confirm": "something-else"}, "The two passwords differ."),
+        ({"role": "emperor"}, "Not a valid choice."),
+        ({"branches": []}, "This role works in exactly one branch: choose one."),
+        ({"branches": ["1", "2"]}, "This role works in exactly one branch: choose one."),
+        ({"branches": ["9999"]}, "is not a valid choice"),
+        ({"branches": ["abc"]}, "Invalid choice(s): one or more data inputs could not be coerced."),
+        ({"role": "area_supervisor", "branches": []}, "Choose at least one branch."),
+    ],
+)
 def test_bad_user_input_is_refused_with_a_message(admin, app, overrides, message):
     before = count(app, User)
     response = admin.post("/admin/users/new?lang=en", data=user_form(app, **overrides))
@@ -312,8 +383,10 @@ def test_edit_user_role_and_branches(admin, app):
     lobby2 = get_user(app, "lobby2")
     page = admin.get(f"/admin/users/{lobby2.id}/edit").get_data(as_text=True)
     assert '<option selected value="lobby_manager">' in page
-    response = admin.post(f"/admin/users/{lobby2.id}/edit", data={
-        "display_name": "柜员二", "role": "teller", "branches": [branch_id(app, "north")]})
+    response = admin.post(
+        f"/admin/users/{lobby2.id}/edit",
+        data={"display_name": "柜员二", "role": "teller", "branches": [branch_id(app, "north")]},
+    )
     assert response.status_code == 302
     user = get_user(app, "lobby2")
     assert (user.role, user.branch_codes, user.display_name) == (Role.TELLER, ["north"], "柜员二")
@@ -323,9 +396,14 @@ def test_edit_user_role_and_branches(admin, app):
 
 def test_edit_user_with_bad_input_changes_nothing(admin, app):
     lobby2 = get_user(app, "lobby2")
-    response = admin.post(f"/admin/users/{lobby2.id}/edit?lang=en", data={
-        "display_name": "x", "role": "lobby_manager",
-        "branches": [branch_id(app, "demo"), branch_id(app, "north")]})
+    response = admin.post(
+        f"/admin/users/{lobby2.id}/edit?lang=en",
+        data={
+            "display_name": "x",
+            "role": "lobby_manager",
+            "branches": [branch_id(app, "demo"), branch_id(app, "north")],
+        },
+    )
     assert response.status_code == 422
     assert "exactly one branch" in response.get_data(as_text=True)
     user = get_user(app, "lobby2")
@@ -334,8 +412,14 @@ def test_edit_user_with_bad_input_changes_nothing(admin, app):
 
 def test_admin_cannot_remove_their_own_admin_role(admin, app):
     me = get_user(app, "admin")
-    response = admin.post(f"/admin/users/{me.id}/edit?lang=en", data={
-        "display_name": "me", "role": "area_supervisor", "branches": [branch_id(app, "demo")]})
+    response = admin.post(
+        f"/admin/users/{me.id}/edit?lang=en",
+        data={
+            "display_name": "me",
+            "role": "area_supervisor",
+            "branches": [branch_id(app, "demo")],
+        },
+    )
     assert response.status_code == 422
     assert "You cannot remove your own administrator role." in response.get_data(as_text=True)
     assert get_user(app, "admin").role is Role.ADMIN
@@ -375,7 +459,8 @@ def test_deactivate_user_without_htmx_redirects(admin, app):
 def test_admin_cannot_deactivate_themselves(admin, app):
     me = get_user(app, "admin")
     assert f'action="/admin/users/{me.id}/deactivate"' not in admin.get("/admin/users").get_data(
-        as_text=True)
+        as_text=True
+    )
     htmx = admin.post(f"/admin/users/{me.id}/deactivate?lang=en", htmx=True)
     assert htmx.status_code == 422
     assert "You cannot deactivate yourself." in htmx.get_data(as_text=True)
@@ -393,8 +478,10 @@ def test_reset_password_ends_old_sessions(admin, app, sign_in):
     assert wealth1.get("/referrals").status_code == 200
     user = get_user(app, "wealth1")
     assert admin.get(f"/admin/users/{user.id}/password").status_code == 200
-    response = admin.post(f"/admin/users/{user.id}/password",
-                          data={"password": "brand-new-password", "confirm": "brand-new-password"})
+    response = admin.post(
+        f"/admin/users/{user.id}/password",
+        data={"password": "brand-new-password", "confirm": "brand-new-password"},
+    )
     assert response.status_code == 302
     assert get_user(app, "wealth1").session_version == user.session_version + 1
     assert wealth1.get("/referrals").status_code == 302
@@ -404,16 +491,19 @@ def test_reset_password_ends_old_sessions(admin, app, sign_in):
 
 def test_reset_own_password_keeps_this_session(admin, app):
     me = get_user(app, "admin")
-    response = admin.post(f"/admin/users/{me.id}/password",
-                          data={"password": "brand-new-password", "confirm": "brand-new-password"})
+    response = admin.post(
+        f"/admin/users/{me.id}/password",
+        data={"password": "brand-new-password", "confirm": "brand-new-password"},
+    )
     assert response.status_code == 302
     assert admin.get("/admin").status_code == 200
 
 
 def test_reset_password_refuses_a_short_one(admin, app):
     user = get_user(app, "wealth1")
-    response = admin.post(f"/admin/users/{user.id}/password?lang=en",
-                          data={"password": "short", "confirm": "short"})
+    response = admin.post(
+        f"/admin/users/{user.id}/password?lang=en", data={"password": "short", "confirm": "short"}
+    )
     assert response.status_code == 422
     assert "The password must have 10 to 256 characters." in response.get_data(as_text=True)
     assert get_user(app, "wealth1").session_version == user.session_version
@@ -425,8 +515,12 @@ def test_admin_post_without_csrf_token_writes_nothing(admin, app):
     assert response.status_code == 400
     assert count(app, Branch) == before
     user = get_user(app, "teller1")
-    assert admin.client.post(f"/admin/users/{user.id}/deactivate",
-                             headers={"HX-Request": "true"}).status_code == 400
+    assert (
+        admin.client.post(
+            f"/admin/users/{user.id}/deactivate", headers={"HX-Request": "true"}
+        ).status_code
+        == 400
+    )
     assert get_user(app, "teller1").active
 
 

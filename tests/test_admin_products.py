@@ -1,4 +1,5 @@
 """/admin/products: the admin adds, edits, retires and offers products per branch."""
+
 from __future__ import annotations
 
 import uuid
@@ -24,9 +25,17 @@ def branch_ids(app, *codes: str) -> list[int]:
 
 
 def product_form(app, **overrides) -> dict:
-    data = {"code": "gold-2026", "name": "积存金", "name_en": "Gold savings",
-            "pitch": "一克起存", "pitch_en": "From one gram", "needs": ["wealth_management"],
-            "risk_level": "R3", "ends_on": "", "branches": branch_ids(app, "demo")}
+    data = {
+        "code": "gold-2026",
+        "name": "积存金",
+        "name_en": "Gold savings",
+        "pitch": "一克起存",
+        "pitch_en": "From one gram",
+        "needs": ["wealth_management"],
+        "risk_level": "R3",
+        "ends_on": "",
+        "branches": branch_ids(app, "demo"),
+    }
     data.update(overrides)
     return data
 
@@ -44,8 +53,8 @@ def test_the_catalogue_page_lists_every_product_with_where_it_is_offered(admin):
     assert 'data-product-code="wm-stable"' in html
     assert "Steady Wealth 90-day" not in html or "稳盈理财 90天" in html
     # fund-2025 ended on 2025-12-31: flagged on the list
-    row = html[html.index('data-product-code="fund-2025"'):]
-    assert 'data-flag="ended"' in row[:row.index("</tr>")]
+    row = html[html.index('data-product-code="fund-2025"') :]
+    assert 'data-flag="ended"' in row[: row.index("</tr>")]
     assert "产品" in admin.get("/admin/products?lang=zh").get_data(as_text=True)
 
 
@@ -54,29 +63,49 @@ def test_add_a_product_that_the_lobby_can_recommend_at_once(admin, app, lobby1):
     assert response.status_code == 302
     [gold] = rows(app, "gold-2026")
     assert (gold.name, gold.name_en, gold.pitch, gold.pitch_en, gold.needs, gold.risk_level) == (
-        "积存金", "Gold savings", "一克起存", "From one gram", ["wealth_management"], "R3")
+        "积存金",
+        "Gold savings",
+        "一克起存",
+        "From one gram",
+        ["wealth_management"],
+        "R3",
+    )
     assert offered_in(app, "gold-2026") == {"demo": True}
     page = lobby1.get("/lobby").get_data(as_text=True)
     assert 'data-product="gold-2026"' in page and "一克起存" in page
     visit = str(uuid.uuid4())
-    results = lobby1.sync([greeted(visit), make_event(
-        "visit.recommended", visit, {"products": ["gold-2026"], "response": "interested",
-                                     "confirmed_without_need": True})]).get_json()["results"]
+    results = lobby1.sync(
+        [
+            greeted(visit),
+            make_event(
+                "visit.recommended",
+                visit,
+                {
+                    "products": ["gold-2026"],
+                    "response": "interested",
+                    "confirmed_without_need": True,
+                },
+            ),
+        ]
+    ).get_json()["results"]
     assert [r["status"] for r in results] == ["accepted", "accepted"]
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"code": ""}, "Enter a code."),
-    ({"code": "bad code!"}, "Use letters, digits"),
-    ({"code": "x" * 33}, "32"),
-    ({"code": "wm-stable"}, "A product with this code already exists."),
-    ({"name": ""}, "Enter the product"),
-    ({"risk_level": "R6"}, "Not a valid choice"),
-    ({"needs": ["yachts"]}, "not a valid choice"),
-    ({"ends_on": "31/12/2026"}, "Not a valid date"),
-    ({"branches": [99999]}, "not a valid choice"),
-    ({"pitch": "话" * 121}, "120"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"code": ""}, "Enter a code."),
+        ({"code": "bad code!"}, "Use letters, digits"),
+        ({"code": "x" * 33}, "32"),
+        ({"code": "wm-stable"}, "A product with this code already exists."),
+        ({"name": ""}, "Enter the product"),
+        ({"risk_level": "R6"}, "Not a valid choice"),
+        ({"needs": ["yachts"]}, "not a valid choice"),
+        ({"ends_on": "31/12/2026"}, "Not a valid date"),
+        ({"branches": [99999]}, "not a valid choice"),
+        ({"pitch": "话" * 121}, "120"),
+    ],
+)
 def test_bad_product_input_is_refused_and_nothing_is_written(admin, app, overrides, message):
     before = catalogue_snapshot(app)
     response = admin.post("/admin/products/new?lang=en", data=product_form(app, **overrides))
@@ -86,13 +115,22 @@ def test_bad_product_input_is_refused_and_nothing_is_written(admin, app, overrid
 
 
 def test_edit_changes_every_branch_s_row_and_offers_where_chosen(admin, app):
-    response = admin.post("/admin/products/wm-stable/edit", data=product_form(
-        app, code="ignored", name="稳盈理财 180天", risk_level="R2", ends_on="2027-06-30",
-        branches=branch_ids(app, "north")))
+    response = admin.post(
+        "/admin/products/wm-stable/edit",
+        data=product_form(
+            app,
+            code="ignored",
+            name="稳盈理财 180天",
+            risk_level="R2",
+            ends_on="2027-06-30",
+            branches=branch_ids(app, "north"),
+        ),
+    )
     assert response.status_code == 302
     found = rows(app, "wm-stable")
     assert {(p.code, p.name, p.risk_level, str(p.ends_on)) for p in found} == {
-        ("wm-stable", "稳盈理财 180天", "R2", "2027-06-30")}
+        ("wm-stable", "稳盈理财 180天", "R2", "2027-06-30")
+    }
     assert offered_in(app, "wm-stable") == {"demo": False, "north": True}
     assert rows(app, "ignored") == []
 
@@ -116,16 +154,34 @@ def test_retire_withdraws_it_from_every_branch_and_the_lobby_refuses_it(admin, a
     assert "Retired" in admin.get("/admin/products?lang=en").get_data(as_text=True)
     assert 'data-product="wm-stable"' not in lobby1.get("/lobby").get_data(as_text=True)
     visit = str(uuid.uuid4())
-    result = lobby1.sync([greeted(visit), make_event(
-        "visit.recommended", visit, {"products": ["wm-stable"], "response": "later",
-                                     "confirmed_without_need": True})]).get_json()["results"][1]
+    result = lobby1.sync(
+        [
+            greeted(visit),
+            make_event(
+                "visit.recommended",
+                visit,
+                {"products": ["wm-stable"], "response": "later", "confirmed_without_need": True},
+            ),
+        ]
+    ).get_json()["results"][1]
     assert result["error"]["code"] == "unknown_product"
 
 
-def test_an_end_date_in_the_past_hides_it_from_the_dialog_and_flags_its_leaflets(admin, app, lobby1):
-    assert admin.post("/admin/products/card-gold/edit", data=product_form(
-        app, name="金卡信用卡", ends_on="2026-01-01",
-        branches=branch_ids(app, "demo", "north"))).status_code == 302
+def test_an_end_date_in_the_past_hides_it_from_the_dialog_and_flags_its_leaflets(
+    admin, app, lobby1
+):
+    assert (
+        admin.post(
+            "/admin/products/card-gold/edit",
+            data=product_form(
+                app,
+                name="金卡信用卡",
+                ends_on="2026-01-01",
+                branches=branch_ids(app, "demo", "north"),
+            ),
+        ).status_code
+        == 302
+    )
     assert 'data-product="card-gold"' not in lobby1.get("/lobby").get_data(as_text=True)
     checklist = lobby1.get("/checklist").get_data(as_text=True)
     assert checklist.count('data-flag="expired"') >= 2  # fund-2025's and now card-gold's

@@ -14,12 +14,14 @@ derandomized, so a run is repeatable; DATANG_FUZZ_SEED picks another fixed seed.
 
 Works on SQLite and, with TEST_DATABASE_URL, on PostgreSQL (tests/conftest.py).
 """
+
 from __future__ import annotations
 
 import json
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from sqlalchemy import func, select
 
@@ -28,8 +30,8 @@ from app.models import Event
 from testbed.clients import greeted
 from testbed.fuzz import CHECKS, EXAMPLES, Fuzzer, Report
 
-
 # --- the tests ----------------------------------------------------------------
+
 
 def test_generated_requests_signed_in_match_the_document(app):
     fuzzer = Fuzzer(app)
@@ -40,7 +42,8 @@ def test_generated_requests_signed_in_match_the_document(app):
     assert report.server_errors == 0
     # Every operation was reached with a success, not only refused.
     assert {label for label, status in report.statuses if status == 200} == {
-        op.label for op in fuzzer.operations()}
+        op.label for op in fuzzer.operations()
+    }
     # Nothing half-written: the stored events are exactly those answered `accepted`.
     assert fuzzer.stored_event_ids() == report.accepted
 
@@ -51,10 +54,17 @@ def test_every_operation_without_a_session_is_401_json(app):
     cases = 0
     for operation in fuzzer.operations():
         security = document["paths"][operation.path][operation.method.lower()].get(
-            "security", document["security"])
+            "security", document["security"]
+        )
 
-        @settings(max_examples=5, deadline=None, database=None, phases=[Phase.generate],
-                  derandomize=True, suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=5,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def check(case):
             nonlocal cases
@@ -80,8 +90,14 @@ def test_signed_in_post_without_csrf_token_is_400_json_and_writes_nothing(app):
     posts = [op for op in fuzzer.operations() if op.method.upper() == "POST"]
     assert posts
 
-    @settings(max_examples=10, deadline=None, database=None, phases=[Phase.generate],
-              derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=10,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(data=st.data())
     def check(data):
         operation = data.draw(st.sampled_from(posts))
@@ -110,13 +126,17 @@ def test_the_fuzzer_can_fail(app, monkeypatch):
     assert fuzzer.report.server_errors and fuzzer.report.failures
 
     fuzzer.report = Report()
-    monkeypatch.setitem(app.view_functions, "sync.session_info",
-                        lambda: routes.jsonify(user=1, csrf_token="t", cursor=""))
+    monkeypatch.setitem(
+        app.view_functions,
+        "sync.session_info",
+        lambda: routes.jsonify(user=1, csrf_token="t", cursor=""),
+    )
     fuzzer.run(session, GenerationMode.POSITIVE, 3)
     assert fuzzer.report.failures and not fuzzer.report.server_errors
 
 
 # --- what the fuzzer found, kept as plain regressions ------------------------------
+
 
 def _ev(**fields) -> dict:
     return {**greeted(), **fields}
@@ -146,10 +166,16 @@ def test_a_malformed_event_is_rejected_alone_not_a_500(app, lobby1, name):
         assert db.session.scalar(select(func.count()).select_from(Event)) == 2
 
 
-@pytest.mark.parametrize("body", [b'{"events": [NaN]}', b'{"events": [], "x": Infinity}',
-                                  b'{"events": [' + b"[" * 50000 + b"]" * 50000 + b"]}",
-                                  b'{"events": [{"seq": ' + b"9" * 5000 + b"}]}",
-                                  b'{"events": [{"id": "\xff"}]}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"events": [NaN]}',
+        b'{"events": [], "x": Infinity}',
+        b'{"events": [' + b"[" * 50000 + b"]" * 50000 + b"]}",
+        b'{"events": [{"seq": ' + b"9" * 5000 + b"}]}",
+        b'{"events": [{"id": "\xff"}]}',
+    ],
+)
 def test_a_body_that_is_not_json_is_400(app, lobby1, body):
     response = lobby1.post("/api/v1/sync", data=body, content_type="application/json")
     assert response.status_code == 400
@@ -167,8 +193,9 @@ def test_a_json_body_is_read_whatever_its_content_type(app, lobby1, content_type
         assert db.session.scalar(select(func.count()).select_from(Event)) == 1
 
 
-@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x"])
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]
+)
 def test_a_batch_posted_as_a_form_is_400_and_writes_nothing(app, lobby1, content_type):
     body = '{"device_id": "d", "events": [' + json.dumps(greeted()) + "]}"
     response = lobby1.post("/api/v1/sync", data=body, content_type=content_type)
@@ -177,8 +204,9 @@ def test_a_batch_posted_as_a_form_is_400_and_writes_nothing(app, lobby1, content
         assert db.session.scalar(select(func.count()).select_from(Event)) == 0
 
 
-@pytest.mark.parametrize("content_type", [None, "application/json; charset=utf-8",
-                                          "application/merge-patch+json"])
+@pytest.mark.parametrize(
+    "content_type", [None, "application/json; charset=utf-8", "application/merge-patch+json"]
+)
 def test_json_or_no_content_type_is_read_as_json(lobby1, content_type):
     body = '{"device_id": "d", "events": [' + json.dumps(greeted()) + "]}"
     kwargs = {"content_type": content_type} if content_type else {}

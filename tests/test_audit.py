@@ -1,4 +1,5 @@
 """The admin's audit log: who recorded what, when, from which device."""
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,13 @@ def test_audit_lists_who_did_what_from_which_device(lobby1, admin):
 def test_audit_filters(sign_in, lobby1, admin):
     lobby2 = sign_in("lobby2")
     mine = greeted(device_id="pad-a")
-    closed = make_event("visit.closed", mine["subject_id"], {"outcome": "served"},
-                        device_id="pad-a", occurred_at="2026-11-29T09:13:12.481+08:00")
+    closed = make_event(
+        "visit.closed",
+        mine["subject_id"],
+        {"outcome": "served"},
+        device_id="pad-a",
+        occurred_at="2026-11-29T09:13:12.481+08:00",
+    )
     theirs = greeted(device_id="pad-b", occurred_at="2026-11-28T10:00:00+08:00")
     assert lobby1.sync([mine, closed]).status_code == 200
     assert lobby2.sync([theirs]).status_code == 200
@@ -58,8 +64,16 @@ def test_audit_pages_back_without_gaps_or_repeats(lobby1, admin):
     assert sorted(seen) == sorted(e["id"] for e in events)
 
 
-@pytest.mark.parametrize("query", ["day_from=not-a-date", "user=nobody", "before=-3",
-                                   "day_from=2026-11-29&day_to=2026-11-01", "type=drop.table"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "day_from=not-a-date",
+        "user=nobody",
+        "before=-3",
+        "day_from=2026-11-29&day_to=2026-11-01",
+        "type=drop.table",
+    ],
+)
 def test_bad_filters_are_400_with_a_message(admin, query):
     response = admin.get(f"/admin/audit?{query}&lang=en")
     assert response.status_code == 400

@@ -1,4 +1,5 @@
 """Sign-in, sign-out, languages, and who may see and change which branch."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,11 @@ def csrf_of(client) -> str:
 
 
 def post_login(client, username: str, password: str, **kwargs):
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": csrf_of(client)}, **kwargs)
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_of(client)},
+        **kwargs,
+    )
 
 
 def sign_out(client):
@@ -49,6 +53,7 @@ def event_count(app) -> int:
 
 
 # --- signing in and out -----------------------------------------------------
+
 
 def test_sign_in_page(client):
     response = client.get("/login")
@@ -106,13 +111,18 @@ def test_sign_in_without_csrf_token_is_refused(client):
 
 
 def test_next_goes_back_only_to_this_site(client):
-    response = client.post("/login?next=/checklist", data={
-        "username": "lobby1", "password": DEMO_PASSWORD, "csrf_token": csrf_of(client)})
+    response = client.post(
+        "/login?next=/checklist",
+        data={"username": "lobby1", "password": DEMO_PASSWORD, "csrf_token": csrf_of(client)},
+    )
     assert response.headers["Location"].endswith("/checklist")
     sign_out(client)
     for evil in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
-        response = client.post("/login", query_string={"next": evil}, data={
-            "username": "lobby1", "password": DEMO_PASSWORD, "csrf_token": csrf_of(client)})
+        response = client.post(
+            "/login",
+            query_string={"next": evil},
+            data={"username": "lobby1", "password": DEMO_PASSWORD, "csrf_token": csrf_of(client)},
+        )
         assert response.headers["Location"].endswith("/lobby"), evil
         sign_out(client)
 
@@ -136,6 +146,7 @@ def test_a_new_session_on_sign_in(client):
 
 
 # --- languages --------------------------------------------------------------
+
 
 def test_language_switch_is_remembered(client):
     html = client.get("/login?lang=en").get_data(as_text=True)
@@ -177,6 +188,7 @@ def test_language_survives_sign_in_and_out(client):
 
 # --- deactivated users ------------------------------------------------------
 
+
 def test_deactivated_user_cannot_sign_in(app, client):
     set_active(app, "teller1", False)
     response = post_login(client, "teller1", DEMO_PASSWORD)
@@ -197,8 +209,11 @@ def test_deactivated_user_is_signed_out(app, sign_in):
 def test_bumped_session_version_signs_out(app, sign_in):
     lobby = sign_in("lobby1")
     with app.app_context():
-        db.session.execute(update(User).where(User.username == "lobby1")
-                           .values(session_version=User.session_version + 1))
+        db.session.execute(
+            update(User)
+            .where(User.username == "lobby1")
+            .values(session_version=User.session_version + 1)
+        )
         db.session.commit()
     assert lobby.get("/lobby").status_code == 302
 
@@ -226,8 +241,10 @@ def test_htmx_post_without_session_gets_401(app, client):
     """With a good CSRF token (the sign-in page gives one) but no session: 401."""
     with app.app_context():
         teller = db.session.scalar(select(User.id).where(User.username == "teller1"))
-    response = client.post(f"/admin/users/{teller}/deactivate",
-                           headers={"HX-Request": "true", "X-CSRFToken": csrf_of(client)})
+    response = client.post(
+        f"/admin/users/{teller}/deactivate",
+        headers={"HX-Request": "true", "X-CSRFToken": csrf_of(client)},
+    )
     assert response.status_code == 401
     assert "/login" in response.headers["HX-Redirect"]
     with app.app_context():
@@ -235,10 +252,12 @@ def test_htmx_post_without_session_gets_401(app, client):
 
 
 def test_api_without_session_is_401_json_even_without_csrf(app, client):
-    for response in (client.post("/api/v1/sync", json={"events": [greeted()]}),
-                     client.post("/api/v1/sync", data="not json"),
-                     client.get("/api/v1/events"),
-                     client.get("/api/v1/events", headers={"HX-Request": "true"})):
+    for response in (
+        client.post("/api/v1/sync", json={"events": [greeted()]}),
+        client.post("/api/v1/sync", data="not json"),
+        client.get("/api/v1/events"),
+        client.get("/api/v1/events", headers={"HX-Request": "true"}),
+    ):
         assert response.status_code == 401
         assert response.is_json
         assert response.get_json()["error"]["code"] == "unauthenticated"
@@ -248,6 +267,7 @@ def test_api_without_session_is_401_json_even_without_csrf(app, client):
 
 
 # --- CSRF while signed in ---------------------------------------------------
+
 
 def test_api_post_without_csrf_token_is_400_and_writes_nothing(app, lobby1):
     response = lobby1.client.post("/api/v1/sync", json={"device_id": "d", "events": [greeted()]})
@@ -266,15 +286,24 @@ def test_form_post_without_csrf_token_is_400_and_writes_nothing(app, sign_in):
     admin = sign_in("admin")
     with app.app_context():
         before = db.session.scalar(select(func.count()).select_from(Branch))
-    response = admin.client.post("/admin/branches/new", data={
-        "code": "east", "name": "城东", "timezone": "Asia/Shanghai", "opens_at": "09:00",
-        "wait_warn_minutes": "10", "wait_alert_minutes": "30"})
+    response = admin.client.post(
+        "/admin/branches/new",
+        data={
+            "code": "east",
+            "name": "城东",
+            "timezone": "Asia/Shanghai",
+            "opens_at": "09:00",
+            "wait_warn_minutes": "10",
+            "wait_alert_minutes": "30",
+        },
+    )
     assert response.status_code == 400
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Branch)) == before
 
 
 # --- one branch may not see or change another --------------------------------
+
 
 def test_lobby_manager_cannot_write_another_branch(app, lobby1):
     result = lobby1.sync([greeted(branch="north")]).get_json()["results"][0]
@@ -307,6 +336,7 @@ def test_lobby_manager_cannot_close_another_branch_visit(app, sign_in):
     lobby1 = sign_in("lobby1")
     closing = {"outcome": "served"}
     from .conftest import make_event
+
     as_north = make_event("visit.closed", visit["subject_id"], closing, branch="north")
     as_demo = make_event("visit.closed", visit["subject_id"], closing, branch="demo")
     results = lobby1.sync([as_north, as_demo]).get_json()["results"]
@@ -317,15 +347,18 @@ def test_lobby_manager_cannot_close_another_branch_visit(app, sign_in):
     assert result["error"]["code"] == "id_conflict"
 
 
-@pytest.mark.parametrize("username, forbidden", [
-    ("lobby1", ["/admin", "/admin/users", "/admin/branches", "/supervisor", "/referrals"]),
-    ("lobby-north", ["/admin", "/supervisor", "/referrals"]),
-    ("teller1", ["/lobby", "/checklist", "/supervisor", "/admin"]),
-    ("wealth1", ["/lobby", "/checklist", "/supervisor", "/admin"]),
-    ("super1", ["/lobby", "/checklist", "/admin", "/referrals"]),
-    ("area1", ["/lobby", "/checklist", "/admin"]),
-    ("admin", ["/lobby", "/checklist", "/supervisor", "/referrals"]),
-])
+@pytest.mark.parametrize(
+    "username, forbidden",
+    [
+        ("lobby1", ["/admin", "/admin/users", "/admin/branches", "/supervisor", "/referrals"]),
+        ("lobby-north", ["/admin", "/supervisor", "/referrals"]),
+        ("teller1", ["/lobby", "/checklist", "/supervisor", "/admin"]),
+        ("wealth1", ["/lobby", "/checklist", "/supervisor", "/admin"]),
+        ("super1", ["/lobby", "/checklist", "/admin", "/referrals"]),
+        ("area1", ["/lobby", "/checklist", "/admin"]),
+        ("admin", ["/lobby", "/checklist", "/supervisor", "/referrals"]),
+    ],
+)
 def test_pages_of_other_roles_are_403(sign_in, username, forbidden):
     user = sign_in(username)
     for path in forbidden:
@@ -339,6 +372,7 @@ def test_403_answers_json_to_the_api_and_html_to_browsers(lobby1):
 
 
 # --- signing out only by POST, signing in over a live session (issue 13) -----------
+
 
 def test_a_get_of_logout_signs_no_one_out(client):
     post_login(client, "lobby1", DEMO_PASSWORD)
@@ -364,29 +398,40 @@ def test_logout_when_signed_out_goes_to_the_sign_in_form(client):
 
 def test_signing_in_over_a_live_session_ends_it_everywhere(app, client):
     from app.models import SignIn
+
     post_login(client, "lobby1", DEMO_PASSWORD)
     copied = app.test_client()  # the first sign-in's cookie, copied to another browser
     copied.set_cookie("session", client.get_cookie("session").value)
     assert copied.get("/lobby").status_code == 200
     # The same browser signs in again (a form kept open, or another person) without
     # signing out: the first sign-in ends, its copied cookie with it.
-    response = client.post("/login", data={"username": "lobby2", "password": DEMO_PASSWORD,
-                                           "csrf_token": CSRF_META.search(client.get(
-                                               "/logout").get_data(as_text=True)).group(1)})
+    response = client.post(
+        "/login",
+        data={
+            "username": "lobby2",
+            "password": DEMO_PASSWORD,
+            "csrf_token": CSRF_META.search(client.get("/logout").get_data(as_text=True)).group(1),
+        },
+    )
     assert response.status_code == 302
     assert copied.get("/lobby").status_code == 302
     assert client.get("/lobby").status_code == 200
     with app.app_context():
-        lobby1_id, lobby2_id = (db.session.scalar(select(User.id).where(User.username == name))
-                                for name in ("lobby1", "lobby2"))
+        lobby1_id, lobby2_id = (
+            db.session.scalar(select(User.id).where(User.username == name))
+            for name in ("lobby1", "lobby2")
+        )
         rows = db.session.scalars(select(SignIn).order_by(SignIn.started_at)).all()
-        assert [(r.user_id, r.ended_reason) for r in rows] == [(lobby1_id, "replaced"),
-                                                                (lobby2_id, None)]
+        assert [(r.user_id, r.ended_reason) for r in rows] == [
+            (lobby1_id, "replaced"),
+            (lobby2_id, None),
+        ]
 
 
 def test_an_unknown_user_name_costs_a_password_hash(client, monkeypatch):
     """The time of a refusal tells nothing: unknown, inactive and wrong all hash once."""
     import werkzeug.security as security
+
     hashed = []
     real = security._hash_internal
 
@@ -409,10 +454,10 @@ def test_an_unknown_user_name_costs_a_password_hash(client, monkeypatch):
 
 def test_an_inactive_user_costs_a_password_hash_too(app, client, monkeypatch):
     import werkzeug.security as security
+
     hashed = []
     real = security._hash_internal
-    monkeypatch.setattr(security, "_hash_internal",
-                        lambda *args: hashed.append(1) or real(*args))
+    monkeypatch.setattr(security, "_hash_internal", lambda *args: hashed.append(1) or real(*args))
     set_active(app, "lobby2", False)
     assert post_login(client, "lobby2", DEMO_PASSWORD).status_code == 401
     assert len(hashed) == 1

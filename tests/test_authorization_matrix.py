@@ -20,6 +20,7 @@ caller's own, the objects another branch's). PUT, PATCH and DELETE are tried
 on every route (405), and the event store is compared row by row before and
 after the whole matrix: events are only ever appended, never edited or deleted.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,8 @@ from app.models import Branch, Event, Product, Role, User
 from .authz_fixtures import BranchData, add_branch_and_staff, record_branch, stamp
 from .conftest import CSRF_META, DEMO_PASSWORD, PG_URL, SignedIn, _pg_schema_url, make_event
 
-ANYONE = "anyone"          # signed out too
-SIGNED_IN = "signed in"    # any role
+ANYONE = "anyone"  # signed out too
+SIGNED_IN = "signed in"  # any role
 
 LOBBY = {Role.LOBBY_MANAGER}
 DESK = {Role.WEALTH_MANAGER, Role.TELLER}
@@ -79,8 +80,10 @@ POLICY: dict[str, dict] = {
     "lobby.visit_card": {"roles": LOBBY, "scope": "scoped", "htmx": True},
     "lobby.settings": {"roles": ADMIN, "scope": "global"},
     "lobby.complaint_open": {"roles": {Role.LOBBY_MANAGER, Role.TELLER}, "scope": "own"},
-    "lobby.complaint_respond": {"roles": {Role.LOBBY_MANAGER, Role.TELLER} | SUPERVISORS,
-                                "scope": "scoped"},
+    "lobby.complaint_respond": {
+        "roles": {Role.LOBBY_MANAGER, Role.TELLER} | SUPERVISORS,
+        "scope": "scoped",
+    },
     "lobby.complaint_resolve": {"roles": LOBBY | SUPERVISORS, "scope": "scoped"},
     "checklist.today": {"roles": LOBBY, "scope": "own"},
     "checklist.history": {"roles": READERS, "scope": "scoped"},
@@ -203,6 +206,7 @@ def expected(endpoint: str, role: Role | None, readable: set[str], target: str) 
 
 # --- the database, once for the module ------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def matrix_app(tmp_path_factory):
     schema = None
@@ -214,8 +218,12 @@ def matrix_app(tmp_path_factory):
         url = _pg_schema_url(schema)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('authz') / 'test.sqlite3'}"
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, DEMO_PASSWORD=DEMO_PASSWORD,
-                     LOGIN_RATE_LIMIT="10000 per minute")
+    app = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=url,
+        DEMO_PASSWORD=DEMO_PASSWORD,
+        LOGIN_RATE_LIMIT="10000 per minute",
+    )
     with app.app_context():
         db.create_all()
         seed_demo(DEMO_PASSWORD)
@@ -249,7 +257,8 @@ def events_snapshot(app) -> dict[str, str]:
         for row in rows.mappings():
             values = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
             out[row["id"]] = hashlib.sha256(
-                json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()
+                json.dumps(values, sort_keys=True, default=str).encode()
+            ).hexdigest()
         db.session.remove()
         return out
 
@@ -274,7 +283,10 @@ def db_fingerprint(app) -> str:
 
 
 def restore(app) -> None:
-    """Undo what the admin's allowed writes did (a deactivated branch or user, a retired product)."""
+    """Undo what the admin's allowed writes did.
+
+    A deactivated branch or user, a retired product.
+    """
     with app.app_context():
         for branch in db.session.scalars(select(Branch)):
             branch.active = True
@@ -301,6 +313,7 @@ class Case:
 
 # --- building the requests ---------------------------------------------------------
 
+
 def fill(rule, data: BranchData) -> str:
     values = {}
     ids = data.ids()
@@ -308,8 +321,10 @@ def fill(rule, data: BranchData) -> str:
         if name == "kind":
             values[name] = "visits" if rule.endpoint == "supervisor.export" else ITEM_KINDS[0]
         else:
-            assert name in ids, (f"{rule.endpoint} takes <{name}>: add to BranchData.ids() "
-                                 f"which object of a branch it names")
+            assert name in ids, (
+                f"{rule.endpoint} takes <{name}>: add to BranchData.ids() "
+                f"which object of a branch it names"
+            )
             values[name] = ids[name]
     path = rule.rule
     for name, value in values.items():
@@ -336,13 +351,15 @@ def query_and_form(endpoint: str, branch_code: str, objects: BranchData) -> tupl
 
 # --- judging the answers -------------------------------------------------------
 
+
 def leaked(response, callers_markers: list[bytes]) -> list[str]:
     body = response.get_data()
     return [m.decode(errors="replace") for m in callers_markers if m in body]
 
 
-def judge(case: Case, response, is_api: bool, htmx: bool, role: Role | None,
-          foreign_markers: list[bytes]) -> str | None:
+def judge(
+    case: Case, response, is_api: bool, htmx: bool, role: Role | None, foreign_markers: list[bytes]
+) -> str | None:
     status = response.status_code
     location = response.headers.get("Location", "")
     if status >= 500:
@@ -359,8 +376,9 @@ def judge(case: Case, response, is_api: bool, htmx: bool, role: Role | None,
         if status in (403, 404):
             return None
         shown = leaked(response, foreign_markers)
-        return (f"LEAK: foreign branch got {status} (want 403/404)"
-                + (f", showing {shown[:3]}" if shown else ""))
+        return f"LEAK: foreign branch got {status} (want 403/404)" + (
+            f", showing {shown[:3]}" if shown else ""
+        )
     # allowed
     if case.method == "POST" and status in (400, 422):
         pass  # an empty or half form: a validation answer
@@ -426,16 +444,31 @@ def sync_case(app, client, role, side, own: BranchData, foreign: BranchData):
 def run_matrix(app) -> tuple[list[Case], dict, dict, dict[str, BranchData]]:
     admin = SignedIn(app.test_client(), "admin")
     add_branch_and_staff(admin, app)
-    users = {name: SignedIn(app.test_client(), name) for name in (
-        "lobby1", "wealth1", "super1", "teller1", "lobby-north", "wealth-north", "super-north",
-        "lobby-south", "wealth-south", "super-south")}
+    users = {
+        name: SignedIn(app.test_client(), name)
+        for name in (
+            "lobby1",
+            "wealth1",
+            "super1",
+            "teller1",
+            "lobby-north",
+            "wealth-north",
+            "super-north",
+            "lobby-south",
+            "wealth-south",
+            "super-south",
+        )
+    }
     data = {
-        "demo": record_branch(app, "demo", users["lobby1"], users["wealth1"], users["super1"],
-                              users["teller1"]),
-        "north": record_branch(app, "north", users["lobby-north"], users["wealth-north"],
-                               users["super-north"]),
-        "south": record_branch(app, "south", users["lobby-south"], users["wealth-south"],
-                               users["super-south"]),
+        "demo": record_branch(
+            app, "demo", users["lobby1"], users["wealth1"], users["super1"], users["teller1"]
+        ),
+        "north": record_branch(
+            app, "north", users["lobby-north"], users["wealth-north"], users["super-north"]
+        ),
+        "south": record_branch(
+            app, "south", users["lobby-south"], users["wealth-south"], users["super-south"]
+        ),
     }
     before = events_snapshot(app)
     rules = [r for r in app.url_map.iter_rules() if r.endpoint not in EXCLUDED]
@@ -447,8 +480,9 @@ def run_matrix(app) -> tuple[list[Case], dict, dict, dict[str, BranchData]]:
             client = signed_out(app)
         else:
             client = admin if caller == "admin" else SignedIn(app.test_client(), caller)
-        foreign_markers = [m for code, d in data.items() if code not in readable
-                           for m in d.marker_bytes()]
+        foreign_markers = [
+            m for code, d in data.items() if code not in readable for m in d.marker_bytes()
+        ]
         for rule in rules:
             entry = POLICY.get(rule.endpoint)
             if entry is None:
@@ -458,10 +492,14 @@ def run_matrix(app) -> tuple[list[Case], dict, dict, dict[str, BranchData]]:
                     objects = data[own_code if side == "own" else foreign_code]
                     named = own_code if side in ("own", "mixed") else foreign_code
                     # "mixed" names another branch only through the objects it carries
-                    carries = (bool(set(rule.arguments) - {"kind"})
-                               or rule.endpoint in OBJECTS_IN_FORM)
-                    target = own_code if side == "own" or (side == "mixed" and not carries) \
+                    carries = (
+                        bool(set(rule.arguments) - {"kind"}) or rule.endpoint in OBJECTS_IN_FORM
+                    )
+                    target = (
+                        own_code
+                        if side == "own" or (side == "mixed" and not carries)
                         else foreign_code
+                    )
                     want = expected(rule.endpoint, role, readable, target)
                     url = fill(rule, objects)
                     query, form = query_and_form(rule.endpoint, named, objects)
@@ -470,14 +508,16 @@ def run_matrix(app) -> tuple[list[Case], dict, dict, dict[str, BranchData]]:
                     headers = {"HX-Request": "true"} if htmx else {}
                     if rule.endpoint == "sync.sync" and role is not None:
                         last_print = None
-                        case.status, case.problem = sync_case(app, client, role, side,
-                                                              data[own_code], data[foreign_code])
+                        case.status, case.problem = sync_case(
+                            app, client, role, side, data[own_code], data[foreign_code]
+                        )
                         cases.append(case)
                         continue
                     actor = client
                     if rule.endpoint == "auth.logout":  # a session of its own to end
-                        actor = signed_out(app) if role is None else SignedIn(
-                            app.test_client(), caller)
+                        actor = (
+                            signed_out(app) if role is None else SignedIn(app.test_client(), caller)
+                        )
                     refused_post = method == "POST" and want != "allowed"
                     if refused_post:  # the previous refused POST's after-print, if just taken
                         print_before = last_print or db_fingerprint(app)
@@ -486,15 +526,14 @@ def run_matrix(app) -> tuple[list[Case], dict, dict, dict[str, BranchData]]:
                         response = actor.get(url, query_string=query, headers=headers)
                     elif role is None:
                         headers["X-CSRFToken"] = actor.csrf
-                        response = actor.post(url, query_string=query, data=form,
-                                              headers=headers)
+                        response = actor.post(url, query_string=query, data=form, headers=headers)
                     else:
-                        response = actor.post(url, query_string=query, data=form,
-                                              headers=headers)
+                        response = actor.post(url, query_string=query, data=form, headers=headers)
                     case.status = response.status_code
                     case.shows_own = bool(leaked(response, data[own_code].marker_bytes()))
-                    case.problem = judge(case, response, url.startswith("/api/"), htmx, role,
-                                         foreign_markers)
+                    case.problem = judge(
+                        case, response, url.startswith("/api/"), htmx, role, foreign_markers
+                    )
                     if refused_post:
                         last_print = db_fingerprint(app)
                         if last_print != print_before and case.problem is None:
@@ -508,13 +547,28 @@ def run_matrix(app) -> tuple[list[Case], dict, dict, dict[str, BranchData]]:
             for method in WRONG_METHODS:
                 url = fill(rule, data[own_code])
                 opener = client.client if isinstance(client, SignedIn) else client
-                response = opener.open(url, method=method,
-                                       headers={"X-CSRFToken": client.csrf,
-                                                "Accept": "application/json"})  # no page to draw
-                problem = None if response.status_code == 405 else (
-                    f"{method} answered {response.status_code}")
-                cases.append(Case(rule.endpoint, method, caller, "own", url, "405",
-                                  response.status_code, problem))
+                response = opener.open(
+                    url,
+                    method=method,
+                    headers={"X-CSRFToken": client.csrf, "Accept": "application/json"},
+                )  # no page to draw
+                problem = (
+                    None
+                    if response.status_code == 405
+                    else (f"{method} answered {response.status_code}")
+                )
+                cases.append(
+                    Case(
+                        rule.endpoint,
+                        method,
+                        caller,
+                        "own",
+                        url,
+                        "405",
+                        response.status_code,
+                        problem,
+                    )
+                )
     after = events_snapshot(app)
     return cases, before, after, data
 
@@ -526,6 +580,7 @@ def matrix(matrix_app):
 
 
 # --- the tests --------------------------------------------------------------------
+
 
 def test_every_route_has_a_policy(matrix_app):
     endpoints = {r.endpoint for r in matrix_app.url_map.iter_rules()} - EXCLUDED
@@ -542,25 +597,38 @@ def test_no_route_takes_put_patch_or_delete(matrix_app):
 
 def test_the_matrix_has_no_leaks(matrix):
     problems = [c for c in matrix["cases"] if c.problem]
-    lines = [f"{c.caller:10} {c.method:6} {c.side:7} {c.endpoint:30} {c.url} -> {c.status}: "
-             f"{c.problem}" for c in problems]
+    lines = [
+        f"{c.caller:10} {c.method:6} {c.side:7} {c.endpoint:30} {c.url} -> {c.status}: {c.problem}"
+        for c in problems
+    ]
     assert not problems, f"{len(problems)} cases break the policy:\n" + "\n".join(lines)
 
 
 # Where the own branch's data must show: proof that the leak detector sees what a page shows.
 SHOWS_OWN = [
-    ("lobby1", "lobby.board"), ("lobby1", "lobby.visit_detail"), ("lobby1", "checklist.today"),
-    ("lobby1", "checklist.run_detail"), ("lobby1", "checklist.fault_photo"),
-    ("lobby1", "sync.pull"), ("wealth1", "referrals.inbox"),
-    ("wealth1", "referrals.referral_fragment"), ("teller1", "referrals.list_fragment"),
-    ("super1", "supervisor.spotchecks"), ("super1", "supervisor.dashboard"),
-    ("area1", "supervisor.export"), ("admin", "admin.audit"), ("admin", "checklist.equipment"),
+    ("lobby1", "lobby.board"),
+    ("lobby1", "lobby.visit_detail"),
+    ("lobby1", "checklist.today"),
+    ("lobby1", "checklist.run_detail"),
+    ("lobby1", "checklist.fault_photo"),
+    ("lobby1", "sync.pull"),
+    ("wealth1", "referrals.inbox"),
+    ("wealth1", "referrals.referral_fragment"),
+    ("teller1", "referrals.list_fragment"),
+    ("super1", "supervisor.spotchecks"),
+    ("super1", "supervisor.dashboard"),
+    ("area1", "supervisor.export"),
+    ("admin", "admin.audit"),
+    ("admin", "checklist.equipment"),
 ]
 
 
 def test_the_leak_detector_sees_own_data(matrix):
-    seen = {(c.caller, c.endpoint) for c in matrix["cases"]
-            if c.side == "own" and c.method == "GET" and c.shows_own}
+    seen = {
+        (c.caller, c.endpoint)
+        for c in matrix["cases"]
+        if c.side == "own" and c.method == "GET" and c.shows_own
+    }
     blind = [pair for pair in SHOWS_OWN if pair not in seen]
     assert not blind, f"own-branch markers not found where they must show: {blind}"
 
@@ -573,7 +641,7 @@ def test_events_are_only_ever_appended(matrix):
     assert not missing, f"events deleted through the app: {missing}"
     assert not changed, f"events edited through the app: {changed}"
     # only appended: the old rows come first, in their old order; the new ones after
-    assert list(after)[:len(before)] == list(before)
+    assert list(after)[: len(before)] == list(before)
     assert len(after) > len(before), "the allowed own-branch syncs should have appended"
 
 
@@ -587,13 +655,16 @@ def test_matrix_size(matrix, capsys):
     outcome = Counter(c.want for c in main)
     leaks = sum(1 for c in cases if c.problem)
     with capsys.disabled():
-        print(f"\nauthorisation matrix: {len(rules)} routes ({pairs} route-methods) x "
-              f"{len(CALLERS)} callers x {len(SIDES)} sides = {len(main)} cases "
-              f"({dict(outcome)}), + {len(cases) - len(main)} PUT/PATCH/DELETE; leaks = {leaks}")
+        print(
+            f"\nauthorisation matrix: {len(rules)} routes ({pairs} route-methods) x "
+            f"{len(CALLERS)} callers x {len(SIDES)} sides = {len(main)} cases "
+            f"({dict(outcome)}), + {len(cases) - len(main)} PUT/PATCH/DELETE; leaks = {leaks}"
+        )
     assert leaks == 0
 
 
 # --- every event type x every role, through the one write route -------------------
+
 
 def test_every_event_type_refuses_the_wrong_role_and_branch(matrix):
     """POST /api/v1/sync is one route but many writes: each event type names its roles.
@@ -603,6 +674,7 @@ def test_every_event_type_refuses_the_wrong_role_and_branch(matrix):
     not name gets `forbidden`, another branch `branch_forbidden`; nothing is stored.
     """
     from app.events import EVENT_TYPES
+
     app = matrix["app"]
     assert EVENT_TYPES
     problems = []
@@ -612,8 +684,10 @@ def test_every_event_type_refuses_the_wrong_role_and_branch(matrix):
         client = SignedIn(app.test_client(), caller)
         for side, code in (("own", own_code), ("foreign", foreign_code)):
             names = sorted(EVENT_TYPES)
-            batch = [make_event(name, str(uuid.uuid4()), {}, branch=code, occurred_at=stamp(1))
-                     for name in names]
+            batch = [
+                make_event(name, str(uuid.uuid4()), {}, branch=code, occurred_at=stamp(1))
+                for name in names
+            ]
             before = events_snapshot(app)
             response = client.sync(batch)
             assert response.status_code == 200, response.get_data(as_text=True)
@@ -627,13 +701,17 @@ def test_every_event_type_refuses_the_wrong_role_and_branch(matrix):
                     want = "forbidden"
                 else:
                     want = None  # allowed: refused for its empty payload or unknown subject
-                if result["status"] != "rejected" or (want and code_got != want) or (
-                        not want and code_got in ("forbidden", "branch_forbidden")):
+                if (
+                    result["status"] != "rejected"
+                    or (want and code_got != want)
+                    or (not want and code_got in ("forbidden", "branch_forbidden"))
+                ):
                     problems.append((caller, side, name, result))
     assert not problems, problems
 
 
 # --- references across branches ----------------------------------------------------
+
 
 def test_a_visit_cannot_show_another_branchs_referral(matrix):
     """visit.referred names its referral by id; the lobby must not show another branch's.
@@ -646,14 +724,21 @@ def test_a_visit_cannot_show_another_branchs_referral(matrix):
     lobby1 = SignedIn(app.test_client(), "lobby1")
     visit = str(uuid.uuid4())
     north_referral = data["north"].closed_referral  # north's wealth manager: "no_sale"
-    events = [make_event("visit.greeted", visit, {"purpose": "wealth"}, occurred_at=stamp(2)),
-              make_event("visit.referred", visit, {"referral_id": north_referral, "to": "wealth"},
-                         occurred_at=stamp(1))]
+    events = [
+        make_event("visit.greeted", visit, {"purpose": "wealth"}, occurred_at=stamp(2)),
+        make_event(
+            "visit.referred",
+            visit,
+            {"referral_id": north_referral, "to": "wealth"},
+            occurred_at=stamp(1),
+        ),
+    ]
     response = lobby1.sync(events)
     assert [r["status"] for r in response.get_json()["results"]] == ["accepted", "accepted"]
     page = lobby1.get(f"/lobby/visits/{visit}?lang=en").get_data(as_text=True)
-    card = lobby1.get(f"/lobby/visits/{visit}/card?lang=en",
-                      headers={"HX-Request": "true"}).get_data(as_text=True)
+    card = lobby1.get(
+        f"/lobby/visits/{visit}/card?lang=en", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
     board = lobby1.get("/lobby?lang=en").get_data(as_text=True)
     for name, body in (("visit page", page), ("visit card", card), ("board", board)):
         # The board's page data carries every label, "No sale" among them: not a leak.
@@ -704,6 +789,7 @@ READING: dict[str, tuple[set[Role], set[Role], set[str]]] = {
 def reading(name: str, role: Role) -> tuple[str, set[str]]:
     """("full" | "bare" | "-", the fields a bare reader loses) for `role` and type `name`."""
     from app.events import EVENT_TYPES
+
     full, bare, private = READING.get(name, (set(EVENT_TYPES[name].roles), set(), set()))
     if role in full | _OVERSEERS:
         return "full", set()
@@ -735,8 +821,12 @@ def notes_everywhere(matrix):
         make_event("visit.greeted", visit, {"purpose": "complaint"}, occurred_at=stamp(9)),
         make_event("visit.engaged", visit, {"note": "EngageNote-qx7"}, occurred_at=stamp(8)),
         make_event("visit.complaint", visit, {"note": "ComplaintNote-qx7"}, occurred_at=stamp(7)),
-        make_event("visit.closed", visit, {"outcome": "served", "note": "CloseNote-qx7"},
-                   occurred_at=stamp(6)),
+        make_event(
+            "visit.closed",
+            visit,
+            {"outcome": "served", "note": "CloseNote-qx7"},
+            occurred_at=stamp(6),
+        ),
     ]
     results = lobby1.sync(events).get_json()["results"]
     assert [r["status"] for r in results] == ["accepted"] * len(events), results
@@ -752,6 +842,7 @@ def test_the_pull_gives_each_role_what_its_pages_show(notes_everywhere):
     the lobby manager.
     """
     from app.events import EVENT_TYPES
+
     app = notes_everywhere["app"]
     with app.app_context():
         stored = {e.id: e for e in db.session.scalars(select(Event))}
@@ -780,23 +871,38 @@ def test_the_pull_gives_each_role_what_its_pages_show(notes_everywhere):
                 problems.append((caller, event.type, codes[event.id], "missing"))
         text = json.dumps(got)
         if role in (Role.TELLER, Role.WEALTH_MANAGER):
-            for marker in ("FaultNote-", "PHOTO-", "SpotNote-", "EngageNote-", "ComplaintNote-",
-                           "CloseNote-", "data:image"):
+            for marker in (
+                "FaultNote-",
+                "PHOTO-",
+                "SpotNote-",
+                "EngageNote-",
+                "ComplaintNote-",
+                "CloseNote-",
+                "data:image",
+            ):
                 if marker in text:
                     problems.append((caller, "leaks", marker))
-        if role is not Role.BRANCH_SUPERVISOR and role not in _OVERSEERS:
-            if "spotcheck.recorded" in text or "SpotNote-" in text:
-                problems.append((caller, "leaks", "a spot-check"))
+        if (
+            role is not Role.BRANCH_SUPERVISOR
+            and role not in _OVERSEERS
+            and ("spotcheck.recorded" in text or "SpotNote-" in text)
+        ):
+            problems.append((caller, "leaks", "a spot-check"))
     assert not problems, problems
     # The data holds every kind of reading the table names, so none went untested.
-    wanted = {(role, name, how) for name in EVENT_TYPES for role in Role
-              for how in [reading(name, role)[0]] if how != "-"
-              and name in {e.type for e in stored.values()}}
-    assert {("wealth_manager", "visit.engaged", "bare"), ("teller", "referral.outcome", "bare"),
-            ("lobby_manager", "fault.reported", "full")} <= {
-        (r.value, n, h) for r, n, h in seen_types}
-    assert seen_types == {(r, n, h) for r, n, h in wanted
-                          if r in {c[0] for c in CALLERS.values()}}
+    wanted = {
+        (role, name, how)
+        for name in EVENT_TYPES
+        for role in Role
+        for how in [reading(name, role)[0]]
+        if how != "-" and name in {e.type for e in stored.values()}
+    }
+    assert {
+        ("wealth_manager", "visit.engaged", "bare"),
+        ("teller", "referral.outcome", "bare"),
+        ("lobby_manager", "fault.reported", "full"),
+    } <= {(r.value, n, h) for r, n, h in seen_types}
+    assert seen_types == {(r, n, h) for r, n, h in wanted if r in {c[0] for c in CALLERS.values()}}
 
 
 def test_the_pull_cursor_moves_past_what_a_role_may_not_read(notes_everywhere):
@@ -820,6 +926,7 @@ def test_the_pull_cursor_moves_past_what_a_role_may_not_read(notes_everywhere):
 def test_every_event_type_declares_safe_reading():
     """New types (other features) get the default: recorders, supervisors, admin only."""
     from app.events import EVENT_TYPES
+
     for name, etype in EVENT_TYPES.items():
         assert _OVERSEERS | set(etype.roles) <= set(etype.readers), name
         bare = set(etype.readers) - set(etype.full_readers)

@@ -1,4 +1,5 @@
 """`flask backup` / `flask restore`: what was accepted before the backup comes back."""
+
 from sqlalchemy import func, select
 
 from app.extensions import db

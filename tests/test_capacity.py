@@ -1,5 +1,6 @@
 """What the capacity work (issue 14) must not change: a pull stream per branch without
 gap or repeat, per-branch write locks, and a cached board that is never stale for an event."""
+
 from __future__ import annotations
 
 import re
@@ -27,10 +28,20 @@ def store_event(app, branch: str, position: int) -> str:
         branch_id = branch_ids(app)[branch]
         user_id = db.session.scalar(select(User.id).where(User.username == "lobby1"))
         event_id = str(uuid.uuid4())
-        db.session.add(Event(position=position, id=event_id, type="visit.greeted",
-                             occurred_at=utcnow(), subject_id=str(uuid.uuid4()),
-                             branch_id=branch_id, device_id="late", seq=position,
-                             user_id=user_id, payload={"purpose": "cash"}))
+        db.session.add(
+            Event(
+                position=position,
+                id=event_id,
+                type="visit.greeted",
+                occurred_at=utcnow(),
+                subject_id=str(uuid.uuid4()),
+                branch_id=branch_id,
+                device_id="late",
+                seq=position,
+                user_id=user_id,
+                payload={"purpose": "cash"},
+            )
+        )
         db.session.commit()
         return event_id
 
@@ -84,11 +95,13 @@ def test_a_device_of_one_branch_keeps_a_plain_cursor(app, lobby1, sign_in):
     ids, cursor = pulled(lobby1, "")
     assert len(ids) == 1 and cursor.isdigit()
     assert sign_in("area1").get("/api/v1/session").get_json()["cursor"] == (
-        f"{branch_ids(app)['demo']}:{cursor},{branch_ids(app)['north']}:10000")
+        f"{branch_ids(app)['demo']}:{cursor},{branch_ids(app)['north']}:10000"
+    )
 
 
-@pytest.mark.parametrize("since", ["1:", ":5", "1:2,", "x:1", "1:2:3", "1;2",
-                                   "1:99999999999999999999999999"])
+@pytest.mark.parametrize(
+    "since", ["1:", ":5", "1:2,", "x:1", "1:2:3", "1;2", "1:99999999999999999999999999"]
+)
 def test_a_cursor_the_server_did_not_give_is_400(lobby1, since):
     response = lobby1.pull(since)
     assert response.status_code == 400
@@ -101,10 +114,14 @@ def test_writes_of_two_branches_do_not_wait_on_each_other(app):
     with app.test_request_context():
         other = db.engine.connect()
         with write_transaction(["demo"]):
+
             def try_lock(code: str) -> bool:
                 with other.begin():
-                    return other.scalar(text("SELECT pg_try_advisory_xact_lock(:k, hashtext(:c))"),
-                                        {"k": EVENT_APPEND_LOCK, "c": code})
+                    return other.scalar(
+                        text("SELECT pg_try_advisory_xact_lock(:k, hashtext(:c))"),
+                        {"k": EVENT_APPEND_LOCK, "c": code},
+                    )
+
             assert try_lock("north")
             assert not try_lock("demo")
         other.close()

@@ -1,19 +1,20 @@
 """The pre-opening checklist: runs from the inventory, marks through the one write path,
 faults carried across days, late sign-off across time zones, and who may see what."""
+
 from __future__ import annotations
 
 import base64
 import json
 import re
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from app.checklist.events import PHOTO_MAX_BYTES
 from app.checklist.inventory import generate_items, is_late, leaflet_state, run_id
-from app.checklist.queries import critical_open_at_opening, latest_entries, entries_of, open_faults
+from app.checklist.queries import critical_open_at_opening, entries_of, latest_entries, open_faults
 from app.demo import seed_demo
 from app.extensions import db
 from app.models import Branch, ChecklistRun, Equipment, Fault, FaultPhoto, TemplateItem
@@ -48,25 +49,56 @@ def item(app, kind: str, code: str = "demo", n: int = 0) -> dict:
     return [i for i in items_of(app, code) if i["kind"] == kind][n]
 
 
-def mark(item_id: str, status: str = "ok", *, day: date = DAY, branch_code: str = "demo",
-         occurred_at: str | None = None, **payload) -> dict:
+def mark(
+    item_id: str,
+    status: str = "ok",
+    *,
+    day: date = DAY,
+    branch_code: str = "demo",
+    occurred_at: str | None = None,
+    **payload,
+) -> dict:
     body = {"day": day.isoformat(), "item_id": item_id, "status": status, **payload}
-    return make_event("checklist.item_recorded", run_id(branch_code, day), body, branch=branch_code,
-                      occurred_at=occurred_at or at(day, "08:30"))
+    return make_event(
+        "checklist.item_recorded",
+        run_id(branch_code, day),
+        body,
+        branch=branch_code,
+        occurred_at=occurred_at or at(day, "08:30"),
+    )
 
 
 def all_ok(items: list[dict], day: date = DAY, hhmm: str = "08:30") -> list[dict]:
-    return [mark(i["id"], "ok", day=day, occurred_at=at(day, hhmm),
-                 **({"count": 50} if i["kind"] == "leaflet" else {})) for i in items]
+    return [
+        mark(
+            i["id"],
+            "ok",
+            day=day,
+            occurred_at=at(day, hhmm),
+            **({"count": 50} if i["kind"] == "leaflet" else {}),
+        )
+        for i in items
+    ]
 
 
 def signed(day: date = DAY, hhmm: str = "08:50", **kwargs) -> dict:
-    return make_event("checklist.signed_off", run_id(kwargs.pop("branch_code", "demo"), day),
-                      {"day": day.isoformat()}, occurred_at=at(day, hhmm), **kwargs)
+    return make_event(
+        "checklist.signed_off",
+        run_id(kwargs.pop("branch_code", "demo"), day),
+        {"day": day.isoformat()},
+        occurred_at=at(day, hhmm),
+        **kwargs,
+    )
 
 
-def fault_events(item_id: str, note: str = "Screen is black", *, day: date = DAY,
-                 hhmm: str = "08:35", photo: str | None = None):
+def fault_events(
+    item_id: str,
+    note: str = "Screen is black",
+    *,
+    day: date = DAY,
+    hhmm: str = "08:35",
+    photo: str | None = None,
+):
     fault_id = str(uuid.uuid4())
     rec = mark(item_id, "fault", day=day, occurred_at=at(day, hhmm), note=note, fault_id=fault_id)
     payload = {"run_id": run_id("demo", day), "item_id": item_id, "note": note}
@@ -106,32 +138,53 @@ def on_day(app):
 
 # --- generating a run ---------------------------------------------------------
 
+
 def test_run_generated_from_inventory(app):
     items = items_of(app)
     kinds = [i["kind"] for i in items]
     # 2 ATMs + 2 kiosks running, 2 ATM surrounds, 4 guides, 1 PC, 1 line, 2 counters,
     # the comment book, the work folder, 2 signage pieces and 6 leaflet kinds.
     assert {k: kinds.count(k) for k in dict.fromkeys(kinds)} == {
-        "devices_running": 4, "atm_advert": 2, "operating_guide": 4, "ebank_pc": 1,
-        "phone_line": 1, "recount": 2, "comment_book": 1, "work_folder": 1, "signage": 2,
-        "leaflet": 6}
+        "devices_running": 4,
+        "atm_advert": 2,
+        "operating_guide": 4,
+        "ebank_pc": 1,
+        "phone_line": 1,
+        "recount": 2,
+        "comment_book": 1,
+        "work_folder": 1,
+        "signage": 2,
+        "leaflet": 6,
+    }
     assert len({i["id"] for i in items}) == len(items) == 24
     assert all(i["critical"] for i in items if i["kind"] == "devices_running")
     leaflets = [i for i in items if i["kind"] == "leaflet"]
     assert [i["ends_on"] for i in leaflets].count("2025-12-31") == 1
     # the same ids on the other branch's inventory are its own
-    assert not {i["id"] for i in items} & {i["id"] for i in items_of(app, "north")} - {"work_folder"}
+    assert not {i["id"] for i in items} & {i["id"] for i in items_of(app, "north")} - {
+        "work_folder"
+    }
 
 
 def test_template_and_inventory_changes_shape_the_next_run(app):
     with app.app_context():
         demo = branch()
         db.session.add(Equipment(branch_id=demo.id, kind="atm", name="3号ATM", name_en="ATM 3"))
-        row = db.session.scalar(select(TemplateItem).where(TemplateItem.branch_id == demo.id,
-                                                           TemplateItem.kind == "atm_advert"))
+        row = db.session.scalar(
+            select(TemplateItem).where(
+                TemplateItem.branch_id == demo.id, TemplateItem.kind == "atm_advert"
+            )
+        )
         row.enabled = False
-        db.session.add(TemplateItem(branch_id=demo.id, kind="custom", label="门口防滑垫已铺好",
-                                    label_en="Anti-slip mat at the door", critical=True))
+        db.session.add(
+            TemplateItem(
+                branch_id=demo.id,
+                kind="custom",
+                label="门口防滑垫已铺好",
+                label_en="Anti-slip mat at the door",
+                critical=True,
+            )
+        )
         db.session.commit()
         items = generate_items(demo)
     kinds = [i["kind"] for i in items]
@@ -159,6 +212,7 @@ def test_seed_is_safe_twice(app):
 
 
 # --- leaflet rules --------------------------------------------------------------
+
 
 def test_leaflet_low_and_expired_rules():
     item = {"kind": "leaflet", "min_stock": 20, "ends_on": None}
@@ -195,13 +249,17 @@ def test_absurd_leaflet_counts_are_refused(app, english, count):
 
 
 def test_counts_only_where_they_belong(app, lobby1):
-    [no_count, not_leaflet] = results(lobby1.sync([
-        mark(item(app, "leaflet")["id"]), mark(item(app, "phone_line")["id"], count=3)]))
+    [no_count, not_leaflet] = results(
+        lobby1.sync(
+            [mark(item(app, "leaflet")["id"]), mark(item(app, "phone_line")["id"], count=3)]
+        )
+    )
     assert no_count["error"]["code"] == "count_required"
     assert not_leaflet["error"]["code"] == "count_not_allowed"
 
 
 # --- the whole morning --------------------------------------------------------------
+
 
 def test_whole_checklist_and_sign_off(on_day, lobby1):
     items = items_of(on_day)
@@ -232,9 +290,16 @@ def test_page_and_fragment(on_day, lobby1):
     assert html.count('data-testid="fault-note"') == 1 and 'data-testid="save-fault"' in html
     assert 'data-testid="sign-off"' in html
     assert 'capture="environment"' in html and 'accept="image/*"' in html
-    data = json.loads(re.search(r'<script type="application/json" id="checklist-data">(.*?)</script>',
-                                html, re.S).group(1))
-    assert data["run_id"] == run_id("demo", DAY) == str(uuid.uuid5(uuid.UUID(data["namespace"]), "demo/2026-11-29"))
+    data = json.loads(
+        re.search(
+            r'<script type="application/json" id="checklist-data">(.*?)</script>', html, re.S
+        ).group(1)
+    )
+    assert (
+        data["run_id"]
+        == run_id("demo", DAY)
+        == str(uuid.uuid5(uuid.UUID(data["namespace"]), "demo/2026-11-29"))
+    )
     assert data["day"] == "2026-11-29" and len(data["items"]) == 24
     assert "<script>" not in html and ' style="' not in html and "hx-on" not in html
     fragment = lobby1.get("/checklist", headers={"HX-Request": "true"})
@@ -251,6 +316,7 @@ def test_both_languages(on_day, lobby1):
 
 
 # --- two tablets ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("order", [(0, 1), (1, 0)])
 def test_two_devices_latest_entry_counts_in_any_arrival_order(app, sign_in, order):
@@ -279,6 +345,7 @@ def test_two_devices_latest_entry_counts_in_any_arrival_order(app, sign_in, orde
 
 # --- faults across days -----------------------------------------------------------
 
+
 def test_fault_carried_to_next_day_until_resolved(app, lobby1, sign_in):
     atm = item(app, "devices_running")
     fault_id, events = fault_events(atm["id"], "吞卡,屏幕黑屏", photo=photo_url())
@@ -295,22 +362,25 @@ def test_fault_carried_to_next_day_until_resolved(app, lobby1, sign_in):
     assert photo.status_code == 200 and photo.data == JPEG and photo.mimetype == "image/jpeg"
     with app.app_context():
         assert [f.id for f in open_faults(branch())] == [fault_id]
-    resolve = make_event("fault.resolved", fault_id, {"note": "已联系厂家更换读卡器"},
-                         occurred_at=at(NEXT, "08:40"))
+    resolve = make_event(
+        "fault.resolved", fault_id, {"note": "已联系厂家更换读卡器"}, occurred_at=at(NEXT, "08:40")
+    )
     assert statuses(lobby1.sync([resolve])) == ["accepted"]
     page = lobby1.get("/checklist").get_data(as_text=True)
     assert f'data-fault-id="{fault_id}"' not in page
     with app.app_context():
         assert open_faults(branch()) == []
         fault = db.session.get(Fault, fault_id)
-        assert fault.resolve_note == "已联系厂家更换读卡器" and fault.resolved_by.username == "lobby1"
+        assert (
+            fault.resolve_note == "已联系厂家更换读卡器" and fault.resolved_by.username == "lobby1"
+        )
     history = sign_in("super1").get(f"/checklist/history/{run_id('demo', DAY)}")
     assert history.status_code == 200 and "已联系厂家更换读卡器" in history.get_data(as_text=True)
 
 
 def test_critical_open_at_opening(app, lobby1):
-    atm = item(app, "devices_running")           # critical (ATM 1)
-    line = item(app, "phone_line")               # not critical
+    atm = item(app, "devices_running")  # critical (ATM 1)
+    line = item(app, "phone_line")  # not critical
     critical_id, critical = fault_events(atm["id"], "Out of cash", hhmm="08:20")
     _other_id, other = fault_events(line["id"], "Noisy line", hhmm="08:21")
     assert set(statuses(lobby1.sync(critical + other))) == {"accepted"}
@@ -318,8 +388,9 @@ def test_critical_open_at_opening(app, lobby1):
         demo = branch()
         assert [f.id for f in critical_open_at_opening(demo, DAY)] == [critical_id]
         assert [f.id for f in critical_open_at_opening(demo, date(2026, 11, 28))] == []
-    fixed = make_event("fault.resolved", critical_id, {"note": "Refilled"},
-                       occurred_at=at(NEXT, "08:55"))
+    fixed = make_event(
+        "fault.resolved", critical_id, {"note": "Refilled"}, occurred_at=at(NEXT, "08:55")
+    )
     assert statuses(lobby1.sync([fixed])) == ["accepted"]
     with app.app_context():
         demo = branch()
@@ -332,8 +403,14 @@ def test_repeated_fault_on_an_open_item_reuses_the_fault(app, lobby1):
     atm = item(app, "devices_running")
     fault_id, events = fault_events(atm["id"])
     lobby1.sync(events)
-    again = mark(atm["id"], "fault", day=NEXT, occurred_at=at(NEXT, "08:30"), note="Still broken",
-                 fault_id=fault_id)
+    again = mark(
+        atm["id"],
+        "fault",
+        day=NEXT,
+        occurred_at=at(NEXT, "08:30"),
+        note="Still broken",
+        fault_id=fault_id,
+    )
     assert statuses(lobby1.sync([again])) == ["accepted"]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Fault)) == 1
@@ -342,17 +419,31 @@ def test_repeated_fault_on_an_open_item_reuses_the_fault(app, lobby1):
 def test_fault_without_note_is_refused(app, english):
     lobby1 = english
     atm = item(app, "devices_running")
-    [no_note, blank] = results(lobby1.sync([mark(atm["id"], "fault"),
-                                            mark(atm["id"], "fault", note="   ")]))
+    [no_note, blank] = results(
+        lobby1.sync([mark(atm["id"], "fault"), mark(atm["id"], "fault", note="   ")])
+    )
     assert no_note["error"]["code"] == blank["error"]["code"] == "note_required"
     assert "note" in no_note["error"]["message"]
     lobby1.sync([mark(atm["id"])])  # the run exists now
     fault_id = str(uuid.uuid4())
-    [missing, empty] = results(lobby1.sync([
-        make_event("fault.reported", fault_id, {"run_id": run_id("demo", DAY), "item_id": atm["id"]},
-                   occurred_at=MORNING),
-        make_event("fault.reported", fault_id, {"run_id": run_id("demo", DAY), "item_id": atm["id"],
-                                                "note": ""}, occurred_at=MORNING)]))
+    [missing, empty] = results(
+        lobby1.sync(
+            [
+                make_event(
+                    "fault.reported",
+                    fault_id,
+                    {"run_id": run_id("demo", DAY), "item_id": atm["id"]},
+                    occurred_at=MORNING,
+                ),
+                make_event(
+                    "fault.reported",
+                    fault_id,
+                    {"run_id": run_id("demo", DAY), "item_id": atm["id"], "note": ""},
+                    occurred_at=MORNING,
+                ),
+            ]
+        )
+    )
     assert missing["error"]["code"] == "invalid_payload" and "note" in missing["error"]["message"]
     assert empty["error"]["code"] == "note_required"
     resolve = make_event("fault.resolved", str(uuid.uuid4()), {"note": ""}, occurred_at=MORNING)
@@ -365,13 +456,16 @@ def test_fault_note_with_a_phone_number_is_refused(app, lobby1):
     assert result["status"] == "rejected" and "手机号码" in result["error"]["message"]
 
 
-@pytest.mark.parametrize("photo, words", [
-    (photo_url(b"\xff\xd8\xff" + b"\x00" * (PHOTO_MAX_BYTES + 10)), "too large"),
-    ("data:image/jpeg;base64," + "A" * 600_000, "too large"),
-    (photo_url(b"GIF89a not a jpeg"), "JPEG or PNG"),
-    (photo_url(b"<svg/>", "image/svg+xml"), "JPEG or PNG"),
-    ("data:image/jpeg;base64,@@@@", "JPEG or PNG"),
-])
+@pytest.mark.parametrize(
+    "photo, words",
+    [
+        (photo_url(b"\xff\xd8\xff" + b"\x00" * (PHOTO_MAX_BYTES + 10)), "too large"),
+        ("data:image/jpeg;base64," + "A" * 600_000, "too large"),
+        (photo_url(b"GIF89a not a jpeg"), "JPEG or PNG"),
+        (photo_url(b"<svg/>", "image/svg+xml"), "JPEG or PNG"),
+        ("data:image/jpeg;base64,@@@@", "JPEG or PNG"),
+    ],
+)
 def test_bad_photos_are_refused_with_a_message(app, english, photo, words):
     lobby1 = english
     atm = item(app, "devices_running")
@@ -387,33 +481,43 @@ def test_bad_photos_are_refused_with_a_message(app, english, photo, words):
 
 def test_fault_before_its_run_is_refused(app, lobby1):
     atm = item(app, "devices_running")
-    event = make_event("fault.reported", str(uuid.uuid4()),
-                       {"run_id": run_id("demo", DAY), "item_id": atm["id"], "note": "x"},
-                       occurred_at=MORNING)
+    event = make_event(
+        "fault.reported",
+        str(uuid.uuid4()),
+        {"run_id": run_id("demo", DAY), "item_id": atm["id"], "note": "x"},
+        occurred_at=MORNING,
+    )
     assert results(lobby1.sync([event]))[0]["error"]["code"] == "unknown_run"
 
 
 # --- time zones ---------------------------------------------------------------------
 
+
 def test_late_sign_off_in_the_branch_time_zone(app):
     with app.app_context():
         demo = branch()  # Asia/Shanghai, opens 09:00 = 01:00 UTC
-        assert not is_late(demo, DAY, datetime(2026, 11, 29, 0, 59, 59, tzinfo=timezone.utc))
-        assert is_late(demo, DAY, datetime(2026, 11, 29, 1, 0, 1, tzinfo=timezone.utc))
+        assert not is_late(demo, DAY, datetime(2026, 11, 29, 0, 59, 59, tzinfo=UTC))
+        assert is_late(demo, DAY, datetime(2026, 11, 29, 1, 0, 1, tzinfo=UTC))
         demo.timezone = "Europe/London"
-        assert not is_late(demo, DAY, datetime(2026, 11, 29, 8, 59, tzinfo=timezone.utc))
-        assert is_late(demo, DAY, datetime(2026, 11, 29, 9, 1, tzinfo=timezone.utc))
+        assert not is_late(demo, DAY, datetime(2026, 11, 29, 8, 59, tzinfo=UTC))
+        assert is_late(demo, DAY, datetime(2026, 11, 29, 9, 1, tzinfo=UTC))
         db.session.rollback()
 
 
 def test_around_midnight_the_branch_day_counts_not_the_servers(app, lobby1):
     # 00:30 in Shanghai on DAY is still the day before in UTC, where the server runs.
-    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 28, 16, 30, tzinfo=timezone.utc)
+    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 28, 16, 30, tzinfo=UTC)
     page = lobby1.get("/checklist").get_data(as_text=True)
     assert f'data-run-id="{run_id("demo", DAY)}"' in page
     items = items_of(app)
-    ok = [mark(i["id"], occurred_at="2026-11-28T16:31:00Z",
-               **({"count": 40} if i["kind"] == "leaflet" else {})) for i in items]
+    ok = [
+        mark(
+            i["id"],
+            occurred_at="2026-11-28T16:31:00Z",
+            **({"count": 40} if i["kind"] == "leaflet" else {}),
+        )
+        for i in items
+    ]
     assert set(statuses(lobby1.sync(ok))) == {"accepted"}
     on_time = signed(DAY, "00:45")
     late_elsewhere = signed(DAY, "09:30", device_id="tablet-z")
@@ -425,7 +529,7 @@ def test_around_midnight_the_branch_day_counts_not_the_servers(app, lobby1):
     assert statuses(lobby1.sync([on_time])) == ["accepted"]
     with app.app_context():
         run = db.session.get(ChecklistRun, run_id("demo", DAY))
-        assert run.signed_at == datetime(2026, 11, 28, 16, 45, tzinfo=timezone.utc)
+        assert run.signed_at == datetime(2026, 11, 28, 16, 45, tzinfo=UTC)
         assert not run.late
 
 
@@ -438,6 +542,7 @@ def test_a_run_is_filled_on_its_own_day(app, lobby1):
 
 
 # --- who may see and do what ------------------------------------------------------
+
 
 def test_other_branch_is_off_limits(app, lobby1, sign_in):
     north_item = items_of(app, "north")[0]
@@ -457,12 +562,20 @@ def test_other_branch_is_off_limits(app, lobby1, sign_in):
     assert results(north.sync([resolve]))[0]["status"] == "rejected"
 
 
-@pytest.mark.parametrize("username, url", [
-    ("teller1", "/checklist"), ("wealth1", "/checklist"), ("super1", "/checklist"),
-    ("admin", "/checklist"), ("teller1", "/checklist/history"), ("wealth1", "/checklist/history"),
-    ("lobby1", "/admin/equipment"), ("super1", "/admin/checklist-template"),
-    ("teller1", "/admin/equipment"),
-])
+@pytest.mark.parametrize(
+    "username, url",
+    [
+        ("teller1", "/checklist"),
+        ("wealth1", "/checklist"),
+        ("super1", "/checklist"),
+        ("admin", "/checklist"),
+        ("teller1", "/checklist/history"),
+        ("wealth1", "/checklist/history"),
+        ("lobby1", "/admin/equipment"),
+        ("super1", "/admin/checklist-template"),
+        ("teller1", "/admin/equipment"),
+    ],
+)
 def test_wrong_role_is_forbidden(sign_in, username, url):
     assert sign_in(username).get(url).status_code == 403
 
@@ -482,31 +595,52 @@ def test_history_for_lobby_supervisor_and_area(on_day, lobby1, sign_in):
     items = items_of(on_day)
     set_now(on_day, DAY, "09:25")
     lobby1.sync(all_ok(items) + [signed(DAY, "09:20")])
-    for username, url in (("lobby1", "/checklist/history"), ("super1", "/checklist/history"),
-                          ("area1", "/checklist/history?branch=demo"), ("admin", "/checklist/history")):
+    for username, url in (
+        ("lobby1", "/checklist/history"),
+        ("super1", "/checklist/history"),
+        ("area1", "/checklist/history?branch=demo"),
+        ("admin", "/checklist/history"),
+    ):
         response = sign_in(username).get(url)
         html = response.get_data(as_text=True)
-        assert response.status_code == 200 and f'data-run-id="{run_id("demo", DAY)}"' in html, username
-    fragment = sign_in("area1").get("/checklist/history?branch=north", headers={"HX-Request": "true"})
+        assert response.status_code == 200 and f'data-run-id="{run_id("demo", DAY)}"' in html, (
+            username
+        )
+    fragment = sign_in("area1").get(
+        "/checklist/history?branch=north", headers={"HX-Request": "true"}
+    )
     text = fragment.get_data(as_text=True)
-    assert fragment.status_code == 200 and "<html" not in text and text.lstrip().startswith('<div id="runs"')
+    assert (
+        fragment.status_code == 200
+        and "<html" not in text
+        and text.lstrip().startswith('<div id="runs"')
+    )
     detail = sign_in("super1").get(f"/checklist/history/{run_id('demo', DAY)}?lang=en")
     html = detail.get_data(as_text=True)
-    assert detail.status_code == 200 and "Late" in html and html.count('data-testid="run-item"') == 24
+    assert (
+        detail.status_code == 200 and "Late" in html and html.count('data-testid="run-item"') == 24
+    )
     assert "大堂经理一" in html  # who did it
     assert sign_in("super1").get(f"/checklist/history/{uuid.uuid4()}").status_code == 404
 
 
 # --- admin ---------------------------------------------------------------------------
 
+
 def test_admin_equipment_and_leaflets(app, sign_in):
     admin = sign_in("admin")
-    for url in ("/admin/equipment", "/admin/equipment?branch=north", "/admin/checklist-template",
-                "/admin/checklist-template?branch=north"):
+    for url in (
+        "/admin/equipment",
+        "/admin/equipment?branch=north",
+        "/admin/checklist-template",
+        "/admin/checklist-template?branch=north",
+    ):
         assert admin.get(url).status_code == 200, url
     assert admin.get("/admin/equipment?branch=nowhere").status_code == 404
-    response = admin.post("/admin/equipment/demo", data={"kind": "atm", "name": "3号ATM",
-                                                         "name_en": "ATM 3", "critical": "1"})
+    response = admin.post(
+        "/admin/equipment/demo",
+        data={"kind": "atm", "name": "3号ATM", "name_en": "ATM 3", "critical": "1"},
+    )
     assert response.status_code == 302
     refused = admin.post("/admin/equipment/demo", data={"kind": "toaster", "name": ""})
     assert refused.status_code == 422 and "field-error" in refused.get_data(as_text=True)
@@ -514,16 +648,22 @@ def test_admin_equipment_and_leaflets(app, sign_in):
         atm3 = db.session.scalar(select(Equipment).where(Equipment.name == "3号ATM"))
         assert atm3.critical
         atm3_id = atm3.id
-    assert admin.post(f"/admin/equipment/demo/{atm3_id}", data={"name": "3号ATM", "name_en": "ATM 3"}
-                      ).status_code == 302
+    assert (
+        admin.post(
+            f"/admin/equipment/demo/{atm3_id}", data={"name": "3号ATM", "name_en": "ATM 3"}
+        ).status_code
+        == 302
+    )
     assert admin.post(f"/admin/equipment/north/{atm3_id}", data={"name": "x"}).status_code == 404
     with app.app_context():
         assert not db.session.get(Equipment, atm3_id).active
-    bad = admin.post("/admin/leaflets/demo", data={"name": "新折页", "min_stock": "-3",
-                                                   "ends_on": "soon"})
+    bad = admin.post(
+        "/admin/leaflets/demo", data={"name": "新折页", "min_stock": "-3", "ends_on": "soon"}
+    )
     assert bad.status_code == 422
-    good = admin.post("/admin/leaflets/demo", data={"name": "新折页", "min_stock": "15",
-                                                    "ends_on": "2026-01-31"})
+    good = admin.post(
+        "/admin/leaflets/demo", data={"name": "新折页", "min_stock": "15", "ends_on": "2026-01-31"}
+    )
     assert good.status_code == 302
     names = [i["name"] for i in items_of(app) if i["kind"] == "leaflet"]
     assert "新折页" in names
@@ -532,20 +672,37 @@ def test_admin_equipment_and_leaflets(app, sign_in):
 def test_admin_template(app, sign_in):
     admin = sign_in("admin")
     assert admin.post("/admin/checklist-template/demo/kind/atm_advert", data={}).status_code == 302
-    assert admin.post("/admin/checklist-template/demo/kind/work_folder",
-                      data={"enabled": "1", "critical": "1"}).status_code == 302
+    assert (
+        admin.post(
+            "/admin/checklist-template/demo/kind/work_folder",
+            data={"enabled": "1", "critical": "1"},
+        ).status_code
+        == 302
+    )
     assert admin.post("/admin/checklist-template/demo/kind/nonsense", data={}).status_code == 404
-    assert admin.post("/admin/checklist-template/demo/custom", data={"label": ""}).status_code == 422
-    assert admin.post("/admin/checklist-template/demo/custom",
-                      data={"label": "饮水机有水", "label_en": "Water dispenser filled"}).status_code == 302
+    assert (
+        admin.post("/admin/checklist-template/demo/custom", data={"label": ""}).status_code == 422
+    )
+    assert (
+        admin.post(
+            "/admin/checklist-template/demo/custom",
+            data={"label": "饮水机有水", "label_en": "Water dispenser filled"},
+        ).status_code
+        == 302
+    )
     items = items_of(app)
     assert not [i for i in items if i["kind"] == "atm_advert"]
     assert [i for i in items if i["kind"] == "work_folder"][0]["critical"]
     custom = [i for i in items if i["kind"] == "custom"]
     assert custom[0]["name"] == "饮水机有水"
     row_id = int(custom[0]["id"].split(":")[1])
-    assert admin.post(f"/admin/checklist-template/demo/custom/{row_id}",
-                      data={"label": "饮水机有水", "critical": "1"}).status_code == 302
+    assert (
+        admin.post(
+            f"/admin/checklist-template/demo/custom/{row_id}",
+            data={"label": "饮水机有水", "critical": "1"},
+        ).status_code
+        == 302
+    )
     assert not [i for i in items_of(app) if i["kind"] == "custom"]  # not enabled any more
     page = admin.get("/admin/checklist-template").get_data(as_text=True)
     assert page.count('data-testid="template-kind"') == 9

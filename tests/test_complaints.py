@@ -1,4 +1,5 @@
 """Complaints followed through: open → responded → resolved, carried over, timed."""
+
 from __future__ import annotations
 
 import uuid
@@ -38,14 +39,22 @@ def test_open_respond_resolve_with_who_and_when(app, lobby1, sign_in):
     cid = str(uuid.uuid4())
     assert statuses(lobby1.sync([opened(cid, 90, note="排队太久")])) == ["accepted"]
     row = complaint(app, cid)
-    assert (row.status, row.category, row.source, row.note) == ("open", "waiting",
-                                                                 "comment_book", "排队太久")
+    assert (row.status, row.category, row.source, row.note) == (
+        "open",
+        "waiting",
+        "comment_book",
+        "排队太久",
+    )
     teller = sign_in("teller1")
-    assert statuses(teller.sync([make_event("complaint.responded", cid, {},
-                                            occurred_at=stamp(60))])) == ["accepted"]
+    assert statuses(
+        teller.sync([make_event("complaint.responded", cid, {}, occurred_at=stamp(60))])
+    ) == ["accepted"]
     super1 = sign_in("super1")
-    assert statuses(super1.sync([make_event("complaint.resolved", cid, {"note": "已致歉"},
-                                            occurred_at=stamp(30))])) == ["accepted"]
+    assert statuses(
+        super1.sync(
+            [make_event("complaint.resolved", cid, {"note": "已致歉"}, occurred_at=stamp(30))]
+        )
+    ) == ["accepted"]
     row = complaint(app, cid)
     assert row.status == "resolved" and row.resolve_note == "已致歉"
     assert round((row.responded_at - row.opened_at).total_seconds() / 60) == 30
@@ -53,12 +62,17 @@ def test_open_respond_resolve_with_who_and_when(app, lobby1, sign_in):
         assert row.responded_by_id != row.opened_by_id != row.resolved_by_id
 
 
-@pytest.mark.parametrize("payload", [
-    {"category": "noise", "source": "lobby"}, {"category": "waiting", "source": "email"},
-    {"category": "waiting"}, {"category": "waiting", "source": "lobby", "name": "x"},
-    {"category": "waiting", "source": "lobby", "visit_id": "not-a-uuid"},
-    {"category": "waiting", "source": "lobby", "note": "电话 13812345678"},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"category": "noise", "source": "lobby"},
+        {"category": "waiting", "source": "email"},
+        {"category": "waiting"},
+        {"category": "waiting", "source": "lobby", "name": "x"},
+        {"category": "waiting", "source": "lobby", "visit_id": "not-a-uuid"},
+        {"category": "waiting", "source": "lobby", "note": "电话 13812345678"},
+    ],
+)
 def test_bad_complaints_are_refused_and_nothing_is_written(app, lobby1, payload):
     before = event_count(app)
     result = lobby1.sync([make_event("complaint.opened", str(uuid.uuid4()), payload)])
@@ -82,10 +96,16 @@ def test_who_may_do_what(app, lobby1, sign_in):
 
 
 def test_an_unresolved_complaint_carries_over_to_the_next_days_board_and_checklist(
-        app, lobby1, sign_in):
+    app, lobby1, sign_in
+):
     yesterday, resolved = str(uuid.uuid4()), str(uuid.uuid4())
-    lobby1.sync([opened(yesterday, 26 * 60, category="fees"), opened(resolved, 25 * 60),
-                 make_event("complaint.resolved", resolved, {}, occurred_at=stamp(24 * 60))])
+    lobby1.sync(
+        [
+            opened(yesterday, 26 * 60, category="fees"),
+            opened(resolved, 25 * 60),
+            make_event("complaint.resolved", resolved, {}, occurred_at=stamp(24 * 60)),
+        ]
+    )
     for page in ("/lobby", "/checklist"):
         html = lobby1.get(page).get_data(as_text=True)
         assert f'data-complaint-id="{yesterday}"' in html, page
@@ -96,8 +116,10 @@ def test_an_unresolved_complaint_carries_over_to_the_next_days_board_and_checkli
 
 
 def test_the_forms_open_respond_and_resolve(app, lobby1, sign_in):
-    response = lobby1.post("/complaints", data={"category": "attitude", "source": "lobby",
-                                                "note": "柜员态度差", "back": "lobby"})
+    response = lobby1.post(
+        "/complaints",
+        data={"category": "attitude", "source": "lobby", "note": "柜员态度差", "back": "lobby"},
+    )
     assert response.status_code == 302 and response.headers["Location"].endswith("/lobby")
     with app.app_context():
         cid = db.session.scalar(select(Complaint.id))
@@ -117,15 +139,29 @@ def test_the_forms_open_respond_and_resolve(app, lobby1, sign_in):
 def test_the_supervisor_sees_response_times(app, lobby1, sign_in):
     answered, waiting = str(uuid.uuid4()), str(uuid.uuid4())
     at = "2026-11-10T{}:00.000+08:00"
-    lobby1.sync([
-        make_event("complaint.opened", answered, {"category": "fees", "source": "lobby"},
-                   occurred_at=at.format("10:00")),
-        make_event("complaint.opened", waiting, {"category": "waiting", "source": "lobby"},
-                   occurred_at=at.format("10:10")),
-        make_event("complaint.responded", answered, {}, occurred_at=at.format("10:12")),
-    ])
-    html = sign_in("super1").get("/supervisor/figures?branch=demo&period=day&date=2026-11-10"
-                                 ).get_data(as_text=True)
-    assert ('data-testid="fig-complaints-followed" data-opened="2" data-responded="1" '
-            'data-resolved="0"') in html
+    lobby1.sync(
+        [
+            make_event(
+                "complaint.opened",
+                answered,
+                {"category": "fees", "source": "lobby"},
+                occurred_at=at.format("10:00"),
+            ),
+            make_event(
+                "complaint.opened",
+                waiting,
+                {"category": "waiting", "source": "lobby"},
+                occurred_at=at.format("10:10"),
+            ),
+            make_event("complaint.responded", answered, {}, occurred_at=at.format("10:12")),
+        ]
+    )
+    html = (
+        sign_in("super1")
+        .get("/supervisor/figures?branch=demo&period=day&date=2026-11-10")
+        .get_data(as_text=True)
+    )
+    assert (
+        'data-testid="fig-complaints-followed" data-opened="2" data-responded="1" data-resolved="0"'
+    ) in html
     assert 'data-testid="fig-complaint-response" data-minutes="12"' in html

@@ -5,10 +5,11 @@ device's skew (server clock minus `sent_at`); folds, figures and lateness use
 the corrected one; an event more than 10 minutes ahead of the server's clock
 is rejected `clock_ahead`.
 """
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from app.models import Branch, ChecklistRun, Event, Visit
 from .conftest import greeted, make_event
 
 # The server's clock, fixed (app/clock.py): 21:30 in Shanghai.
-SERVER_NOW = datetime(2026, 11, 27, 13, 30, tzinfo=timezone.utc)
+SERVER_NOW = datetime(2026, 11, 27, 13, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -57,17 +58,26 @@ def visit_of(app, visit_id: str) -> Visit:
         return visit
 
 
-@pytest.mark.parametrize("skew", [timedelta(days=2), timedelta(hours=-3), timedelta(0)],
-                         ids=["two-days-ahead", "three-hours-behind", "right"])
+@pytest.mark.parametrize(
+    "skew",
+    [timedelta(days=2), timedelta(hours=-3), timedelta(0)],
+    ids=["two-days-ahead", "three-hours-behind", "right"],
+)
 def test_a_tablet_clock_is_corrected_by_its_skew(app, server_clock, lobby1, skew):
     """A visit greeted 20 and closed 5 minutes ago, by a tablet whose clock is off by `skew`."""
     tablet_now = SERVER_NOW + skew
     visit = str(uuid.uuid4())
     greet = greeted(visit, occurred_at=format_time(tablet_now - timedelta(minutes=20)))
-    close = make_event("visit.closed", visit, {"outcome": "served"},
-                       occurred_at=format_time(tablet_now - timedelta(minutes=5)))
+    close = make_event(
+        "visit.closed",
+        visit,
+        {"outcome": "served"},
+        occurred_at=format_time(tablet_now - timedelta(minutes=5)),
+    )
     assert [r["status"] for r in results(send(lobby1, [greet, close], tablet_now))] == [
-        "accepted", "accepted"]
+        "accepted",
+        "accepted",
+    ]
     event = stored(app, greet["id"])
     assert event.occurred_at == SERVER_NOW - timedelta(minutes=20)
     assert event.device_occurred_at == tablet_now - timedelta(minutes=20)
@@ -80,14 +90,15 @@ def test_a_tablet_clock_is_corrected_by_its_skew(app, server_clock, lobby1, skew
     assert pulled["corrected_at"] == format_time(SERVER_NOW - timedelta(minutes=20))
 
 
-def test_without_sent_at_a_fast_clock_is_refused_and_a_slow_one_stands(app, server_clock,
-                                                                         lobby1):
+def test_without_sent_at_a_fast_clock_is_refused_and_a_slow_one_stands(app, server_clock, lobby1):
     visit = str(uuid.uuid4())
     slow = greeted(visit, occurred_at=format_time(SERVER_NOW - timedelta(hours=3)))
-    nine_ahead = make_event("visit.engaged", visit, {},
-                            occurred_at=format_time(SERVER_NOW + timedelta(minutes=9)))
-    eleven_ahead = make_event("visit.engaged", visit, {},
-                              occurred_at=format_time(SERVER_NOW + timedelta(minutes=11)))
+    nine_ahead = make_event(
+        "visit.engaged", visit, {}, occurred_at=format_time(SERVER_NOW + timedelta(minutes=9))
+    )
+    eleven_ahead = make_event(
+        "visit.engaged", visit, {}, occurred_at=format_time(SERVER_NOW + timedelta(minutes=11))
+    )
     got = results(send(lobby1, [slow, nine_ahead, eleven_ahead]))
     assert [r["status"] for r in got] == ["accepted", "accepted", "rejected"]
     assert got[2]["error"]["code"] == "clock_ahead"
@@ -96,9 +107,10 @@ def test_without_sent_at_a_fast_clock_is_refused_and_a_slow_one_stands(app, serv
 
 def test_a_visit_closed_in_2099_never_wins_the_fold(app, lobby1):
     visit = str(uuid.uuid4())
-    now = datetime.now(timezone.utc)
-    far = make_event("visit.closed", visit, {"outcome": "walked_away"},
-                     occurred_at="2099-01-01T09:00:00+08:00")
+    now = datetime.now(UTC)
+    far = make_event(
+        "visit.closed", visit, {"outcome": "walked_away"}, occurred_at="2099-01-01T09:00:00+08:00"
+    )
     got = results(send(lobby1, [greeted(visit, occurred_at=format_time(now)), far]))
     assert got[1]["status"] == "rejected" and got[1]["error"]["code"] == "clock_ahead"
     # Also when the tablet says its clock is right (sent_at 2099 would be read as a skew).
@@ -123,15 +135,24 @@ def test_a_sign_off_at_0830_by_the_tablet_but_sent_at_2130_is_late(app, server_c
         branch = db.session.scalar(select(Branch).where(Branch.code == "demo"))
         items = generate_items(branch)
     run = run_id("demo", day)
-    marks = [make_event("checklist.item_recorded", run,
-                        {"day": day.isoformat(), "item_id": i["id"], "status": "ok",
-                         **({"count": 50} if i["kind"] == "leaflet" else {})},
-                        occurred_at=format_time(tablet_now - timedelta(minutes=10)))
-             for i in items]
-    sign = make_event("checklist.signed_off", run, {"day": day.isoformat()},
-                      occurred_at=format_time(tablet_now))
-    assert {r["status"] for r in results(send(lobby1, marks + [sign], tablet_now))} == {
-        "accepted"}
+    marks = [
+        make_event(
+            "checklist.item_recorded",
+            run,
+            {
+                "day": day.isoformat(),
+                "item_id": i["id"],
+                "status": "ok",
+                **({"count": 50} if i["kind"] == "leaflet" else {}),
+            },
+            occurred_at=format_time(tablet_now - timedelta(minutes=10)),
+        )
+        for i in items
+    ]
+    sign = make_event(
+        "checklist.signed_off", run, {"day": day.isoformat()}, occurred_at=format_time(tablet_now)
+    )
+    assert {r["status"] for r in results(send(lobby1, marks + [sign], tablet_now))} == {"accepted"}
     with app.app_context():
         checked = db.session.get(ChecklistRun, run)
         assert checked.late and checked.signed_at == SERVER_NOW
@@ -150,11 +171,18 @@ def test_a_batch_sent_again_with_another_sent_at_is_a_duplicate(app, server_cloc
     assert results(send(lobby1, [changed], SERVER_NOW))[0]["error"]["code"] == "id_conflict"
 
 
-@pytest.mark.parametrize("sent_at", ["yesterday", "2026-11-27 21:30", 1732700000,
-                                     "0001-01-01T00:00:00+01:00", "2026-02-30T10:00:00Z",
-                                     "2026-11-27T13:30:00"],
-                         ids=["words", "no-offset", "number", "out-of-calendar", "no-such-day",
-                              "naive"])
+@pytest.mark.parametrize(
+    "sent_at",
+    [
+        "yesterday",
+        "2026-11-27 21:30",
+        1732700000,
+        "0001-01-01T00:00:00+01:00",
+        "2026-02-30T10:00:00Z",
+        "2026-11-27T13:30:00",
+    ],
+    ids=["words", "no-offset", "number", "out-of-calendar", "no-such-day", "naive"],
+)
 def test_a_malformed_sent_at_fails_the_batch(app, lobby1, sent_at):
     response = send(lobby1, [greeted()], sent_at)
     assert response.status_code == 400
@@ -184,7 +212,7 @@ def test_the_audit_log_shows_the_devices_own_time(app, server_clock, lobby1, sig
     event = greeted(occurred_at=format_time(tablet_now))
     assert results(send(lobby1, [event], tablet_now))[0]["status"] == "accepted"
     page = sign_in("admin").get("/admin/audit?lang=en").get_data(as_text=True)
-    row = page[page.index(f'data-event-id="{event["id"]}"'):]
-    row = row[:row.index("</tr>")]
+    row = page[page.index(f'data-event-id="{event["id"]}"') :]
+    row = row[: row.index("</tr>")]
     assert "2026-11-29 21:30:00" in row  # the tablet's clock, in the branch's zone
     assert "2026-11-27 21:30:00" in row  # the server's view of it

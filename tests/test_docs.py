@@ -4,6 +4,7 @@ Everything is read from the code and the files at test time, so a new event
 type, a new `DATANG_*` variable or a new doc is checked without changing this
 file.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,9 +20,18 @@ DOCS = ROOT / "docs"
 # document their own knobs beside them (docs/performance.md, docs/security.md).
 SETTINGS_SOURCES = ["app/**/*.py", "config.py", "run.py", "scripts/*.sh"]
 # Files that cite other files: the code, the tests, the docs.
-CITING_FILES = ["app/**/*.py", "app/**/*.js", "app/**/*.html", "tests/**/*.py",
-                "testbed/**/*.py", "bench/**/*.py", "scripts/*.sh", "config.py", "*.md",
-                "docs/**/*.md"]
+CITING_FILES = [
+    "app/**/*.py",
+    "app/**/*.js",
+    "app/**/*.html",
+    "tests/**/*.py",
+    "testbed/**/*.py",
+    "bench/**/*.py",
+    "scripts/*.sh",
+    "config.py",
+    "*.md",
+    "docs/**/*.md",
+]
 DOC_CITATION = re.compile(r"(?<![\w/.-])docs/[\w./-]+\.md\b")
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 # A backticked path into the repository in a doc, e.g. `app/events.py`.
@@ -29,8 +39,14 @@ CODE_PATH = re.compile(r"`((?:app|tests|testbed|bench|docs|scripts|migrations)/[
 
 
 def _files(patterns: list[str]) -> list[Path]:
-    return sorted({path for pattern in patterns for path in ROOT.glob(pattern)
-                   if ".venv" not in path.parts and path.is_file()})
+    return sorted(
+        {
+            path
+            for pattern in patterns
+            for path in ROOT.glob(pattern)
+            if ".venv" not in path.parts and path.is_file()
+        }
+    )
 
 
 def _text(path: Path) -> str:
@@ -51,8 +67,11 @@ def test_every_event_type_is_in_the_event_docs(app):
 
 def test_every_datang_variable_is_in_the_readme():
     readme = _text(ROOT / "README.md")
-    read = {name for path in _files(SETTINGS_SOURCES)
-            for name in re.findall(r"\bDATANG_[A-Z0-9_]*[A-Z0-9]\b", _text(path))}
+    read = {
+        name
+        for path in _files(SETTINGS_SOURCES)
+        for name in re.findall(r"\bDATANG_[A-Z0-9_]*[A-Z0-9]\b", _text(path))
+    }
     assert read, "found no DATANG_* variables at all: the search is broken"
     missing = sorted(name for name in read if not _mentions(readme, name))
     assert not missing, f"DATANG_* variables read by the code but not in README.md: {missing}"
@@ -71,8 +90,11 @@ def _cited_paths() -> list[tuple[str, str]]:
                     continue  # a URL or an anchor on the same page
                 resolved = (path.parent / target.split("#")[0]).resolve()
                 cited.append((where, str(resolved.relative_to(ROOT))))
-            cited += [(where, match) for match in CODE_PATH.findall(text)
-                      if "*" not in match and "<" not in match]
+            cited += [
+                (where, match)
+                for match in CODE_PATH.findall(text)
+                if "*" not in match and "<" not in match
+            ]
     return cited
 
 

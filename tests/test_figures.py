@@ -3,10 +3,11 @@
 Demo is in Asia/Shanghai; north is moved to Europe/London here, so a visit at
 23:30 UTC falls on 10 November in north and would be the 11th in demo.
 """
+
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date
 
 import pytest
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Branch
 from app.models.figures import FigureDay, FigureSubject
-from app.supervisor.figures import compute, period_for, percentile
+from app.supervisor.figures import compute, percentile, period_for
 from app.supervisor.projection import rebuild_figures
 
 from .conftest import make_event
@@ -51,55 +52,137 @@ def lobby_data(app, sign_in, north_london):
     north = sign_in("lobby-north")
     v1, v2, v3, v4, v5 = (visit() for _ in range(5))
     r1, r2 = str(uuid.uuid4()), str(uuid.uuid4())
-    accepted(lobby, [
-        make_event("visit.greeted", v1, {"purpose": "cash"}, occurred_at=at("2026-11-10T09:05:00")),
-        make_event("visit.triaged", v1, {"route": "self_service"},
-                   occurred_at=at("2026-11-10T09:06:00")),
-        make_event("visit.closed", v1, {"outcome": "served", "satisfaction": 5},
-                   occurred_at=at("2026-11-10T09:15:00")),
-        make_event("visit.greeted", v2, {"purpose": "transfer", "ticket": "A031"},
-                   occurred_at=at("2026-11-10T09:30:00")),
-        make_event("visit.triaged", v2, {"route": "counter", "form_checked": True,
-                                         "form_redone": True},
-                   occurred_at=at("2026-11-10T09:32:00")),
-        make_event("visit.engaged", v2, {}, occurred_at=at("2026-11-10T09:40:00")),
-        make_event("visit.recommended", v2, {"products": ["wm-stable"], "response": "interested"},
-                   occurred_at=at("2026-11-10T09:45:00")),
-        make_event("visit.referred", v2, {"referral_id": r1, "to": "wealth"},
-                   occurred_at=at("2026-11-10T09:46:00")),
-        make_event("referral.created", r1, {"visit_id": v2, "to": "wealth"},
-                   occurred_at=at("2026-11-10T09:46:00")),
-        make_event("visit.closed", v2, {"outcome": "referred", "satisfaction": 3},
-                   occurred_at=at("2026-11-10T09:50:00")),
-        make_event("visit.greeted", v3, {"purpose": "cash"}, occurred_at=at("2026-11-10T10:00:00")),
-        make_event("visit.closed", v3, {"outcome": "walked_away"},
-                   occurred_at=at("2026-11-10T10:30:00")),
-        # Across midnight: counted on the day of the greeting.
-        make_event("visit.greeted", v4, {"purpose": "wealth"}, occurred_at=at("2026-11-10T23:50:00")),
-        make_event("visit.closed", v4, {"outcome": "served"}, occurred_at=at("2026-11-11T00:20:00")),
-        make_event("visit.greeted", v5, {"purpose": "inquiry"}, occurred_at=at("2026-11-10T11:00:00")),
-        make_event("visit.recommended", v5, {"products": ["card-gold"], "response": "declined"},
-                   occurred_at=at("2026-11-10T11:05:00")),
-        make_event("visit.complaint", v5, {"note": "排队太久"}, occurred_at=at("2026-11-10T11:06:00")),
-    ])
-    accepted(teller, [make_event("referral.created", r2, {"to": "wealth"},
-                                 occurred_at=at("2026-11-10T14:00:00"))])
-    accepted(wealth, [make_event("referral.outcome", r1, {"result": "sold",
-                                                          "amount_band": "50k_200k"},
-                                 occurred_at=at("2026-11-11T10:00:00"))])
+    accepted(
+        lobby,
+        [
+            make_event(
+                "visit.greeted", v1, {"purpose": "cash"}, occurred_at=at("2026-11-10T09:05:00")
+            ),
+            make_event(
+                "visit.triaged",
+                v1,
+                {"route": "self_service"},
+                occurred_at=at("2026-11-10T09:06:00"),
+            ),
+            make_event(
+                "visit.closed",
+                v1,
+                {"outcome": "served", "satisfaction": 5},
+                occurred_at=at("2026-11-10T09:15:00"),
+            ),
+            make_event(
+                "visit.greeted",
+                v2,
+                {"purpose": "transfer", "ticket": "A031"},
+                occurred_at=at("2026-11-10T09:30:00"),
+            ),
+            make_event(
+                "visit.triaged",
+                v2,
+                {"route": "counter", "form_checked": True, "form_redone": True},
+                occurred_at=at("2026-11-10T09:32:00"),
+            ),
+            make_event("visit.engaged", v2, {}, occurred_at=at("2026-11-10T09:40:00")),
+            make_event(
+                "visit.recommended",
+                v2,
+                {"products": ["wm-stable"], "response": "interested"},
+                occurred_at=at("2026-11-10T09:45:00"),
+            ),
+            make_event(
+                "visit.referred",
+                v2,
+                {"referral_id": r1, "to": "wealth"},
+                occurred_at=at("2026-11-10T09:46:00"),
+            ),
+            make_event(
+                "referral.created",
+                r1,
+                {"visit_id": v2, "to": "wealth"},
+                occurred_at=at("2026-11-10T09:46:00"),
+            ),
+            make_event(
+                "visit.closed",
+                v2,
+                {"outcome": "referred", "satisfaction": 3},
+                occurred_at=at("2026-11-10T09:50:00"),
+            ),
+            make_event(
+                "visit.greeted", v3, {"purpose": "cash"}, occurred_at=at("2026-11-10T10:00:00")
+            ),
+            make_event(
+                "visit.closed",
+                v3,
+                {"outcome": "walked_away"},
+                occurred_at=at("2026-11-10T10:30:00"),
+            ),
+            # Across midnight: counted on the day of the greeting.
+            make_event(
+                "visit.greeted", v4, {"purpose": "wealth"}, occurred_at=at("2026-11-10T23:50:00")
+            ),
+            make_event(
+                "visit.closed", v4, {"outcome": "served"}, occurred_at=at("2026-11-11T00:20:00")
+            ),
+            make_event(
+                "visit.greeted", v5, {"purpose": "inquiry"}, occurred_at=at("2026-11-10T11:00:00")
+            ),
+            make_event(
+                "visit.recommended",
+                v5,
+                {"products": ["card-gold"], "response": "declined"},
+                occurred_at=at("2026-11-10T11:05:00"),
+            ),
+            make_event(
+                "visit.complaint", v5, {"note": "排队太久"}, occurred_at=at("2026-11-10T11:06:00")
+            ),
+        ],
+    )
+    accepted(
+        teller,
+        [
+            make_event(
+                "referral.created", r2, {"to": "wealth"}, occurred_at=at("2026-11-10T14:00:00")
+            )
+        ],
+    )
+    accepted(
+        wealth,
+        [
+            make_event(
+                "referral.outcome",
+                r1,
+                {"result": "sold", "amount_band": "50k_200k"},
+                occurred_at=at("2026-11-11T10:00:00"),
+            )
+        ],
+    )
     nv = visit()
-    accepted(north, [
-        make_event("visit.greeted", nv, {"purpose": "cash"}, branch="north",
-                   occurred_at="2026-11-10T23:30:00Z"),
-        make_event("visit.closed", nv, {"outcome": "served"}, branch="north",
-                   occurred_at="2026-11-11T00:10:00Z"),
-    ])
+    accepted(
+        north,
+        [
+            make_event(
+                "visit.greeted",
+                nv,
+                {"purpose": "cash"},
+                branch="north",
+                occurred_at="2026-11-10T23:30:00Z",
+            ),
+            make_event(
+                "visit.closed",
+                nv,
+                {"outcome": "served"},
+                branch="north",
+                occurred_at="2026-11-11T00:10:00Z",
+            ),
+        ],
+    )
     return {"visits": [v1, v2, v3, v4, v5], "north_visit": nv, "referrals": [r1, r2]}
 
 
 def branches(*codes):
-    return list(db.session.scalars(select(Branch).where(Branch.code.in_(codes))
-                                   .order_by(Branch.code)))
+    return list(
+        db.session.scalars(select(Branch).where(Branch.code.in_(codes)).order_by(Branch.code))
+    )
 
 
 def test_percentile_nearest_rank():
@@ -153,30 +236,62 @@ def test_time_zones_and_all_branches(app, lobby_data):
 
 def test_checklist_and_faults(app, sign_in):
     from app.checklist.inventory import generate_items, run_id
+
     lobby = sign_in("lobby1")
     with app.app_context():
         items = generate_items(branches("demo")[0])
     for day, signed, fault in (("2026-11-10", "08:50", True), ("2026-11-11", "09:20", False)):
         rid = run_id("demo", date.fromisoformat(day))
-        events = [make_event("checklist.item_recorded", rid,
-                             {"day": day, "item_id": i["id"], "status": "ok",
-                              **({"count": 100} if i["kind"] == "leaflet" else {})},
-                             occurred_at=at(f"{day}T08:30:{n:02d}"))
-                  for n, i in enumerate(items)]
-        events.append(make_event("checklist.signed_off", rid, {"day": day},
-                                 occurred_at=at(f"{day}T{signed}:00")))
+        events = [
+            make_event(
+                "checklist.item_recorded",
+                rid,
+                {
+                    "day": day,
+                    "item_id": i["id"],
+                    "status": "ok",
+                    **({"count": 100} if i["kind"] == "leaflet" else {}),
+                },
+                occurred_at=at(f"{day}T08:30:{n:02d}"),
+            )
+            for n, i in enumerate(items)
+        ]
+        events.append(
+            make_event(
+                "checklist.signed_off", rid, {"day": day}, occurred_at=at(f"{day}T{signed}:00")
+            )
+        )
         results = lobby.sync(events).get_json()["results"]
-        assert {r["status"] for r in results} == {"accepted"}, [r for r in results if r["status"] != "accepted"][:2]
+        assert {r["status"] for r in results} == {"accepted"}, [
+            r for r in results if r["status"] != "accepted"
+        ][:2]
         if fault:
             fid = str(uuid.uuid4())
-            accepted(lobby, [make_event("fault.reported", fid,
-                                        {"run_id": rid, "item_id": items[0]["id"],
-                                         "note": "吞卡"}, occurred_at=at(f"{day}T08:40:00"))])
-            accepted(lobby, [make_event("fault.resolved", fid, {"note": "已修复"},
-                                        occurred_at=at(f"{day}T14:40:00"))])
+            accepted(
+                lobby,
+                [
+                    make_event(
+                        "fault.reported",
+                        fid,
+                        {"run_id": rid, "item_id": items[0]["id"], "note": "吞卡"},
+                        occurred_at=at(f"{day}T08:40:00"),
+                    )
+                ],
+            )
+            accepted(
+                lobby,
+                [
+                    make_event(
+                        "fault.resolved", fid, {"note": "已修复"}, occurred_at=at(f"{day}T14:40:00")
+                    )
+                ],
+            )
     with app.app_context():
-        fig = compute(branches("demo"), period_for("range", DAY, DAY, date(2026, 11, 12)),
-                      today=date(2026, 11, 12))
+        fig = compute(
+            branches("demo"),
+            period_for("range", DAY, DAY, date(2026, 11, 12)),
+            today=date(2026, 11, 12),
+        )
         ck = fig["checklist"]
         assert (ck["runs"], ck["on_time"], ck["late"], ck["not_started"]) == (2, 1, 1, 1)
         assert ck["on_time_rate"] == pytest.approx(1 / 3)
@@ -185,10 +300,14 @@ def test_checklist_and_faults(app, sign_in):
 
 
 def snapshot():
-    days = sorted((r.branch_id, r.day, r.metric, r.key, r.value)
-                  for r in db.session.scalars(select(FigureDay)))
-    subjects = sorted((r.subject_id, r.kind, r.day, r.status, r.contributions)
-                      for r in db.session.scalars(select(FigureSubject)))
+    days = sorted(
+        (r.branch_id, r.day, r.metric, r.key, r.value)
+        for r in db.session.scalars(select(FigureDay))
+    )
+    subjects = sorted(
+        (r.subject_id, r.kind, r.day, r.status, r.contributions)
+        for r in db.session.scalars(select(FigureSubject))
+    )
     return days, subjects
 
 
@@ -196,18 +315,47 @@ def test_incremental_equals_rebuilt(app, lobby_data, sign_in):
     lobby = sign_in("lobby1")
     v1, v2, v3 = lobby_data["visits"][:3]
     # A late event (sorts before the close) and an undone step, then a voided visit.
-    triage = make_event("visit.triaged", v3, {"route": "counter"},
-                        occurred_at=at("2026-11-10T10:05:00"))
+    triage = make_event(
+        "visit.triaged", v3, {"route": "counter"}, occurred_at=at("2026-11-10T10:05:00")
+    )
     accepted(lobby, [triage])
-    accepted(lobby, [make_event("visit.undone", v3, {"event_id": triage["id"]},
-                                occurred_at=at("2026-11-10T10:06:00"))])
-    greet = make_event("visit.greeted", None, {"purpose": "card"},
-                       occurred_at=at("2026-11-10T12:00:00"))
+    accepted(
+        lobby,
+        [
+            make_event(
+                "visit.undone",
+                v3,
+                {"event_id": triage["id"]},
+                occurred_at=at("2026-11-10T10:06:00"),
+            )
+        ],
+    )
+    greet = make_event(
+        "visit.greeted", None, {"purpose": "card"}, occurred_at=at("2026-11-10T12:00:00")
+    )
     accepted(lobby, [greet])
-    accepted(lobby, [make_event("visit.undone", greet["subject_id"], {"event_id": greet["id"]},
-                                occurred_at=at("2026-11-10T12:00:05"))])
-    accepted(lobby, [make_event("visit.closed", v1, {"outcome": "walked_away"},
-                                occurred_at=at("2026-11-10T09:20:00"))])
+    accepted(
+        lobby,
+        [
+            make_event(
+                "visit.undone",
+                greet["subject_id"],
+                {"event_id": greet["id"]},
+                occurred_at=at("2026-11-10T12:00:05"),
+            )
+        ],
+    )
+    accepted(
+        lobby,
+        [
+            make_event(
+                "visit.closed",
+                v1,
+                {"outcome": "walked_away"},
+                occurred_at=at("2026-11-10T09:20:00"),
+            )
+        ],
+    )
     with app.app_context():
         before = snapshot()
         fig = compute(branches("demo"), period_for("day", DAY), today=DAY)
@@ -248,35 +396,77 @@ def test_iron_triangle_figures_and_rebuild_agree(app, sign_in):
     wealth1, wealth2 = sign_in("wealth1"), sign_in("wealth2")
     v1, v2 = visit(), visit()
     r1, r2, r3, r4 = (str(uuid.uuid4()) for _ in range(4))
-    accepted(lobby, [
-        make_event("visit.greeted", v1, {"purpose": "wealth"}, occurred_at=at("2026-11-10T09:00:00")),
-        make_event("referral.created", r1, {"visit_id": v1, "to": "wealth", "consent": True},
-                   occurred_at=at("2026-11-10T09:02:00")),
-        make_event("referral.created", r2, {"to": "wealth"}, occurred_at=at("2026-11-10T09:10:00")),
-        make_event("visit.greeted", v2, {"purpose": "cash"}, occurred_at=at("2026-11-10T10:00:00")),
-    ])
-    accepted(teller, [
-        make_event("referral.created", r3, {"to": "wealth", "assignee": "wealth2"},
-                   occurred_at=at("2026-11-10T11:00:00")),
-        make_event("referral.created", r4, {"to": "wealth"}, occurred_at=at("2026-11-10T12:00:00")),
-        make_event("visit.called", v2, {"counter": "2"}, occurred_at=at("2026-11-10T10:12:00")),
-    ])
-    accepted(wealth1, [
-        make_event("referral.accepted", r1, {}, occurred_at=at("2026-11-10T09:04:30")),
-        make_event("referral.outcome", r1, {"result": "sold", "amount_band": "50k_200k",
-                                            "product": "wm-stable"},
-                   occurred_at=at("2026-11-10T09:20:00")),
-        make_event("referral.accepted", r2, {}, occurred_at=at("2026-11-10T09:11:00")),
-        make_event("referral.outcome", r2, {"result": "no_sale"},
-                   occurred_at=at("2026-11-10T09:30:00")),
-    ])
-    accepted(wealth2, [
-        make_event("referral.accepted", r3, {}, occurred_at=at("2026-11-10T11:08:00")),
-        make_event("referral.outcome", r3, {"result": "sold", "amount_band": "gt_1m"},
-                   occurred_at=at("2026-11-10T11:15:00")),
-    ])
-    accepted(lobby, [make_event("visit.closed", v2, {"outcome": "served"},
-                                occurred_at=at("2026-11-10T10:20:00"))])
+    accepted(
+        lobby,
+        [
+            make_event(
+                "visit.greeted", v1, {"purpose": "wealth"}, occurred_at=at("2026-11-10T09:00:00")
+            ),
+            make_event(
+                "referral.created",
+                r1,
+                {"visit_id": v1, "to": "wealth", "consent": True},
+                occurred_at=at("2026-11-10T09:02:00"),
+            ),
+            make_event(
+                "referral.created", r2, {"to": "wealth"}, occurred_at=at("2026-11-10T09:10:00")
+            ),
+            make_event(
+                "visit.greeted", v2, {"purpose": "cash"}, occurred_at=at("2026-11-10T10:00:00")
+            ),
+        ],
+    )
+    accepted(
+        teller,
+        [
+            make_event(
+                "referral.created",
+                r3,
+                {"to": "wealth", "assignee": "wealth2"},
+                occurred_at=at("2026-11-10T11:00:00"),
+            ),
+            make_event(
+                "referral.created", r4, {"to": "wealth"}, occurred_at=at("2026-11-10T12:00:00")
+            ),
+            make_event("visit.called", v2, {"counter": "2"}, occurred_at=at("2026-11-10T10:12:00")),
+        ],
+    )
+    accepted(
+        wealth1,
+        [
+            make_event("referral.accepted", r1, {}, occurred_at=at("2026-11-10T09:04:30")),
+            make_event(
+                "referral.outcome",
+                r1,
+                {"result": "sold", "amount_band": "50k_200k", "product": "wm-stable"},
+                occurred_at=at("2026-11-10T09:20:00"),
+            ),
+            make_event("referral.accepted", r2, {}, occurred_at=at("2026-11-10T09:11:00")),
+            make_event(
+                "referral.outcome", r2, {"result": "no_sale"}, occurred_at=at("2026-11-10T09:30:00")
+            ),
+        ],
+    )
+    accepted(
+        wealth2,
+        [
+            make_event("referral.accepted", r3, {}, occurred_at=at("2026-11-10T11:08:00")),
+            make_event(
+                "referral.outcome",
+                r3,
+                {"result": "sold", "amount_band": "gt_1m"},
+                occurred_at=at("2026-11-10T11:15:00"),
+            ),
+        ],
+    )
+    accepted(
+        lobby,
+        [
+            make_event(
+                "visit.closed", v2, {"outcome": "served"}, occurred_at=at("2026-11-10T10:20:00")
+            )
+        ],
+    )
     with app.app_context():
         fig = compute(branches("demo"), period_for("day", DAY), today=DAY)
         t = fig["triangle"]
@@ -284,9 +474,13 @@ def test_iron_triangle_figures_and_rebuild_agree(app, sign_in):
         assert (t["meet_n"], t["meet_median"], t["meet_p90"]) == (3, 18, 20)  # 18, 20, 15 min
         assert t["untaken"] == 1  # r4
         assert [(r["name"], r["n"], r["sold"]) for r in t["by_wealth_manager"]] == [
-            ("理财经理", 2, 1), ("理财经理二", 1, 1)]
+            ("理财经理", 2, 1),
+            ("理财经理二", 1, 1),
+        ]
         assert [(r["name"], r["n"], r["sold"]) for r in t["by_referrer"]] == [
-            ("大堂经理一", 2, 1), ("柜员", 2, 1)]
+            ("大堂经理一", 2, 1),
+            ("柜员", 2, 1),
+        ]
         assert fig["wait"]["hist"] == {12: 1}  # greeted 10:00, called 10:12: not closed at 10:20
         assert (fig["service"]["n"], fig["service"]["median"]) == (1, 8)
         before = snapshot()

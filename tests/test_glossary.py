@@ -1,4 +1,5 @@
 """One word for each thing (app/glossary.py): a code never reads two ways."""
+
 from __future__ import annotations
 
 import glob
@@ -24,10 +25,19 @@ def label_tables() -> dict[str, dict]:
     from app.lobby import codes, complaints
     from app.models.branch import ROLE_LABELS
     from app.supervisor import focus, labels
-    tables = {f"lobby.codes.{name}": table for name, table in vars(codes).items()
-              if name.endswith("_LABELS") and isinstance(table, dict)}
-    tables.update({f"supervisor.labels.{name}": table for name, table in vars(labels).items()
-                   if name.endswith("_LABELS") and isinstance(table, dict)})
+
+    tables = {
+        f"lobby.codes.{name}": table
+        for name, table in vars(codes).items()
+        if name.endswith("_LABELS") and isinstance(table, dict)
+    }
+    tables.update(
+        {
+            f"supervisor.labels.{name}": table
+            for name, table in vars(labels).items()
+            if name.endswith("_LABELS") and isinstance(table, dict)
+        }
+    )
     tables["roles"] = {role.value: label for role, label in ROLE_LABELS.items()}
     tables["complaints.SOURCE_LABELS"] = complaints.SOURCE_LABELS
     tables["focus.PRIORITY_LABELS"] = focus.PRIORITY_LABELS
@@ -41,8 +51,10 @@ def test_every_table_uses_the_glossary_word_for_a_glossary_code(app):
             for code, label in table.items():
                 code = getattr(code, "value", code)
                 if code in TERMS and _msgid(label) != _msgid(TERMS[code]):
-                    wrong.append(f"{name}[{code}] = {_msgid(label)!r}, "
-                                 f"the glossary says {_msgid(TERMS[code])!r}")
+                    wrong.append(
+                        f"{name}[{code}] = {_msgid(label)!r}, "
+                        f"the glossary says {_msgid(TERMS[code])!r}"
+                    )
     assert not wrong, wrong
 
 
@@ -54,16 +66,25 @@ def test_one_english_term_has_one_chinese_translation():
             for m in read_po(f):
                 if m.id and m.string:
                     translations[m.id if isinstance(m.id, str) else m.id[0]].add(
-                        m.string if isinstance(m.string, str) else m.string[0])
+                        m.string if isinstance(m.string, str) else m.string[0]
+                    )
     twice = {k: sorted(v) for k, v in translations.items() if len(v) > 1}
     assert not twice, twice
 
 
-@pytest.mark.parametrize("code, chinese", [
-    ("branch_supervisor", "网点负责人"), ("online_banking_area", "网银服务区"),
-    ("served", "已办理"), ("comment_book", "客户意见簿"), ("focus", "重点产品"),
-    ("general", "一般产品"), ("funds_kept", "挽留成功"), ("self_service", "自助设备"),
-])
+@pytest.mark.parametrize(
+    "code, chinese",
+    [
+        ("branch_supervisor", "网点负责人"),
+        ("online_banking_area", "网银服务区"),
+        ("served", "已办理"),
+        ("comment_book", "客户意见簿"),
+        ("focus", "重点产品"),
+        ("general", "一般产品"),
+        ("funds_kept", "挽留成功"),
+        ("self_service", "自助设备"),
+    ],
+)
 def test_the_source_documents_terms(app, code, chinese):
     with app.test_request_context(), force_locale("zh"):
         assert str(TERMS[code]) == chinese

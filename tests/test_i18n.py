@@ -1,4 +1,5 @@
 """Every string a user can see has a Simplified Chinese translation."""
+
 import os
 import subprocess
 import sys
@@ -22,9 +23,24 @@ def test_chinese_catalogues_live_where_babel_finds_them():
 
 def test_every_msgid_has_a_chinese_translation(tmp_path):
     pot = tmp_path / "all.pot"
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F",
-                    os.path.join(ROOT, "babel.cfg"), "-k", "_l", "-o", str(pot), "app"],
-                   cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            os.path.join(ROOT, "babel.cfg"),
+            "-k",
+            "_l",
+            "-o",
+            str(pot),
+            "app",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     with open(pot, "rb") as f:
         wanted = {m.id for m in read_po(f) if m.id}
     translated = set()

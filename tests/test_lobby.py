@@ -1,10 +1,11 @@
 """The lobby pages, their fragments, who may see them, and the visit events' payload rules."""
+
 from __future__ import annotations
 
 import json
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +22,7 @@ HX = {"HX-Request": "true"}
 
 
 def ago(minutes: float) -> str:
-    t = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+    t = datetime.now(UTC) - timedelta(minutes=minutes)
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -41,28 +42,42 @@ def event_count(app) -> int:
 def visit(lobby1):
     """A demo-branch visit greeted 3 minutes ago."""
     visit_id = str(uuid.uuid4())
-    result = lobby1.sync([greeted(visit_id, payload={"purpose": "transfer", "ticket": "A031"},
-                                  occurred_at=ago(3))]).get_json()["results"][0]
+    result = lobby1.sync(
+        [greeted(visit_id, payload={"purpose": "transfer", "ticket": "A031"}, occurred_at=ago(3))]
+    ).get_json()["results"][0]
     assert result["status"] == "accepted", result
     return visit_id
 
 
 # --- the route suggestion --------------------------------------------------
 
-@pytest.mark.parametrize("purpose, band, route", [
-    ("cash", None, "self_service"), ("bills", None, "self_service"),
-    ("transfer", None, "counter"), ("transfer", "lt_50k", "counter"),
-    ("transfer", "50k_200k", "wealth"), ("transfer", "gt_1m", "wealth"),
-    ("wealth", None, "wealth"), ("corporate", None, "corporate"),
-    ("loan", None, "counter"), ("account", "gt_1m", "counter"), ("other", None, "counter"),
-])
+
+@pytest.mark.parametrize(
+    "purpose, band, route",
+    [
+        ("cash", None, "self_service"),
+        ("bills", None, "self_service"),
+        ("transfer", None, "counter"),
+        ("transfer", "lt_50k", "counter"),
+        ("transfer", "50k_200k", "wealth"),
+        ("transfer", "gt_1m", "wealth"),
+        ("wealth", None, "wealth"),
+        ("corporate", None, "corporate"),
+        ("loan", None, "counter"),
+        ("account", "gt_1m", "counter"),
+        ("other", None, "counter"),
+    ],
+)
 def test_default_route_suggestions(purpose, band, route):
     assert suggest_route(list(DEFAULT_RULES), purpose, band) == route
 
 
 def test_route_rules_pick_the_highest_band_reached():
-    rules = [Rule("transfer", "counter"), Rule("transfer", "wealth", "50k_200k"),
-             Rule("transfer", "vip", "gt_1m")]
+    rules = [
+        Rule("transfer", "counter"),
+        Rule("transfer", "wealth", "50k_200k"),
+        Rule("transfer", "vip", "gt_1m"),
+    ]
     assert suggest_route(rules, "transfer", "200k_1m") == "wealth"
     assert suggest_route(rules, "transfer", "gt_1m") == "vip"
     assert suggest_route([], "cash") == "counter"
@@ -71,23 +86,34 @@ def test_route_rules_pick_the_highest_band_reached():
 
 # --- privacy ---------------------------------------------------------------
 
-@pytest.mark.parametrize("text, kind", [
-    ("客户身份证 11010519491231002X 要开户", "id"),
-    ("id 110105194912310021 ok", None),  # wrong check digit: not an ID number
-    ("卡号 4111 1111 1111 1111", "card"),
-    ("card 6222-0212-3456-7897?", None) if False else ("card 4111-1111-1111-1111", "card"),
-    ("手机 13812345678 回电", "mobile"),
-    ("call +86 138 1234 5678", "mobile"),
-])
+
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("客户身份证 11010519491231002X 要开户", "id"),
+        ("id 110105194912310021 ok", None),  # wrong check digit: not an ID number
+        ("卡号 4111 1111 1111 1111", "card"),
+        ("card 6222-0212-3456-7897?", None) if False else ("card 4111-1111-1111-1111", "card"),
+        ("手机 13812345678 回电", "mobile"),
+        ("call +86 138 1234 5678", "mobile"),
+    ],
+)
 def test_privacy_true_positives(text, kind):
     assert personal_data_in(text) == kind
 
 
-@pytest.mark.parametrize("text", [
-    "wants to move 300000 to a 3-year deposit", "转账 1,000,000 元，约 09:30 再来",
-    "ticket A031, waited 25 min", "2026-11-29 14:05", "amount 12345678.90",
-    "4111 1111 1111 1112", "两张单子 No. 2026112900123",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "wants to move 300000 to a 3-year deposit",
+        "转账 1,000,000 元，约 09:30 再来",
+        "ticket A031, waited 25 min",
+        "2026-11-29 14:05",
+        "amount 12345678.90",
+        "4111 1111 1111 1112",
+        "两张单子 No. 2026112900123",
+    ],
+)
 def test_privacy_lets_ordinary_numbers_pass(text):
     assert personal_data_in(text) is None
 
@@ -98,44 +124,63 @@ def test_privacy_guard_on_every_note(app, lobby1, visit):
     events = [
         make_event("visit.engaged", visit, {"note": "mobile 13812345678"}),
         make_event("visit.complaint", visit, {"note": "ID 11010519491231002X"}),
-        make_event("visit.referred", visit, {"referral_id": refer_id, "to": "wealth",
-                                             "note": "card 4111111111111111"}),
+        make_event(
+            "visit.referred",
+            visit,
+            {"referral_id": refer_id, "to": "wealth", "note": "card 4111111111111111"},
+        ),
         make_event("visit.closed", visit, {"outcome": "served", "note": "13912345678"}),
     ]
     results = lobby1.sync(events).get_json()["results"]
     assert [r["status"] for r in results] == ["rejected"] * 4
     assert all(r["error"]["code"] == "invalid_payload" for r in results)
-    assert "personal data" in results[0]["error"]["message"] or "个人" in results[0]["error"]["message"]
+    assert (
+        "personal data" in results[0]["error"]["message"]
+        or "个人" in results[0]["error"]["message"]
+    )
     assert event_count(app) == before
-    ok = lobby1.sync([make_event("visit.engaged", visit,
-                                 {"note": "wants 300000 in a 90-day product, back at 14:30"})])
+    ok = lobby1.sync(
+        [
+            make_event(
+                "visit.engaged", visit, {"note": "wants 300000 in a 90-day product, back at 14:30"}
+            )
+        ]
+    )
     assert ok.get_json()["results"][0]["status"] == "accepted"
 
 
 # --- payload rules ------------------------------------------------------------
 
-@pytest.mark.parametrize("type, payload, code", [
-    ("visit.triaged", {"route": "helicopter"}, "invalid_payload"),
-    ("visit.triaged", {"route": "counter", "machine": "ATM-1"}, "invalid_payload"),
-    ("visit.triaged", {"route": "self_service", "machine": "ATM-99"}, "unknown_machine"),
-    ("visit.triaged", {"route": "counter", "colour": "red"}, "invalid_payload"),
-    ("visit.triaged", {"route": "counter", "form_checked": "yes"}, "invalid_payload"),
-    ("visit.engaged", {"needs": ["yachts"]}, "unknown_need"),
-    ("visit.recommended", {"products": [], "response": "interested"}, "invalid_payload"),
-    ("visit.recommended", {"products": ["no-such"], "response": "interested"}, "unknown_product"),
-    ("visit.recommended", {"products": ["wm-stable"], "response": "maybe"}, "invalid_payload"),
-    ("visit.referred", {"referral_id": "not-a-uuid", "to": "wealth"}, "invalid_payload"),
-    ("visit.referred", {"referral_id": str(uuid.uuid4()), "to": "teller"}, "invalid_payload"),
-    ("visit.updated", {}, "invalid_payload"),
-    ("visit.updated", {"purpose": None}, "invalid_payload"),
-    ("visit.updated", {"ticket": "A" * 11}, "invalid_payload"),
-    ("visit.complaint", {"note": ""}, "invalid_payload"),
-    ("visit.closed", {"outcome": "served", "satisfaction": 6}, "invalid_payload"),
-    ("visit.closed", {"outcome": "served", "satisfaction": "5"}, "invalid_payload"),
-    ("visit.closed", {"outcome": "vanished"}, "invalid_payload"),
-    ("visit.closed", {"outcome": "served", "note": "x" * 501}, "invalid_payload"),
-    ("visit.undone", {"event_id": str(uuid.uuid4())}, "unknown_step"),
-])
+
+@pytest.mark.parametrize(
+    "type, payload, code",
+    [
+        ("visit.triaged", {"route": "helicopter"}, "invalid_payload"),
+        ("visit.triaged", {"route": "counter", "machine": "ATM-1"}, "invalid_payload"),
+        ("visit.triaged", {"route": "self_service", "machine": "ATM-99"}, "unknown_machine"),
+        ("visit.triaged", {"route": "counter", "colour": "red"}, "invalid_payload"),
+        ("visit.triaged", {"route": "counter", "form_checked": "yes"}, "invalid_payload"),
+        ("visit.engaged", {"needs": ["yachts"]}, "unknown_need"),
+        ("visit.recommended", {"products": [], "response": "interested"}, "invalid_payload"),
+        (
+            "visit.recommended",
+            {"products": ["no-such"], "response": "interested"},
+            "unknown_product",
+        ),
+        ("visit.recommended", {"products": ["wm-stable"], "response": "maybe"}, "invalid_payload"),
+        ("visit.referred", {"referral_id": "not-a-uuid", "to": "wealth"}, "invalid_payload"),
+        ("visit.referred", {"referral_id": str(uuid.uuid4()), "to": "teller"}, "invalid_payload"),
+        ("visit.updated", {}, "invalid_payload"),
+        ("visit.updated", {"purpose": None}, "invalid_payload"),
+        ("visit.updated", {"ticket": "A" * 11}, "invalid_payload"),
+        ("visit.complaint", {"note": ""}, "invalid_payload"),
+        ("visit.closed", {"outcome": "served", "satisfaction": 6}, "invalid_payload"),
+        ("visit.closed", {"outcome": "served", "satisfaction": "5"}, "invalid_payload"),
+        ("visit.closed", {"outcome": "vanished"}, "invalid_payload"),
+        ("visit.closed", {"outcome": "served", "note": "x" * 501}, "invalid_payload"),
+        ("visit.undone", {"event_id": str(uuid.uuid4())}, "unknown_step"),
+    ],
+)
 def test_bad_payloads_are_refused_and_nothing_is_written(app, lobby1, visit, type, payload, code):
     before = event_count(app)
     result = lobby1.sync([make_event(type, visit, payload)]).get_json()["results"][0]
@@ -145,10 +190,16 @@ def test_bad_payloads_are_refused_and_nothing_is_written(app, lobby1, visit, typ
     assert event_count(app) == before
 
 
-@pytest.mark.parametrize("payload", [
-    {"purpose": "atm"}, {"purpose": "cash", "ticket": "A" * 11}, {"purpose": "cash", "segment": "vip"},
-    {"purpose": "cash", "flags": ["tall"]}, {"purpose": "cash", "name": "Zhang"},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"purpose": "atm"},
+        {"purpose": "cash", "ticket": "A" * 11},
+        {"purpose": "cash", "segment": "vip"},
+        {"purpose": "cash", "flags": ["tall"]},
+        {"purpose": "cash", "name": "Zhang"},
+    ],
+)
 def test_greeting_payload_is_the_fixed_one(app, lobby1, payload):
     result = lobby1.sync([greeted(payload=payload)]).get_json()["results"][0]
     assert result["status"] == "rejected" and result["error"]["code"] == "invalid_payload"
@@ -159,13 +210,15 @@ def test_a_whole_visit_through_sync(app, lobby1, visit):
     events = [
         make_event("visit.updated", visit, {"segment": "high_value", "flags": ["elderly"]}),
         make_event("visit.triaged", visit, {"route": "self_service", "machine": "ATM-1"}),
-        make_event("visit.triaged", visit, {"route": "counter", "form_checked": True,
-                                            "form_redone": True}),
+        make_event(
+            "visit.triaged", visit, {"route": "counter", "form_checked": True, "form_redone": True}
+        ),
         make_event("visit.engaged", visit, {"needs": ["pension"], "note": "retires next year"}),
         make_event("visit.recommended", visit, {"products": ["pension-plan"], "response": "later"}),
         make_event("visit.referred", visit, {"referral_id": referral, "to": "wealth"}),
-        make_event("referral.created", referral, {"visit_id": visit, "to": "wealth",
-                                                  "purpose": "transfer"}),
+        make_event(
+            "referral.created", referral, {"visit_id": visit, "to": "wealth", "purpose": "transfer"}
+        ),
         make_event("visit.complaint", visit, {"note": "waited too long at the counter"}),
         make_event("visit.closed", visit, {"outcome": "referred", "satisfaction": 3}),
     ]
@@ -173,13 +226,19 @@ def test_a_whole_visit_through_sync(app, lobby1, visit):
     assert [r["status"] for r in results] == ["accepted"] * len(events), results
     with app.app_context():
         v = db.session.get(Visit, visit)
-        assert (v.status, v.route, v.form_checked, v.form_redone) == ("closed", "counter", True, True)
+        assert (v.status, v.route, v.form_checked, v.form_redone) == (
+            "closed",
+            "counter",
+            True,
+            True,
+        )
         assert v.machine is None and v.needs == ["pension"] and v.complaint
         assert v.referral_id == referral and v.outcome == "referred" and v.satisfaction == 3
         assert [r.product_code for r in v.recommendations] == ["pension-plan"]
 
 
 # --- pages and fragments ------------------------------------------------------
+
 
 def test_lobby_page(app, lobby1, visit):
     response = lobby1.get("/lobby")
@@ -194,8 +253,16 @@ def test_lobby_page(app, lobby1, visit):
     assert {p["code"] for p in data["products"]} >= {"wm-stable", "card-gold"}
     assert "fund-2025" not in {p["code"] for p in data["products"]}  # its sale has ended
     assert data["machines"] == ["ATM-1", "ATM-2", "STM-1"]
-    assert set(data["needs"]) == {"wealth_management", "deposits", "loans", "credit_card",
-                                  "mobile_banking", "insurance", "pension", "foreign_exchange"}
+    assert set(data["needs"]) == {
+        "wealth_management",
+        "deposits",
+        "loans",
+        "credit_card",
+        "mobile_banking",
+        "insurance",
+        "pension",
+        "foreign_exchange",
+    }
     assert {"purpose": "transfer", "route": "wealth", "min_band": "50k_200k"} in data["rules"]
     assert "<script>" not in html.replace('<script type="application/json"', "")
     assert 'style="' not in html and "hx-on" not in html
@@ -220,21 +287,33 @@ def test_board_fragment(app, lobby1, visit):
 
 def test_board_colours_marks_and_order(app, lobby1):
     old, mid, new = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
-    lobby1.sync([greeted(new, occurred_at=ago(1)), greeted(old, occurred_at=ago(45)),
-                 greeted(mid, occurred_at=ago(15)),
-                 make_event("visit.engaged", mid, {}, occurred_at=ago(14))])
+    lobby1.sync(
+        [
+            greeted(new, occurred_at=ago(1)),
+            greeted(old, occurred_at=ago(45)),
+            greeted(mid, occurred_at=ago(15)),
+            make_event("visit.engaged", mid, {}, occurred_at=ago(14)),
+        ]
+    )
     html = lobby1.get("/lobby/board", headers=HX).get_data(as_text=True)
     cards = re.findall(r'<li class="visit-card ([^"]*)"[^>]*data-visit-id="([^"]+)"', html)
     assert [c[1] for c in cards] == [old, mid, new]  # longest wait first
     classes = {vid: cls.split() for cls, vid in cards}
-    assert "wait-alert" in classes[old] and "wait-warn" in classes[mid] and "wait-ok" in classes[new]
+    assert (
+        "wait-alert" in classes[old] and "wait-warn" in classes[mid] and "wait-ok" in classes[new]
+    )
     assert "not-talked" in classes[old] and "not-talked" not in classes[mid]
 
 
 def test_board_hides_closed_and_void_visits(app, lobby1, visit):
     g = greeted(occurred_at=ago(2))
-    lobby1.sync([make_event("visit.closed", visit, {"outcome": "walked_away"}, occurred_at=ago(1)), g,
-                 make_event("visit.undone", g["subject_id"], {"event_id": g["id"]}, occurred_at=ago(1))])
+    lobby1.sync(
+        [
+            make_event("visit.closed", visit, {"outcome": "walked_away"}, occurred_at=ago(1)),
+            g,
+            make_event("visit.undone", g["subject_id"], {"event_id": g["id"]}, occurred_at=ago(1)),
+        ]
+    )
     html = lobby1.get("/lobby/board", headers=HX).get_data(as_text=True)
     assert 'data-testid="visit-card"' not in html
     assert 'data-testid="closed-visit"' in html and "data-undo-close" in html
@@ -264,14 +343,23 @@ def test_another_branch_cannot_see_or_write(app, lobby1, sign_in, visit):
     assert north.get(f"/lobby/visits/{visit}", headers=HX).status_code == 403
     assert north.get(f"/lobby/visits/{visit}/card", headers=HX).status_code == 403
     before = event_count(app)
-    results = north.sync([
-        make_event("visit.closed", visit, {"outcome": "served"}, branch="north"),
-        make_event("visit.closed", visit, {"outcome": "served"}, branch="demo"),
-        make_event("referral.created", str(uuid.uuid4()), {"visit_id": visit, "to": "wealth"},
-                   branch="north"),
-    ]).get_json()["results"]
-    assert [r["error"]["code"] for r in results] == ["subject_mismatch", "branch_forbidden",
-                                                      "unknown_visit"]
+    results = north.sync(
+        [
+            make_event("visit.closed", visit, {"outcome": "served"}, branch="north"),
+            make_event("visit.closed", visit, {"outcome": "served"}, branch="demo"),
+            make_event(
+                "referral.created",
+                str(uuid.uuid4()),
+                {"visit_id": visit, "to": "wealth"},
+                branch="north",
+            ),
+        ]
+    ).get_json()["results"]
+    assert [r["error"]["code"] for r in results] == [
+        "subject_mismatch",
+        "branch_forbidden",
+        "unknown_visit",
+    ]
     assert event_count(app) == before
 
 
@@ -296,10 +384,12 @@ def test_signed_out(client):
 
 # --- the admin's settings -----------------------------------------------------
 
+
 def settings_form(**changes) -> dict:
     form = {f"route-{r.purpose}": r.route for r in DEFAULT_RULES if r.min_band is None}
-    form.update({"band-transfer": "50k_200k", "large-transfer": "wealth",
-                 "machines": "ATM-1\nATM-2\nSTM-1"})
+    form.update(
+        {"band-transfer": "50k_200k", "large-transfer": "wealth", "machines": "ATM-1\nATM-2\nSTM-1"}
+    )
     form.update(changes)
     return form
 
@@ -321,11 +411,20 @@ def test_settings_change_rules_machines_and_tags(app, sign_in):
         tag = db.session.scalar(select(NeedTag).where(NeedTag.code == "loans"))
         tag_id = tag.id
         db.session.remove()
-    form = settings_form(**{"route-cash": "counter", "band-transfer": "200k_1m",
-                            "large-transfer": "vip", "machines": "ATM-9\n\nKiosk A\nATM-9",
-                            f"tag-{tag_id}-name": "个人贷款", f"tag-{tag_id}-name_en": "Personal loans",
-                            "new_tag_code": "gold", "new_tag_name": "贵金属",
-                            "new_tag_name_en": "Precious metals", "branch": "demo"})
+    form = settings_form(
+        **{
+            "route-cash": "counter",
+            "band-transfer": "200k_1m",
+            "large-transfer": "vip",
+            "machines": "ATM-9\n\nKiosk A\nATM-9",
+            f"tag-{tag_id}-name": "个人贷款",
+            f"tag-{tag_id}-name_en": "Personal loans",
+            "new_tag_code": "gold",
+            "new_tag_name": "贵金属",
+            "new_tag_name_en": "Precious metals",
+            "branch": "demo",
+        }
+    )
     with app.app_context():
         for t in db.session.scalars(select(NeedTag)):
             form.setdefault(f"tag-{t.id}-name", t.name)
@@ -338,10 +437,17 @@ def test_settings_change_rules_machines_and_tags(app, sign_in):
     with app.app_context():
         demo_rules = db.session.scalars(select(RouteRule).where(RouteRule.branch_id == 1)).all()
         assert {(r.purpose, r.route, r.min_band) for r in demo_rules} >= {
-            ("cash", "counter", None), ("transfer", "vip", "200k_1m")}
-        assert [m.name for m in db.session.scalars(select(SelfServiceMachine).where(
-            SelfServiceMachine.branch_id == 1).order_by(SelfServiceMachine.position))] == [
-            "ATM-9", "Kiosk A"]
+            ("cash", "counter", None),
+            ("transfer", "vip", "200k_1m"),
+        }
+        assert [
+            m.name
+            for m in db.session.scalars(
+                select(SelfServiceMachine)
+                .where(SelfServiceMachine.branch_id == 1)
+                .order_by(SelfServiceMachine.position)
+            )
+        ] == ["ATM-9", "Kiosk A"]
         assert db.session.scalar(select(NeedTag).where(NeedTag.code == "gold")).name == "贵金属"
         assert not db.session.scalar(select(NeedTag).where(NeedTag.code == "insurance")).active
         db.session.remove()
@@ -352,10 +458,16 @@ def test_settings_change_rules_machines_and_tags(app, sign_in):
     assert {"purpose": "cash", "route": "counter", "min_band": None} in data["rules"]
 
 
-@pytest.mark.parametrize("changes", [
-    {"route-cash": "helicopter"}, {"band-transfer": "huge"}, {"machines": "x" * 61},
-    {"new_tag_code": "bad code!", "new_tag_name": "x"}, {"new_tag_code": "loans", "new_tag_name": "x"},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"route-cash": "helicopter"},
+        {"band-transfer": "huge"},
+        {"machines": "x" * 61},
+        {"new_tag_code": "bad code!", "new_tag_name": "x"},
+        {"new_tag_code": "loans", "new_tag_name": "x"},
+    ],
+)
 def test_settings_refuse_bad_input(app, sign_in, changes):
     admin = sign_in("admin")
     with app.app_context():
@@ -368,12 +480,21 @@ def test_settings_refuse_bad_input(app, sign_in, changes):
     assert response.status_code == 422
     assert 'role="alert"' in response.get_data(as_text=True)
     with app.app_context():
-        assert [(r.purpose, r.route, r.min_band) for r in db.session.scalars(select(RouteRule))] == before
+        assert [
+            (r.purpose, r.route, r.min_band) for r in db.session.scalars(select(RouteRule))
+        ] == before
 
 
 def test_demo_seed_is_safe_twice(app):
     from app.demo import seed_demo
+
     with app.app_context():
-        counts = [db.session.scalar(select(func.count(m.id))) for m in (RouteRule, NeedTag, SelfServiceMachine)]
+        counts = [
+            db.session.scalar(select(func.count(m.id)))
+            for m in (RouteRule, NeedTag, SelfServiceMachine)
+        ]
         seed_demo("another-pass-1234")
-        assert [db.session.scalar(select(func.count(m.id))) for m in (RouteRule, NeedTag, SelfServiceMachine)] == counts
+        assert [
+            db.session.scalar(select(func.count(m.id)))
+            for m in (RouteRule, NeedTag, SelfServiceMachine)
+        ] == counts

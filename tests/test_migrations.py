@@ -1,4 +1,5 @@
 """The schema comes from the migrations, and the operator commands of docs/product-rules.md."""
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,11 @@ def empty_app(database_url):
 
 def _upgrade(app) -> None:
     # Alembic's env.py configures logging from alembic.ini; keep pytest's loggers working.
-    disabled = {name: logger.disabled for name, logger in logging.root.manager.loggerDict.items()
-                if isinstance(logger, logging.Logger)}
+    disabled = {
+        name: logger.disabled
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
     with app.app_context():
         upgrade()
     for name, was in disabled.items():
@@ -49,10 +53,13 @@ def test_models_and_migrations_agree(empty_app):
     with empty_app.app_context():
         migrate_ext = empty_app.extensions["migrate"]
         with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={
-                "compare_type": migrate_ext.configure_args.get("compare_type", True),
-                "render_as_batch": True,
-            })
+            context = MigrationContext.configure(
+                connection,
+                opts={
+                    "compare_type": migrate_ext.configure_args.get("compare_type", True),
+                    "render_as_batch": True,
+                },
+            )
             diff = compare_metadata(context, db.metadata)
     assert diff == [], f"models and migrations differ: {diff}"
 
@@ -68,17 +75,21 @@ def test_upgrade_twice_is_harmless_and_the_app_then_works(empty_app):
 
 # --- operator commands ------------------------------------------------------
 
+
 def counts(app) -> tuple[int, int]:
     with app.app_context():
-        return (db.session.scalar(select(func.count()).select_from(Branch)),
-                db.session.scalar(select(func.count()).select_from(User)))
+        return (
+            db.session.scalar(select(func.count()).select_from(Branch)),
+            db.session.scalar(select(func.count()).select_from(User)),
+        )
 
 
 @pytest.fixture
 def bare_app(database_url):
     """Tables made, but no demo data yet."""
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url,
-                     DEMO_PASSWORD="seed-pass-1234")
+    app = create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=database_url, DEMO_PASSWORD="seed-pass-1234"
+    )
     with app.app_context():
         db.create_all()
     yield app
@@ -100,15 +111,21 @@ def test_seed_demo_twice_is_safe(bare_app):
     assert counts(bare_app) == after_first
     client = bare_app.test_client()
     from .conftest import CSRF_META
+
     token = CSRF_META.search(client.get("/login").get_data(as_text=True)).group(1)
-    signed = client.post("/login", data={"username": "area1", "password": "seed-pass-1234",
-                                         "csrf_token": token})
+    signed = client.post(
+        "/login", data={"username": "area1", "password": "seed-pass-1234", "csrf_token": token}
+    )
     assert signed.status_code == 302
 
 
 def test_seed_demo_refuses_in_production(database_url):
-    app = create_app("production", SQLALCHEMY_DATABASE_URI=database_url, SECRET_KEY="s" * 32,
-                     DEMO_PASSWORD="seed-pass-1234")
+    app = create_app(
+        "production",
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SECRET_KEY="s" * 32,
+        DEMO_PASSWORD="seed-pass-1234",
+    )
     with app.app_context():
         db.create_all()
     try:
@@ -125,9 +142,19 @@ def test_seed_demo_refuses_in_production(database_url):
 def test_create_user_asks_for_the_password(bare_app):
     runner = bare_app.test_cli_runner()
     runner.invoke(args=["seed-demo"])
-    result = runner.invoke(args=["create-user", "lobby9", "--role", "lobby_manager",
-                                 "--branch", "north", "--display-name", "大堂九"],
-                           input="a-good-password\na-good-password\n")
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "lobby9",
+            "--role",
+            "lobby_manager",
+            "--branch",
+            "north",
+            "--display-name",
+            "大堂九",
+        ],
+        input="a-good-password\na-good-password\n",
+    )
     assert result.exit_code == 0, result.output
     with bare_app.app_context():
         user = db.session.scalar(select(User).where(User.username == "lobby9"))
@@ -137,18 +164,36 @@ def test_create_user_asks_for_the_password(bare_app):
         assert "a-good-password" not in user.password_hash
 
 
-@pytest.mark.parametrize("args, input, message", [
-    (["create-user", "x1", "--role", "teller", "--branch", "nowhere"],
-     "a-good-password\na-good-password\n", "no branch with code nowhere"),
-    (["create-user", "lobby1", "--role", "teller", "--branch", "demo"],
-     "a-good-password\na-good-password\n", "already exists"),
-    (["create-user", "x2", "--role", "teller", "--branch", "demo"],
-     "short\nshort\n", "at least 10 characters"),
-    (["create-user", "x3", "--role", "teller"],
-     "a-good-password\na-good-password\n", "--branch is required"),
-    (["create-user", "x4", "--role", "emperor", "--branch", "demo"],
-     "a-good-password\na-good-password\n", "emperor"),
-])
+@pytest.mark.parametrize(
+    "args, input, message",
+    [
+        (
+            ["create-user", "x1", "--role", "teller", "--branch", "nowhere"],
+            "a-good-password\na-good-password\n",
+            "no branch with code nowhere",
+        ),
+        (
+            ["create-user", "lobby1", "--role", "teller", "--branch", "demo"],
+            "a-good-password\na-good-password\n",
+            "already exists",
+        ),
+        (
+            ["create-user", "x2", "--role", "teller", "--branch", "demo"],
+            "short\nshort\n",
+            "at least 10 characters",
+        ),
+        (
+            ["create-user", "x3", "--role", "teller"],
+            "a-good-password\na-good-password\n",
+            "--branch is required",
+        ),
+        (
+            ["create-user", "x4", "--role", "emperor", "--branch", "demo"],
+            "a-good-password\na-good-password\n",
+            "emperor",
+        ),
+    ],
+)
 def test_create_user_refuses_bad_input(bare_app, args, input, message):
     runner = bare_app.test_cli_runner()
     runner.invoke(args=["seed-demo"])

@@ -4,6 +4,7 @@ Lone surrogates in an envelope (each event judged on its own), non-ASCII digits
 in the pollers' `?since=`, dates out of the calendar's reach in the
 supervisor's figures and exports, control characters in `?next=`.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,13 +15,14 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Event
 
-from .conftest import DEMO_PASSWORD, CSRF_META, greeted
+from .conftest import CSRF_META, DEMO_PASSWORD, greeted
 
 
 def sync_raw(client, body: str):
     """A body as bytes on the wire: json.dumps would refuse a lone surrogate's escape."""
-    return client.post("/api/v1/sync", data=body.encode("ascii"),
-                       headers={"Content-Type": "application/json"})
+    return client.post(
+        "/api/v1/sync", data=body.encode("ascii"), headers={"Content-Type": "application/json"}
+    )
 
 
 @pytest.mark.parametrize("field", ["branch", "device_id", "subject_id", "type", "id"])
@@ -56,9 +58,10 @@ def test_device_ids_of_the_server_are_reserved(app, lobby1):
 
 
 @pytest.mark.parametrize("since", ["²", "٣", "１", "9" * 5000, "-1", " 1"])
-@pytest.mark.parametrize("user, path", [("lobby1", "/lobby/board"),
-                                        ("wealth1", "/referrals/list"),
-                                        ("teller1", "/referrals/list")])
+@pytest.mark.parametrize(
+    "user, path",
+    [("lobby1", "/lobby/board"), ("wealth1", "/referrals/list"), ("teller1", "/referrals/list")],
+)
 def test_pollers_take_any_since(sign_in, user, path, since):
     client = sign_in(user)
     response = client.get(path, query_string={"since": since}, headers={"HX-Request": "true"})
@@ -77,20 +80,36 @@ ODD_DATES = ["9999-12-31", "0001-01-01", "0001-01-02", "٢٠٢٦-١١-٢٩", "20
 @pytest.mark.parametrize("day", ODD_DATES)
 def test_the_supervisors_figures_take_any_date(sign_in, period, day):
     super1 = sign_in("super1")
-    for path in ("/supervisor", "/supervisor/figures", "/supervisor/exports",
-                 "/supervisor/export/visits.csv", "/supervisor/export/checklist.csv"):
+    for path in (
+        "/supervisor",
+        "/supervisor/figures",
+        "/supervisor/exports",
+        "/supervisor/export/visits.csv",
+        "/supervisor/export/checklist.csv",
+    ):
         query = {"period": period, "date": day, "start": day, "end": "9999-12-31"}
         response = super1.get(path, query_string=query)
         assert response.status_code == 200, (path, response.status_code)
 
 
-@pytest.mark.parametrize("target", ["/lobby\r\nSet-Cookie: x=1", "/lobby\x00", "/lobby\x7f",
-                                    "/lobby\x85", "/\\evil.example", "/\\/evil.example"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/lobby\r\nSet-Cookie: x=1",
+        "/lobby\x00",
+        "/lobby\x7f",
+        "/lobby\x85",
+        "/\\evil.example",
+        "/\\/evil.example",
+    ],
+)
 def test_sign_in_ignores_a_next_with_control_characters(client, target):
     token = CSRF_META.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", query_string={"next": target},
-                           data={"username": "lobby1", "password": DEMO_PASSWORD,
-                                 "csrf_token": token})
+    response = client.post(
+        "/login",
+        query_string={"next": target},
+        data={"username": "lobby1", "password": DEMO_PASSWORD, "csrf_token": token},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/lobby"
     again = client.get("/login", query_string={"next": target})

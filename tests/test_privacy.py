@@ -4,6 +4,7 @@ Every note is normalised before matching (app/privacy.py): NFKC, Chinese
 digits read as digits, separators between digits dropped. Each disguise below
 must still be refused; each ordinary note must still pass.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -34,14 +35,21 @@ DISGUISES = [
     ("0086 with a space", "0086 13812345678", "mobile"),
     ("+86 full-width", "＋８６１３８１２３４５６７８", "mobile"),
     ("ID with zero-width spaces", ZW.join([VALID_ID[:6], VALID_ID[6:14], VALID_ID[14:]]), "id"),
-    ("ID in full-width", VALID_ID.translate(str.maketrans("0123456789", "０１２３４５６７８９")), "id"),
+    (
+        "ID in full-width",
+        VALID_ID.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+        "id",
+    ),
     ("ID with dots", ".".join([VALID_ID[:6], VALID_ID[6:14], VALID_ID[14:]]), "id"),
     ("old 15-digit ID", f"身份证{OLD_ID}", "id"),
     ("old ID with spaces", f"{OLD_ID[:6]} {OLD_ID[6:12]} {OLD_ID[12:]}", "id"),
-    ("card with dots", ".".join(VALID_CARD[i:i + 4] for i in range(0, 19, 4)), "card"),
-    ("card with slashes", "/".join(VALID_CARD[i:i + 4] for i in range(0, 19, 4)), "card"),
-    ("card in full-width", VALID_CARD.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
-     "card"),
+    ("card with dots", ".".join(VALID_CARD[i : i + 4] for i in range(0, 19, 4)), "card"),
+    ("card with slashes", "/".join(VALID_CARD[i : i + 4] for i in range(0, 19, 4)), "card"),
+    (
+        "card in full-width",
+        VALID_CARD.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+        "card",
+    ),
 ]
 
 ORDINARY = [
@@ -86,8 +94,11 @@ def test_old_ids_need_a_province_and_a_birth_date():
 
 def test_a_disguised_note_is_refused_through_the_sync_api(lobby1):
     from .conftest import greeted, make_event
+
     visit = greeted()
-    note = make_event("visit.complaint", visit["subject_id"], {"note": "回电一三八一二三四五六七八"})
+    note = make_event(
+        "visit.complaint", visit["subject_id"], {"note": "回电一三八一二三四五六七八"}
+    )
     results = lobby1.sync([visit, note]).get_json()["results"]
     assert [r["status"] for r in results] == ["accepted", "rejected"]
     assert results[1]["error"]["code"] == "invalid_payload"

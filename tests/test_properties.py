@@ -9,37 +9,49 @@ stored events must equal those of sending every event once, in order.
 Each example uses fresh ids, so one app and database serve them all; the
 reference run uses a second copy of the events under other ids.
 """
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Event, Subject, Visit
 
-BASE = datetime(2026, 11, 29, 1, 0, tzinfo=timezone.utc)
-OFFSETS = [timezone.utc, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))]
+BASE = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
+OFFSETS = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))]
 
-close_spec = st.fixed_dictionaries({
-    "minute": st.integers(min_value=-5, max_value=60),  # a tablet's clock may run behind
-    "device": st.sampled_from(["device-a", "device-b", "device-c"]),
-    "payload": st.fixed_dictionaries(
-        {"outcome": st.sampled_from(["served", "walked_away", "referred"])},
-        optional={"satisfaction": st.integers(min_value=1, max_value=5),
-                  "note": st.sampled_from(["存50000元", "A031号", ""])}),
-})
-visit_spec = st.fixed_dictionaries({
-    "minute": st.integers(min_value=0, max_value=30),
-    "device": st.sampled_from(["device-a", "device-b"]),
-    "payload": st.fixed_dictionaries(
-        {"purpose": st.sampled_from(["cash", "wealth", "loan"])},
-        optional={"ticket": st.sampled_from(["A031", "B7"]),
-                  "segment": st.sampled_from(["new", "regular", "high_value"])}),
-    "closes": st.lists(close_spec, max_size=3),
-})
+close_spec = st.fixed_dictionaries(
+    {
+        "minute": st.integers(min_value=-5, max_value=60),  # a tablet's clock may run behind
+        "device": st.sampled_from(["device-a", "device-b", "device-c"]),
+        "payload": st.fixed_dictionaries(
+            {"outcome": st.sampled_from(["served", "walked_away", "referred"])},
+            optional={
+                "satisfaction": st.integers(min_value=1, max_value=5),
+                "note": st.sampled_from(["存50000元", "A031号", ""]),
+            },
+        ),
+    }
+)
+visit_spec = st.fixed_dictionaries(
+    {
+        "minute": st.integers(min_value=0, max_value=30),
+        "device": st.sampled_from(["device-a", "device-b"]),
+        "payload": st.fixed_dictionaries(
+            {"purpose": st.sampled_from(["cash", "wealth", "loan"])},
+            optional={
+                "ticket": st.sampled_from(["A031", "B7"]),
+                "segment": st.sampled_from(["new", "regular", "high_value"]),
+            },
+        ),
+        "closes": st.lists(close_spec, max_size=3),
+    }
+)
 
 
 def _time(minute: int, offset_index: int) -> str:
@@ -53,16 +65,32 @@ def build_events(visits: list[dict]) -> list[dict]:
     for v in visits:
         subject = str(uuid.uuid4())
         seq += 1
-        events.append({"id": str(uuid.uuid4()), "type": "visit.greeted",
-                       "occurred_at": _time(v["minute"], seq), "subject_id": subject,
-                       "branch": "demo", "device_id": v["device"], "seq": seq,
-                       "payload": v["payload"]})
+        events.append(
+            {
+                "id": str(uuid.uuid4()),
+                "type": "visit.greeted",
+                "occurred_at": _time(v["minute"], seq),
+                "subject_id": subject,
+                "branch": "demo",
+                "device_id": v["device"],
+                "seq": seq,
+                "payload": v["payload"],
+            }
+        )
         for c in v["closes"]:
             seq += 1  # unique per event: no two events of a visit tie on their order key
-            events.append({"id": str(uuid.uuid4()), "type": "visit.closed",
-                           "occurred_at": _time(v["minute"] + c["minute"], seq),
-                           "subject_id": subject, "branch": "demo", "device_id": c["device"],
-                           "seq": seq, "payload": c["payload"]})
+            events.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "type": "visit.closed",
+                    "occurred_at": _time(v["minute"] + c["minute"], seq),
+                    "subject_id": subject,
+                    "branch": "demo",
+                    "device_id": c["device"],
+                    "seq": seq,
+                    "payload": c["payload"],
+                }
+            )
     return events
 
 
@@ -92,16 +120,32 @@ def state(app, subject_ids) -> tuple[list[tuple], int]:
         for sid in subject_ids:
             visit = db.session.get(Visit, sid)
             subject = db.session.get(Subject, sid)
-            rows.append((visit.status, visit.purpose, visit.ticket, visit.segment, visit.flags,
-                         visit.greeted_at, visit.closed_at, visit.outcome, visit.satisfaction,
-                         visit.close_note, subject.last_key))
-        count = db.session.scalar(select(func.count()).select_from(Event)
-                                  .where(Event.subject_id.in_(list(subject_ids))))
+            rows.append(
+                (
+                    visit.status,
+                    visit.purpose,
+                    visit.ticket,
+                    visit.segment,
+                    visit.flags,
+                    visit.greeted_at,
+                    visit.closed_at,
+                    visit.outcome,
+                    visit.satisfaction,
+                    visit.close_note,
+                    subject.last_key,
+                )
+            )
+        count = db.session.scalar(
+            select(func.count()).select_from(Event).where(Event.subject_id.in_(list(subject_ids)))
+        )
         return rows, count
 
 
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(visits=st.lists(visit_spec, min_size=1, max_size=3), data=st.data())
 def test_arrival_order_repeats_and_batches_do_not_change_the_result(app, lobby1, visits, data):
     events = build_events(visits)
@@ -113,19 +157,23 @@ def test_arrival_order_repeats_and_batches_do_not_change_the_result(app, lobby1,
 
     # The same events, shuffled (greetings first), with repeats, in batches.
     arrivals = greetings_first(data.draw(st.permutations(events), label="order"))
-    repeats = data.draw(st.lists(st.tuples(st.integers(0, len(arrivals) - 1),
-                                           st.integers(0, 10**6)), max_size=4), label="repeats")
+    repeats = data.draw(
+        st.lists(st.tuples(st.integers(0, len(arrivals) - 1), st.integers(0, 10**6)), max_size=4),
+        label="repeats",
+    )
     for index, where in repeats:
         event = arrivals[index]
         first_place = arrivals.index(event)
         position = first_place + 1 + where % (len(arrivals) - first_place)
         arrivals.insert(position, event)
-    sizes = data.draw(st.lists(st.integers(1, 4), min_size=len(arrivals),
-                               max_size=len(arrivals)), label="batch sizes")
+    sizes = data.draw(
+        st.lists(st.integers(1, 4), min_size=len(arrivals), max_size=len(arrivals)),
+        label="batch sizes",
+    )
     seen: set[str] = set()
     start = 0
     for size in sizes:
-        batch = arrivals[start:start + size]
+        batch = arrivals[start : start + size]
         if not batch:
             break
         start += size

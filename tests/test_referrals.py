@@ -1,4 +1,5 @@
 """The referral desk: who sees which referrals, recording outcomes, the teller's hand-off."""
+
 from __future__ import annotations
 
 import re
@@ -26,14 +27,33 @@ def count(app, model=Event) -> int:
 def referral(lobby1):
     """A referral made on the lobby tablet for a waiting visit, with a hand-off note."""
     visit_id, referral_id = str(uuid.uuid4()), str(uuid.uuid4())
-    results = lobby1.sync([
-        greeted(visit_id, payload={"purpose": "wealth", "ticket": "V007", "segment": "high_value"}),
-        make_event("visit.referred", visit_id, {"referral_id": referral_id, "to": "wealth",
-                                                "note": "moving 500000 from another bank"}),
-        make_event("referral.created", referral_id, {"visit_id": visit_id, "to": "wealth",
-                                                     "note": "moving 500000 from another bank",
-                                                     "purpose": "wealth", "segment": "high_value"}),
-    ]).get_json()["results"]
+    results = lobby1.sync(
+        [
+            greeted(
+                visit_id, payload={"purpose": "wealth", "ticket": "V007", "segment": "high_value"}
+            ),
+            make_event(
+                "visit.referred",
+                visit_id,
+                {
+                    "referral_id": referral_id,
+                    "to": "wealth",
+                    "note": "moving 500000 from another bank",
+                },
+            ),
+            make_event(
+                "referral.created",
+                referral_id,
+                {
+                    "visit_id": visit_id,
+                    "to": "wealth",
+                    "note": "moving 500000 from another bank",
+                    "purpose": "wealth",
+                    "segment": "high_value",
+                },
+            ),
+        ]
+    ).get_json()["results"]
     assert [r["status"] for r in results] == ["accepted"] * 3, results
     return referral_id
 
@@ -42,8 +62,12 @@ def referral(lobby1):
 def wealth_north(app, sign_in):
     with app.app_context():
         north = db.session.scalar(select(Branch).where(Branch.code == "north"))
-        user = User(username="wealth-north", display_name="城北理财经理", role=Role.WEALTH_MANAGER,
-                    branches=[north])
+        user = User(
+            username="wealth-north",
+            display_name="城北理财经理",
+            role=Role.WEALTH_MANAGER,
+            branches=[north],
+        )
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
         db.session.commit()
@@ -79,8 +103,11 @@ def test_list_and_referral_fragments(sign_in, referral):
 
 def test_outcome_closes_the_referral_and_shows_on_the_visit(app, sign_in, lobby1, referral):
     wealth = sign_in("wealth1")
-    response = wealth.post(f"/referrals/{referral}/outcome",
-                           data={"result": "sold", "amount_band": "200k_1m", "note": ""}, htmx=True)
+    response = wealth.post(
+        f"/referrals/{referral}/outcome",
+        data={"result": "sold", "amount_band": "200k_1m", "note": ""},
+        htmx=True,
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and 'data-state="done"' in html and "<html" not in html
     with app.app_context():
@@ -88,18 +115,24 @@ def test_outcome_closes_the_referral_and_shows_on_the_visit(app, sign_in, lobby1
         assert (r.status, r.result, r.amount_band) == ("done", "sold", "200k_1m")
         assert r.outcome_by.username == "wealth1"
     board = lobby1.get("/lobby/board?lang=en", headers=HX).get_data(as_text=True)
-    assert re.search(r'data-testid="referral-status">Referred to Wealth manager:\s*'
-                     r'<span data-testid="referral-state" data-state="done">Sold', board)
+    assert re.search(
+        r'data-testid="referral-status">Referred to Wealth manager:\s*'
+        r'<span data-testid="referral-state" data-state="done">Sold',
+        board,
+    )
     # A browser (no htmx) is sent back to the inbox.
     again = wealth.post(f"/referrals/{referral}/outcome", data={"result": "met"})
     assert again.status_code == 302
 
 
-@pytest.mark.parametrize("form, fragment", [
-    ({"result": "sold"}, "amount band"),
-    ({"result": "won"}, "result"),
-    ({"result": "no_sale", "note": "call 13812345678"}, "mobile"),
-])
+@pytest.mark.parametrize(
+    "form, fragment",
+    [
+        ({"result": "sold"}, "amount band"),
+        ({"result": "won"}, "result"),
+        ({"result": "no_sale", "note": "call 13812345678"}, "mobile"),
+    ],
+)
 def test_bad_outcomes_are_refused(app, sign_in, referral, form, fragment):
     wealth = sign_in("wealth1")
     before = count(app)
@@ -114,10 +147,15 @@ def test_another_branch_cannot_see_or_close_a_referral(app, wealth_north, referr
     assert referral not in wealth_north.get("/referrals/list", headers=HX).get_data(as_text=True)
     assert wealth_north.get(f"/referrals/{referral}", headers=HX).status_code == 403
     before = count(app)
-    assert wealth_north.post(f"/referrals/{referral}/outcome", data={"result": "met"},
-                             htmx=True).status_code == 403
-    result = wealth_north.sync([make_event("referral.outcome", referral, {"result": "met"},
-                                           branch="north")]).get_json()["results"][0]
+    assert (
+        wealth_north.post(
+            f"/referrals/{referral}/outcome", data={"result": "met"}, htmx=True
+        ).status_code
+        == 403
+    )
+    result = wealth_north.sync(
+        [make_event("referral.outcome", referral, {"result": "met"}, branch="north")]
+    ).get_json()["results"][0]
     assert result["error"]["code"] == "subject_mismatch"
     assert count(app) == before
 
@@ -138,22 +176,40 @@ def test_only_a_wealth_manager_records_outcomes(app, sign_in, lobby1, referral):
 
 def test_teller_refers_a_counter_customer(app, sign_in):
     teller = sign_in("teller1")
-    response = teller.post("/referrals", data={"to": "wealth", "purpose": "transfer",
-                                               "segment": "regular", "consent": "yes",
-                                               "note": "asks about 3-year deposits"}, htmx=True)
+    response = teller.post(
+        "/referrals",
+        data={
+            "to": "wealth",
+            "purpose": "transfer",
+            "segment": "regular",
+            "consent": "yes",
+            "note": "asks about 3-year deposits",
+        },
+        htmx=True,
+    )
     assert response.status_code == 200 and "<html" not in response.get_data(as_text=True)
     with app.app_context():
         r = db.session.scalar(select(Referral))
         assert (r.visit_id, r.to, r.purpose, r.created_by.username) == (
-            None, "wealth", "transfer", "teller1")
+            None,
+            "wealth",
+            "transfer",
+            "teller1",
+        )
         db.session.remove()
     html = sign_in("wealth1").get("/referrals").get_data(as_text=True)
     assert "asks about 3-year deposits" in html
     assert teller.post("/referrals", data={"to": "corporate"}).status_code == 302
 
 
-@pytest.mark.parametrize("form", [{"to": "cashier"}, {"to": "wealth", "note": "ID 11010519491231002X"},
-                                  {"to": "wealth", "segment": "gold"}])
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"to": "cashier"},
+        {"to": "wealth", "note": "ID 11010519491231002X"},
+        {"to": "wealth", "segment": "gold"},
+    ],
+)
 def test_teller_bad_referrals(app, sign_in, form):
     teller = sign_in("teller1")
     before = count(app, Referral)
@@ -168,10 +224,15 @@ def test_undoing_a_referral_cancels_it(app, lobby1, referral):
         visit_id = db.session.get(Referral, referral).visit_id
         step = db.session.scalar(select(Event).where(Event.type == "visit.referred")).id
         db.session.remove()
-    results = lobby1.sync([make_event("visit.undone", visit_id, {"event_id": step}),
-                           make_event("referral.cancelled", referral, {})]).get_json()["results"]
+    results = lobby1.sync(
+        [
+            make_event("visit.undone", visit_id, {"event_id": step}),
+            make_event("referral.cancelled", referral, {}),
+        ]
+    ).get_json()["results"]
     assert [r["status"] for r in results] == ["accepted", "accepted"]
     with app.app_context():
         assert db.session.get(Referral, referral).status == "cancelled"
         from app.models import Visit
+
         assert db.session.get(Visit, visit_id).referral_id is None

@@ -1,4 +1,5 @@
 """Sessions that really end, and the headers every answer carries."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,12 @@ from .conftest import CSRF_META, DEMO_PASSWORD, greeted
 
 def sign_in_of(app, username: str) -> SignIn:
     with app.app_context():
-        return db.session.scalars(select(SignIn).join(User).where(User.username == username)
-                                  .order_by(SignIn.started_at.desc())).first()
+        return db.session.scalars(
+            select(SignIn)
+            .join(User)
+            .where(User.username == username)
+            .order_by(SignIn.started_at.desc())
+        ).first()
 
 
 def age_sign_in(app, sign_in_id: str, **delta) -> None:
@@ -39,6 +44,7 @@ def copy_of_cookie(app, client):
 
 
 # --- sign-ins ----------------------------------------------------------------
+
 
 def test_sign_in_is_recorded_with_its_device(app, lobby1):
     row = sign_in_of(app, "lobby1")
@@ -102,6 +108,7 @@ def test_idle_timeout_and_lifetime_are_configurable(database_url, monkeypatch):
     import importlib
 
     import config
+
     importlib.reload(config)
     try:
         app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url)
@@ -178,8 +185,12 @@ def test_development_cookies_are_httponly_and_samesite(client):
 
 def test_production_cookies_are_secure(database_url, monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "a-production-secret-for-this-test")
-    app = create_app("production", SQLALCHEMY_DATABASE_URI=database_url,
-                     DEMO_PASSWORD=DEMO_PASSWORD, RATELIMIT_ENABLED=False)
+    app = create_app(
+        "production",
+        SQLALCHEMY_DATABASE_URI=database_url,
+        DEMO_PASSWORD=DEMO_PASSWORD,
+        RATELIMIT_ENABLED=False,
+    )
     with app.app_context():
         db.create_all()
         seed_demo(DEMO_PASSWORD)
@@ -190,8 +201,12 @@ def test_production_cookies_are_secure(database_url, monkeypatch):
     form = {"username": "lobby1", "password": DEMO_PASSWORD, "csrf_token": token}
     # Over HTTPS the CSRF check also wants the post to come from this site.
     assert client.post("/login", base_url="https://localhost", data=form).status_code == 400
-    response = client.post("/login", base_url="https://localhost", data=form,
-                           headers={"Referer": "https://localhost/login"})
+    response = client.post(
+        "/login",
+        base_url="https://localhost",
+        data=form,
+        headers={"Referer": "https://localhost/login"},
+    )
     assert response.status_code == 302
     cookie = response.headers["Set-Cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -233,6 +248,7 @@ def test_forwarded_headers_are_believed_only_behind_a_configured_proxy(database_
 def test_sign_in_throttling_is_shared_by_workers_through_redis(database_url):
     """With memory:// each gunicorn worker counts alone; in Redis every worker sees one count."""
     import redis
+
     storage = "redis://127.0.0.1:6379/15"
     try:
         store = redis.Redis.from_url(storage)
@@ -242,8 +258,12 @@ def test_sign_in_throttling_is_shared_by_workers_through_redis(database_url):
         if os.environ.get("CI") == "true":
             pytest.fail("no Redis on 127.0.0.1:6379, and CI=true: .ci/run should start it")
         pytest.skip("no Redis on 127.0.0.1:6379 (a developer's machine; CI runs this test)")
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url,
-                     RATELIMIT_STORAGE_URI=storage, LOGIN_RATE_LIMIT="4 per minute")
+    app = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=database_url,
+        RATELIMIT_STORAGE_URI=storage,
+        LOGIN_RATE_LIMIT="4 per minute",
+    )
     with app.app_context():
         db.create_all()
         seed_demo(DEMO_PASSWORD)
@@ -251,8 +271,11 @@ def test_sign_in_throttling_is_shared_by_workers_through_redis(database_url):
     statuses = []
     for _ in range(6):
         token = CSRF_META.search(client.get("/login").get_data(as_text=True)).group(1)
-        statuses.append(client.post("/login", data={"username": "lobby1", "password": "wrong",
-                                                    "csrf_token": token}).status_code)
+        statuses.append(
+            client.post(
+                "/login", data={"username": "lobby1", "password": "wrong", "csrf_token": token}
+            ).status_code
+        )
         assert store.keys("*"), "the count lives in Redis, outside the worker"
     assert statuses == [401] * 4 + [429] * 2
     store.flushdb()
@@ -262,6 +285,7 @@ def test_sign_in_throttling_is_shared_by_workers_through_redis(database_url):
 
 def test_scripts_are_minified_on_the_way_out(client):
     import brotli
+
     with open("app/static/js/outbox.js", "rb") as f:
         source = f.read()
     response = client.get("/static/js/outbox.js", headers={"Accept-Encoding": "br"})

@@ -1,6 +1,7 @@
 """A session's pages do not outlive it: no HTTP cache keeps a signed-in page, and the
 service worker learns where the sign-in page is (the browser half is in
 tests/e2e/test_session_end.py)."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,17 @@ import re
 import pytest
 
 
-@pytest.mark.parametrize("path, htmx", [
-    ("/lobby", False), ("/lobby", True), ("/lobby/board", True),
-    ("/checklist", False), ("/checklist", True), ("/checklist/history", False),
-])
+@pytest.mark.parametrize(
+    "path, htmx",
+    [
+        ("/lobby", False),
+        ("/lobby", True),
+        ("/lobby/board", True),
+        ("/checklist", False),
+        ("/checklist", True),
+        ("/checklist/history", False),
+    ],
+)
 def test_signed_in_pages_and_fragments_are_not_stored(lobby1, path, htmx):
     response = lobby1.get(path, headers={"HX-Request": "true"} if htmx else {})
     assert response.status_code == 200 and response.mimetype == "text/html"
@@ -36,7 +44,9 @@ def test_the_sign_in_page_tells_the_tablet_to_forget_the_screens(client):
 
 
 def test_htmx_is_sent_to_sign_in_and_back_to_its_page_not_to_the_fragment(client):
-    response = client.get("/lobby/board?since=0", headers={
-        "HX-Request": "true", "HX-Current-URL": "http://localhost/lobby?lang=en"})
+    response = client.get(
+        "/lobby/board?since=0",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/lobby?lang=en"},
+    )
     assert response.status_code == 401
     assert response.headers["HX-Redirect"] == "/login?next=/lobby?lang%3Den"

@@ -1,5 +1,6 @@
 """The source document's rules: small cash to the machines, large cash to the counter with
 a wealth-manager alert, large transfers to another bank and the funds kept."""
+
 from __future__ import annotations
 
 import csv
@@ -32,19 +33,31 @@ def test_only_small_cash_goes_to_the_machines(app):
         assert suggest_route(rules, "cash", "gt_1m") == "counter"
         assert large_cash_band(rules) == "50k_200k"
         # The admin moves the threshold: the cash rule's large amount (/lobby/settings).
-        assert large_cash_band([Rule("cash", "self_service"),
-                                Rule("cash", "counter", "200k_1m")]) == "200k_1m"
+        assert (
+            large_cash_band([Rule("cash", "self_service"), Rule("cash", "counter", "200k_1m")])
+            == "200k_1m"
+        )
         assert large_cash_band([Rule("cash", "self_service")]) is None
 
 
 def cash_visit(lobby, band: str) -> str:
     visit = str(uuid.uuid4())
-    results = lobby.sync([
-        make_event("visit.greeted", visit, {"purpose": "cash", "ticket": f"C{band[:3]}"},
-                   occurred_at=stamp(3)),
-        make_event("visit.triaged", visit, {"route": "counter", "amount_band": band},
-                   occurred_at=stamp(2)),
-    ]).get_json()["results"]
+    results = lobby.sync(
+        [
+            make_event(
+                "visit.greeted",
+                visit,
+                {"purpose": "cash", "ticket": f"C{band[:3]}"},
+                occurred_at=stamp(3),
+            ),
+            make_event(
+                "visit.triaged",
+                visit,
+                {"route": "counter", "amount_band": band},
+                occurred_at=stamp(2),
+            ),
+        ]
+    ).get_json()["results"]
     assert [r["status"] for r in results] == ["accepted", "accepted"], results
     return visit
 
@@ -66,8 +79,9 @@ def test_large_cash_alerts_the_wealth_managers_until_the_visit_ends(app, lobby1,
 def test_a_higher_threshold_set_by_the_admin_stops_the_alert(app, lobby1, sign_in):
     with app.app_context():
         rules = [r for r in branch_rules(demo_id(app)) if r.purpose != "cash"]
-        save_rules(demo_id(app), rules + [Rule("cash", "self_service"),
-                                          Rule("cash", "counter", "200k_1m")])
+        save_rules(
+            demo_id(app), rules + [Rule("cash", "self_service"), Rule("cash", "counter", "200k_1m")]
+        )
         db.session.commit()
     cash_visit(lobby1, "50k_200k")
     teller = sign_in("teller1")
@@ -77,14 +91,21 @@ def test_a_higher_threshold_set_by_the_admin_stops_the_alert(app, lobby1, sign_i
 def test_a_large_transfer_to_another_bank_and_the_funds_kept_are_counted(app, lobby1, sign_in):
     visit = str(uuid.uuid4())
     at = "2026-11-10T10:0{}:00+08:00"
-    results = lobby1.sync([
-        make_event("visit.greeted", visit, {"purpose": "transfer"}, occurred_at=at.format(1)),
-        make_event("visit.triaged", visit, {"route": "wealth", "amount_band": "200k_1m",
-                                            "to_other_bank": True}, occurred_at=at.format(2)),
-        make_event("visit.funds_kept", visit, {"amount_band": "200k_1m"},
-                   occurred_at=at.format(5)),
-        make_event("visit.closed", visit, {"outcome": "served"}, occurred_at=at.format(6)),
-    ]).get_json()["results"]
+    results = lobby1.sync(
+        [
+            make_event("visit.greeted", visit, {"purpose": "transfer"}, occurred_at=at.format(1)),
+            make_event(
+                "visit.triaged",
+                visit,
+                {"route": "wealth", "amount_band": "200k_1m", "to_other_bank": True},
+                occurred_at=at.format(2),
+            ),
+            make_event(
+                "visit.funds_kept", visit, {"amount_band": "200k_1m"}, occurred_at=at.format(5)
+            ),
+            make_event("visit.closed", visit, {"outcome": "served"}, occurred_at=at.format(6)),
+        ]
+    ).get_json()["results"]
     assert [r["status"] for r in results] == ["accepted"] * 4, results
     with app.app_context():
         row = db.session.get(Visit, visit)
@@ -98,7 +119,7 @@ def test_a_large_transfer_to_another_bank_and_the_funds_kept_are_counted(app, lo
     raw = super1.get("/supervisor/export/visits.csv?period=day&date=2026-11-10&lang=en").get_data()
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     header, [row] = rows[0], rows[1:]
-    facts = dict(zip(header, row))
+    facts = dict(zip(header, row, strict=True))
     assert (facts["To another bank"], facts["Funds kept"]) == ("1", "200k_1m")
     assert facts["Recommended before a need was known"] == "0"
     assert export.get("/supervisor/export/visits.csv").status_code == 403
@@ -110,8 +131,9 @@ def test_funds_kept_needs_a_known_band_and_nothing_else(app, lobby1):
     for payload in ({}, {"amount_band": "lots"}, {"amount_band": "lt_50k", "bank": "ICBC"}):
         result = lobby1.sync([make_event("visit.funds_kept", visit, payload)]).get_json()
         assert result["results"][0]["error"]["code"] == "invalid_payload", payload
-    result = lobby1.sync([make_event("visit.triaged", visit, {"route": "counter",
-                                                              "to_other_bank": "yes"})])
+    result = lobby1.sync(
+        [make_event("visit.triaged", visit, {"route": "counter", "to_other_bank": "yes"})]
+    )
     assert result.get_json()["results"][0]["error"]["code"] == "invalid_payload"
 
 

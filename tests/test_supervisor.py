@@ -1,10 +1,12 @@
 """The supervisor's pages: who may see what, every fragment, exports and blind spot-checks."""
+
 from __future__ import annotations
 
 import csv
 import io
 import re
 import uuid
+from datetime import UTC
 
 import pytest
 from sqlalchemy import select
@@ -67,20 +69,28 @@ def test_area_supervisor_sees_one_or_all(sign_in, lobby_data):
     base = "/supervisor/figures?period=day&date=2026-11-10"
     assert 'data-value="6"' in area1.get(base).get_data(as_text=True)
     assert 'data-value="6"' in area1.get(base + "&branch=all").get_data(as_text=True)
-    assert 'data-testid="fig-visits" data-value="1"' in area1.get(
-        base + "&branch=north").get_data(as_text=True)
-    assert 'data-testid="fig-visits" data-value="5"' in area1.get(
-        base + "&branch=demo").get_data(as_text=True)
+    assert 'data-testid="fig-visits" data-value="1"' in area1.get(base + "&branch=north").get_data(
+        as_text=True
+    )
+    assert 'data-testid="fig-visits" data-value="5"' in area1.get(base + "&branch=demo").get_data(
+        as_text=True
+    )
     today = area1.get("/supervisor").get_data(as_text=True)
     assert 'data-branch="demo"' in today and 'data-branch="north"' in today
 
 
-@pytest.mark.parametrize("url", [
-    "/supervisor", "/supervisor/today", "/supervisor/figures?period=week&date=2026-11-10",
-    "/supervisor/figures?period=month&date=2026-11-10",
-    "/supervisor/figures?period=range&start=2026-11-01&end=2026-11-30",
-    "/supervisor/spotchecks", "/supervisor/exports?period=month&date=2026-11-10",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/supervisor",
+        "/supervisor/today",
+        "/supervisor/figures?period=week&date=2026-11-10",
+        "/supervisor/figures?period=month&date=2026-11-10",
+        "/supervisor/figures?period=range&start=2026-11-01&end=2026-11-30",
+        "/supervisor/spotchecks",
+        "/supervisor/exports?period=month&date=2026-11-10",
+    ],
+)
 def test_pages_and_fragments(sign_in, lobby_data, url):
     area1 = sign_in("area1")
     page = area1.get(url)
@@ -95,8 +105,11 @@ def test_pages_and_fragments(sign_in, lobby_data, url):
 
 
 def test_figures_page_has_charts_with_numbers(sign_in, lobby_data):
-    text = sign_in("super1").get("/supervisor/figures?period=day&date=2026-11-10",
-                                 headers={"HX-Request": "true"}).get_data(as_text=True)
+    text = (
+        sign_in("super1")
+        .get("/supervisor/figures?period=day&date=2026-11-10", headers={"HX-Request": "true"})
+        .get_data(as_text=True)
+    )
     assert text.count("<svg") >= 5
     assert text.count('<details class="sv-numbers">') >= 4
     assert 'data-testid="fig-wait-median" data-value="20"' in text
@@ -104,17 +117,28 @@ def test_figures_page_has_charts_with_numbers(sign_in, lobby_data):
 
 
 def test_today_shows_the_lobby_now(app, sign_in):
-    from datetime import datetime, timezone
+    from datetime import datetime
+
     lobby = sign_in("lobby1")
-    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 10, 2, 0, tzinfo=timezone.utc)  # 10:00 local
+    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)  # 10:00 local
     v1, v2 = str(uuid.uuid4()), str(uuid.uuid4())
-    accepted(lobby, [
-        make_event("visit.greeted", v1, {"purpose": "cash"}, occurred_at="2026-11-10T09:20:00+08:00"),
-        make_event("visit.greeted", v2, {"purpose": "loan"}, occurred_at="2026-11-10T09:50:00+08:00"),
-        make_event("visit.engaged", v2, {}, occurred_at="2026-11-10T09:55:00+08:00"),
-    ])
-    text = sign_in("super1").get("/supervisor/today", headers={"HX-Request": "true"}).get_data(
-        as_text=True)
+    accepted(
+        lobby,
+        [
+            make_event(
+                "visit.greeted", v1, {"purpose": "cash"}, occurred_at="2026-11-10T09:20:00+08:00"
+            ),
+            make_event(
+                "visit.greeted", v2, {"purpose": "loan"}, occurred_at="2026-11-10T09:50:00+08:00"
+            ),
+            make_event("visit.engaged", v2, {}, occurred_at="2026-11-10T09:55:00+08:00"),
+        ],
+    )
+    text = (
+        sign_in("super1")
+        .get("/supervisor/today", headers={"HX-Request": "true"})
+        .get_data(as_text=True)
+    )
     assert 'data-waiting="2"' in text
     assert 'data-testid="lobby-not-spoken" data-count="1"' in text
     assert "40" in text  # the longest wait, in minutes
@@ -151,32 +175,42 @@ def test_csv_exports(sign_in, lobby_data):
 
 def test_csv_cells_never_run_as_formulas():
     from app.supervisor.exports import _safe
+
     assert _safe("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert _safe("-3") == "-3" and _safe("备注") == "备注"
 
 
 def test_blind_spot_check_of_a_visit(app, sign_in, lobby_data):
+    from datetime import datetime
+
     from app.checklist import clock  # noqa: F401
-    from datetime import datetime, timezone
-    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 10, 8, 0, tzinfo=timezone.utc)  # 16:00 local
+
+    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 10, 8, 0, tzinfo=UTC)  # 16:00 local
     super1 = sign_in("super1")
     v3 = lobby_data["visits"][2]  # the lobby manager recorded a walk-away
     listing = super1.get("/supervisor/spotchecks").get_data(as_text=True)
     assert f'data-target-id="{v3}"' in listing
-    form = super1.get(f"/supervisor/spotchecks/check?kind=visit&id={v3}",
-                      headers={"HX-Request": "true"}).get_data(as_text=True)
+    form = super1.get(
+        f"/supervisor/spotchecks/check?kind=visit&id={v3}", headers={"HX-Request": "true"}
+    ).get_data(as_text=True)
     assert 'data-testid="spotcheck-form"' in form
     assert 'data-testid="lobby-answer"' not in form  # blind
     # No answer: refused, nothing recorded.
     refused = super1.post("/supervisor/spotchecks", data={"kind": "visit", "id": v3}, htmx=True)
     assert refused.status_code == 422
-    result = super1.post("/supervisor/spotchecks", data={
-        "kind": "visit", "id": v3, "answer": "served", "note": "客户其实办完了"}, htmx=True)
+    result = super1.post(
+        "/supervisor/spotchecks",
+        data={"kind": "visit", "id": v3, "answer": "served", "note": "客户其实办完了"},
+        htmx=True,
+    )
     assert result.status_code == 200
     text = result.get_data(as_text=True)
     assert 'data-testid="lobby-answer"' in text and 'data-verdict="disagree"' in text
-    agree = super1.post("/supervisor/spotchecks", data={
-        "kind": "visit", "id": lobby_data["visits"][0], "answer": "served"}, htmx=True)
+    agree = super1.post(
+        "/supervisor/spotchecks",
+        data={"kind": "visit", "id": lobby_data["visits"][0], "answer": "served"},
+        htmx=True,
+    )
     assert 'data-verdict="agree"' in agree.get_data(as_text=True)
     with app.app_context():
         checks = db.session.scalars(select(SpotCheck)).all()
@@ -192,33 +226,50 @@ def test_blind_spot_check_of_a_visit(app, sign_in, lobby_data):
 
 
 def test_spot_check_refusals(app, sign_in, lobby_data):
-    from datetime import datetime, timezone
-    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 10, 8, 0, tzinfo=timezone.utc)
+    from datetime import datetime
+
+    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 10, 8, 0, tzinfo=UTC)
     super1 = sign_in("super1")
     v1 = lobby_data["visits"][0]
     # Personal data in the note is refused with the privacy message.
-    response = super1.post("/supervisor/spotchecks", data={
-        "kind": "visit", "id": v1, "answer": "served", "note": "客户电话13812345678"}, htmx=True)
+    response = super1.post(
+        "/supervisor/spotchecks",
+        data={"kind": "visit", "id": v1, "answer": "served", "note": "客户电话13812345678"},
+        htmx=True,
+    )
     assert response.status_code == 422
     assert 'data-testid="spotcheck-error"' in response.get_data(as_text=True)
     # A visit of another branch, through the branch the supervisor has.
-    response = super1.post("/supervisor/spotchecks", data={
-        "kind": "visit", "id": lobby_data["north_visit"], "answer": "served"}, htmx=True)
+    response = super1.post(
+        "/supervisor/spotchecks",
+        data={"kind": "visit", "id": lobby_data["north_visit"], "answer": "served"},
+        htmx=True,
+    )
     assert response.status_code == 404
     # Through the sync API: a lobby manager may not record one; a supervisor may not for north.
-    event = make_event("spotcheck.recorded", None, {"target_kind": "visit", "target_id": v1,
-                                                    "verdict": "agree"})
+    event = make_event(
+        "spotcheck.recorded", None, {"target_kind": "visit", "target_id": v1, "verdict": "agree"}
+    )
     result = sign_in("lobby1").sync([event]).get_json()["results"][0]
     assert result["status"] == "rejected" and result["error"]["code"] == "forbidden"
-    north = make_event("spotcheck.recorded", None, {"target_kind": "visit",
-                                                    "target_id": lobby_data["north_visit"],
-                                                    "verdict": "agree"}, branch="north")
+    north = make_event(
+        "spotcheck.recorded",
+        None,
+        {"target_kind": "visit", "target_id": lobby_data["north_visit"], "verdict": "agree"},
+        branch="north",
+    )
     result = super1.sync([north]).get_json()["results"][0]
     assert result["error"]["code"] == "branch_forbidden"
-    unknown = make_event("spotcheck.recorded", None, {"target_kind": "visit",
-                                                      "target_id": lobby_data["north_visit"],
-                                                      "supervisor_answer": "served"},
-                         occurred_at="2026-11-10T15:00:00+08:00")
+    unknown = make_event(
+        "spotcheck.recorded",
+        None,
+        {
+            "target_kind": "visit",
+            "target_id": lobby_data["north_visit"],
+            "supervisor_answer": "served",
+        },
+        occurred_at="2026-11-10T15:00:00+08:00",
+    )
     result = super1.sync([unknown]).get_json()["results"][0]
     assert result["error"]["code"] == "unknown_target"
     with app.app_context():
@@ -226,8 +277,9 @@ def test_spot_check_refusals(app, sign_in, lobby_data):
 
 
 def test_draw_at_random(app, sign_in, lobby_data):
-    from datetime import datetime, timezone
-    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 10, 8, 0, tzinfo=timezone.utc)
+    from datetime import datetime
+
+    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 10, 8, 0, tzinfo=UTC)
     super1 = sign_in("super1")
     response = super1.post("/supervisor/spotchecks/draw", data={}, htmx=True)
     assert response.status_code == 200
@@ -238,27 +290,52 @@ def test_draw_at_random(app, sign_in, lobby_data):
 
 def test_the_verdict_is_the_servers_never_the_clients(app, sign_in, lobby_data):
     """A supervisor's tablet that claims "agree" for differing answers gets "disagree"."""
-    from datetime import datetime, timezone
+    from datetime import datetime
+
     from app.models import Visit
-    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 10, 8, 0, tzinfo=timezone.utc)
+
+    app.config["CHECKLIST_NOW"] = datetime(2026, 11, 10, 8, 0, tzinfo=UTC)
     super1 = sign_in("super1")
     visit_id = lobby_data["visits"][0]
     with app.app_context():
         lobby_answer = db.session.get(Visit, visit_id).outcome or "waiting"
     other = next(a for a in ("served", "walked_away", "referred", "waiting") if a != lobby_answer)
     at = "2026-11-10T15:00:00+08:00"
-    claims = [make_event("spotcheck.recorded", None, {"target_kind": "visit", "target_id": visit_id,
-                                                      "verdict": "agree",
-                                                      "supervisor_answer": other},
-                         occurred_at=at),
-              make_event("spotcheck.recorded", None, {"target_kind": "visit", "target_id": visit_id,
-                                                      "verdict": "disagree",
-                                                      "supervisor_answer": lobby_answer},
-                         occurred_at=at),
-              make_event("spotcheck.recorded", None, {"target_kind": "visit", "target_id": visit_id,
-                                                      "verdict": "agree",
-                                                      "supervisor_answer": "looked fine"},
-                         occurred_at=at)]
+    claims = [
+        make_event(
+            "spotcheck.recorded",
+            None,
+            {
+                "target_kind": "visit",
+                "target_id": visit_id,
+                "verdict": "agree",
+                "supervisor_answer": other,
+            },
+            occurred_at=at,
+        ),
+        make_event(
+            "spotcheck.recorded",
+            None,
+            {
+                "target_kind": "visit",
+                "target_id": visit_id,
+                "verdict": "disagree",
+                "supervisor_answer": lobby_answer,
+            },
+            occurred_at=at,
+        ),
+        make_event(
+            "spotcheck.recorded",
+            None,
+            {
+                "target_kind": "visit",
+                "target_id": visit_id,
+                "verdict": "agree",
+                "supervisor_answer": "looked fine",
+            },
+            occurred_at=at,
+        ),
+    ]
     results = super1.sync(claims).get_json()["results"]
     assert [r["status"] for r in results] == ["accepted", "accepted", "rejected"]
     assert results[2]["error"]["code"] == "invalid_payload"

@@ -1,4 +1,5 @@
 """The device API of docs/sync-contract.md: POST /api/v1/sync and GET /api/v1/events."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,16 @@ def visit_state(app, visit_id: str) -> tuple | None:
         visit = db.session.get(Visit, visit_id)
         if visit is None:
             return None
-        return (visit.status, visit.purpose, visit.ticket, visit.outcome, visit.satisfaction,
-                visit.close_note, visit.closed_at, visit.greeted_at)
+        return (
+            visit.status,
+            visit.purpose,
+            visit.ticket,
+            visit.outcome,
+            visit.satisfaction,
+            visit.close_note,
+            visit.closed_at,
+            visit.greeted_at,
+        )
 
 
 def closed(visit_id: str, outcome: str = "served", **kwargs) -> dict:
@@ -44,11 +53,18 @@ def codes(response) -> list[str | None]:
 
 # --- pushing ----------------------------------------------------------------
 
+
 def test_accepted_batch_answers_each_event_in_order(app, lobby1):
-    visit = greeted(payload={"purpose": "cash", "ticket": "A031", "segment": "regular",
-                             "flags": ["elderly"]})
-    batch = [visit, closed(visit["subject_id"], payload={"outcome": "served",
-                                                         "satisfaction": 5, "note": "存50000元"})]
+    visit = greeted(
+        payload={"purpose": "cash", "ticket": "A031", "segment": "regular", "flags": ["elderly"]}
+    )
+    batch = [
+        visit,
+        closed(
+            visit["subject_id"],
+            payload={"outcome": "served", "satisfaction": 5, "note": "存50000元"},
+        ),
+    ]
     response = lobby1.sync(batch)
     body = response.get_json()
     assert [r["id"] for r in body["results"]] == [e["id"] for e in batch]
@@ -88,8 +104,11 @@ def test_same_id_different_content_is_id_conflict(app, lobby1):
     changed = dict(visit, payload={"purpose": "loan"})
     response = lobby1.sync([changed])
     assert statuses(response) == ["rejected"] and codes(response) == ["id_conflict"]
-    for field, value in (("seq", visit["seq"] + 1), ("device_id", "other"),
-                         ("occurred_at", "2026-11-29T09:03:13.481+08:00")):
+    for field, value in (
+        ("seq", visit["seq"] + 1),
+        ("device_id", "other"),
+        ("occurred_at", "2026-11-29T09:03:13.481+08:00"),
+    ):
         assert codes(lobby1.sync([dict(visit, **{field: value})])) == ["id_conflict"]
     assert event_count(app) == 1
     assert visit_state(app, visit["subject_id"])[1] == "cash"
@@ -113,24 +132,27 @@ def test_one_bad_event_does_not_block_the_others(app, lobby1):
     assert visit_state(app, bad["subject_id"]) is None
 
 
-@pytest.mark.parametrize("event, code", [
-    (dict(greeted(), colour="red"), "invalid_envelope"),
-    (greeted(payload={"purpose": "cash", "colour": "red"}), "invalid_payload"),
-    (greeted(payload={"purpose": "cash", "ticket": "A" * 11}), "invalid_payload"),
-    (greeted(payload={"purpose": "cash", "flags": ["tall"]}), "invalid_payload"),
-    (greeted(payload={}), "invalid_payload"),
-    (greeted(payload=[]), "invalid_envelope"),
-    (greeted(occurred_at="2026-11-29T09:03:12"), "invalid_envelope"),
-    (greeted(seq=-1), "invalid_envelope"),
-    (dict(greeted(), id="not-a-uuid"), "invalid_envelope"),
-    (dict(greeted(), subject_id="not-a-uuid"), "invalid_envelope"),
-    ({k: v for k, v in greeted().items() if k != "device_id"}, "invalid_envelope"),
-    (make_event("visit.teleported", payload={}), "unknown_type"),
-    (greeted(branch="nowhere"), "branch_forbidden"),
-    ("not an object", "invalid_envelope"),
-    (None, "invalid_envelope"),
-    ([1, 2], "invalid_envelope"),
-])
+@pytest.mark.parametrize(
+    "event, code",
+    [
+        (dict(greeted(), colour="red"), "invalid_envelope"),
+        (greeted(payload={"purpose": "cash", "colour": "red"}), "invalid_payload"),
+        (greeted(payload={"purpose": "cash", "ticket": "A" * 11}), "invalid_payload"),
+        (greeted(payload={"purpose": "cash", "flags": ["tall"]}), "invalid_payload"),
+        (greeted(payload={}), "invalid_payload"),
+        (greeted(payload=[]), "invalid_envelope"),
+        (greeted(occurred_at="2026-11-29T09:03:12"), "invalid_envelope"),
+        (greeted(seq=-1), "invalid_envelope"),
+        (dict(greeted(), id="not-a-uuid"), "invalid_envelope"),
+        (dict(greeted(), subject_id="not-a-uuid"), "invalid_envelope"),
+        ({k: v for k, v in greeted().items() if k != "device_id"}, "invalid_envelope"),
+        (make_event("visit.teleported", payload={}), "unknown_type"),
+        (greeted(branch="nowhere"), "branch_forbidden"),
+        ("not an object", "invalid_envelope"),
+        (None, "invalid_envelope"),
+        ([1, 2], "invalid_envelope"),
+    ],
+)
 def test_refused_events(app, lobby1, event, code):
     good = greeted()
     response = lobby1.sync([event, good])
@@ -152,8 +174,13 @@ def test_rejection_messages_follow_the_language(lobby1):
 def test_personal_data_in_a_note_is_refused(app, lobby1):
     visit = greeted()
     lobby1.sync([visit])
-    response = lobby1.sync([closed(visit["subject_id"], payload={
-        "outcome": "served", "note": "客户手机 138-1234-5678"})])
+    response = lobby1.sync(
+        [
+            closed(
+                visit["subject_id"], payload={"outcome": "served", "note": "客户手机 138-1234-5678"}
+            )
+        ]
+    )
     assert codes(response) == ["invalid_payload"]
     assert visit_state(app, visit["subject_id"])[0] == "waiting"
 
@@ -194,19 +221,23 @@ def test_subject_of_another_branch(app, sign_in):
 
 # --- malformed batches ------------------------------------------------------
 
-@pytest.mark.parametrize("body", [
-    "not json",
-    "{",
-    "[]",
-    "42",
-    "null",
-    json.dumps({"device_id": "d"}),
-    json.dumps({"events": "x"}),
-    json.dumps({"events": {"0": {}}}),
-    json.dumps({"events": None}),
-    "[" * 100_000 + "]" * 100_000,  # nested too deep for the parser
-    b"\xff\xfe not utf-8",
-])
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "{",
+        "[]",
+        "42",
+        "null",
+        json.dumps({"device_id": "d"}),
+        json.dumps({"events": "x"}),
+        json.dumps({"events": {"0": {}}}),
+        json.dumps({"events": None}),
+        "[" * 100_000 + "]" * 100_000,  # nested too deep for the parser
+        b"\xff\xfe not utf-8",
+    ],
+)
 def test_not_a_batch_is_400_and_writes_nothing(app, lobby1, body):
     response = lobby1.post("/api/v1/sync", data=body, content_type="application/json")
     assert response.status_code == 400
@@ -229,8 +260,9 @@ def test_500_events_is_fine(app, lobby1):
 
 def test_body_over_1_mib_is_413_and_writes_nothing(app, lobby1):
     padding = "x" * 400
-    events = [greeted(payload={"purpose": "cash", "ticket": "A1", "pad": padding})
-              for _ in range(2700)]
+    events = [
+        greeted(payload={"purpose": "cash", "ticket": "A1", "pad": padding}) for _ in range(2700)
+    ]
     body = json.dumps({"device_id": "d", "events": events[:2700]})
     assert 1024 * 1024 < len(body) < app.config["MAX_CONTENT_LENGTH"]
     response = lobby1.post("/api/v1/sync", data=body, content_type="application/json")
@@ -260,6 +292,7 @@ def test_get_on_sync_is_405_json(lobby1):
 
 
 # --- pulling ----------------------------------------------------------------
+
 
 def test_pull_pages_with_a_cursor(lobby1):
     sent = [greeted() for _ in range(5)]
@@ -325,12 +358,19 @@ def test_bad_limit_is_400(lobby1):
 
 # --- order of arrival does not matter ---------------------------------------
 
+
 def _close_events(visit_id: str) -> list[dict]:
     return [
-        closed(visit_id, "walked_away", occurred_at="2026-11-29T09:10:00+08:00",
-               device_id="device-a", seq=10),
-        closed(visit_id, "served", occurred_at="2026-11-29T09:20:00+08:00",
-               device_id="device-b", seq=3),
+        closed(
+            visit_id,
+            "walked_away",
+            occurred_at="2026-11-29T09:10:00+08:00",
+            device_id="device-a",
+            seq=10,
+        ),
+        closed(
+            visit_id, "served", occurred_at="2026-11-29T09:20:00+08:00", device_id="device-b", seq=3
+        ),
     ]
 
 
@@ -353,13 +393,15 @@ def test_a_close_stamped_before_the_greeting_still_closes(app, lobby1, sign_in):
     """Another tablet's clock may run behind: its close sorts before the greeting."""
     visit = greeted(occurred_at="2026-11-29T09:00:00+08:00", device_id="device-a")
     lobby1.sync([visit])
-    behind = closed(visit["subject_id"], occurred_at="2026-11-29T08:59:00+08:00",
-                    device_id="device-b")
+    behind = closed(
+        visit["subject_id"], occurred_at="2026-11-29T08:59:00+08:00", device_id="device-b"
+    )
     assert statuses(sign_in("lobby2").sync([behind])) == ["accepted"]
     assert visit_state(app, visit["subject_id"])[0] == "closed"
 
 
 # --- OpenAPI ----------------------------------------------------------------
+
 
 def test_openapi_describes_both_paths_and_every_event_type(client):
     response = client.get("/api/v1/openapi.json")  # public: no sign-in needed
@@ -377,8 +419,16 @@ def test_openapi_describes_both_paths_and_every_event_type(client):
         envelope = schemas[f"event.{name}"]
         assert envelope["properties"]["type"]["const"] == name
         assert envelope["properties"]["payload"]["$ref"] == f"#/components/schemas/payload.{name}"
-        assert set(envelope["required"]) >= {"id", "type", "occurred_at", "subject_id",
-                                             "branch", "device_id", "seq", "payload"}
+        assert set(envelope["required"]) >= {
+            "id",
+            "type",
+            "occurred_at",
+            "subject_id",
+            "branch",
+            "device_id",
+            "seq",
+            "payload",
+        }
     mapping = schemas["Event"]["discriminator"]["mapping"]
     assert set(mapping) == set(EVENT_TYPES)
     greeted_schema = schemas["payload.visit.greeted"]

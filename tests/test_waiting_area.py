@@ -1,12 +1,12 @@
 """The wealth manager's view of the waiting area (巡视等候区): who suggests wealth business,
 claiming a customer (one wealth manager at a time), the outcome; the board's warning."""
+
 from __future__ import annotations
 
 import re
 import uuid
 
 import pytest
-from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Visit
@@ -20,19 +20,36 @@ HX = {"HX-Request": "true"}
 def lobby(lobby1):
     """Four waiting customers: cash (not wealth), wealth purpose, high-value, a pension need."""
     ids = {name: str(uuid.uuid4()) for name in ("cash", "wealth", "vip", "pension")}
-    answers = lobby1.sync([
-        greeted(ids["cash"], payload={"purpose": "cash", "ticket": "A001"},
-                occurred_at="2026-11-29T09:00:00+08:00"),
-        greeted(ids["wealth"], payload={"purpose": "wealth", "ticket": "A002"},
-                occurred_at="2026-11-29T09:01:00+08:00"),
-        greeted(ids["vip"], payload={"purpose": "transfer", "ticket": "A003",
-                                     "segment": "high_value"},
-                occurred_at="2026-11-29T09:02:00+08:00"),
-        greeted(ids["pension"], payload={"purpose": "inquiry", "ticket": "A004"},
-                occurred_at="2026-11-29T09:03:00+08:00"),
-        make_event("visit.engaged", ids["pension"], {"needs": ["pension"]},
-                   occurred_at="2026-11-29T09:04:00+08:00"),
-    ]).get_json()["results"]
+    answers = lobby1.sync(
+        [
+            greeted(
+                ids["cash"],
+                payload={"purpose": "cash", "ticket": "A001"},
+                occurred_at="2026-11-29T09:00:00+08:00",
+            ),
+            greeted(
+                ids["wealth"],
+                payload={"purpose": "wealth", "ticket": "A002"},
+                occurred_at="2026-11-29T09:01:00+08:00",
+            ),
+            greeted(
+                ids["vip"],
+                payload={"purpose": "transfer", "ticket": "A003", "segment": "high_value"},
+                occurred_at="2026-11-29T09:02:00+08:00",
+            ),
+            greeted(
+                ids["pension"],
+                payload={"purpose": "inquiry", "ticket": "A004"},
+                occurred_at="2026-11-29T09:03:00+08:00",
+            ),
+            make_event(
+                "visit.engaged",
+                ids["pension"],
+                {"needs": ["pension"]},
+                occurred_at="2026-11-29T09:04:00+08:00",
+            ),
+        ]
+    ).get_json()["results"]
     assert all(a["status"] == "accepted" for a in answers), answers
     return ids
 
@@ -52,17 +69,24 @@ def test_claim_then_outcome_and_the_lobby_sees_who(app, sign_in, lobby1, lobby):
     assert late.status_code == 422 and "already talking" in late.get_data(as_text=True)
     board = lobby1.get("/lobby/board?lang=en", headers=HX).get_data(as_text=True)
     assert "Wealth manager 理财经理 is with them" in board
-    done = wealth1.post(f"/waiting/visits/{lobby['vip']}/outcome",
-                        data={"result": "sold", "amount_band": "200k_1m",
-                              "product": "wm-stable"}, htmx=True)
+    done = wealth1.post(
+        f"/waiting/visits/{lobby['vip']}/outcome",
+        data={"result": "sold", "amount_band": "200k_1m", "product": "wm-stable"},
+        htmx=True,
+    )
     assert done.status_code == 200
     with app.app_context():
         v = db.session.get(Visit, lobby["vip"])
         assert (v.claimed_by.username, v.wealth_result, v.wealth_amount_band, v.wealth_product) == (
-            "wealth1", "sold", "200k_1m", "wm-stable")
+            "wealth1",
+            "sold",
+            "200k_1m",
+            "wm-stable",
+        )
         db.session.remove()
-    bad = wealth1.post(f"/waiting/visits/{lobby['vip']}/outcome", data={"result": "sold"},
-                       htmx=True)
+    bad = wealth1.post(
+        f"/waiting/visits/{lobby['vip']}/outcome", data={"result": "sold"}, htmx=True
+    )
     assert bad.status_code == 422
 
 
@@ -77,7 +101,8 @@ def test_the_list_poll_answers_204_until_something_changes(sign_in, lobby1, lobb
 
 
 def test_the_board_warns_of_the_longest_waiting_wealth_customer_nobody_spoke_to(
-        sign_in, lobby1, lobby):
+    sign_in, lobby1, lobby
+):
     board = lobby1.get("/lobby/board", headers=HX).get_data(as_text=True)
     assert re.search(rf'data-testid="wealth-waiting" data-visit-id="{lobby["wealth"]}"', board)
     lobby1.sync([make_event("visit.engaged", lobby["wealth"], {})])

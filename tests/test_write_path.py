@@ -1,5 +1,6 @@
 """The write path's fast lane: a batch is tried without savepoints, and judged
 again event by event when any event's effects fail, so nothing is half-written."""
+
 from sqlalchemy import func, select
 
 from app import events as events_module
@@ -12,8 +13,10 @@ from .conftest import greeted, make_event
 
 def _counts(app):
     with app.app_context():
-        return (db.session.scalar(select(func.count()).select_from(Event)),
-                db.session.scalar(select(func.count()).select_from(Visit)))
+        return (
+            db.session.scalar(select(func.count()).select_from(Event)),
+            db.session.scalar(select(func.count()).select_from(Visit)),
+        )
 
 
 def test_effects_failing_in_the_fast_lane_reject_only_that_event(app, lobby1, monkeypatch):
@@ -25,12 +28,18 @@ def test_effects_failing_in_the_fast_lane_reject_only_that_event(app, lobby1, mo
             raise Rejected("boom", "refused by its effects")
         original(applied)
 
-    monkeypatch.setitem(events_module.EVENT_TYPES, "visit.closed",
-                        etype.__class__(**{**etype.__dict__, "apply": fails_on_walk_away}))
+    monkeypatch.setitem(
+        events_module.EVENT_TYPES,
+        "visit.closed",
+        etype.__class__(**{**etype.__dict__, "apply": fails_on_walk_away}),
+    )
     one, two = greeted(), greeted()
-    batch = [one, two,
-             make_event("visit.closed", one["subject_id"], {"outcome": "served"}),
-             make_event("visit.closed", two["subject_id"], {"outcome": "walked_away"})]
+    batch = [
+        one,
+        two,
+        make_event("visit.closed", one["subject_id"], {"outcome": "served"}),
+        make_event("visit.closed", two["subject_id"], {"outcome": "walked_away"}),
+    ]
     results = lobby1.sync(batch).get_json()["results"]
     assert [r["status"] for r in results] == ["accepted", "accepted", "accepted", "rejected"]
     assert results[3]["error"]["code"] == "boom"

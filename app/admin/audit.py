@@ -3,6 +3,7 @@
 Read-only by design. Events are never edited or deleted through the app (a
 correction is a new event, such as `visit.undone`); these pages only list them.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
@@ -37,11 +38,13 @@ def _start_of(day, zone: ZoneInfo) -> datetime:
 def _events_matching(filters: AuditFilterForm, users: list[User], branches: list[Branch]):
     query = select(Event)
     if filters.user.data:
-        query = query.where(Event.user_id == next(u.id for u in users
-                                                  if u.username == filters.user.data))
+        query = query.where(
+            Event.user_id == next(u.id for u in users if u.username == filters.user.data)
+        )
     if filters.branch.data:
-        query = query.where(Event.branch_id == next(b.id for b in branches
-                                                    if b.code == filters.branch.data))
+        query = query.where(
+            Event.branch_id == next(b.id for b in branches if b.code == filters.branch.data)
+        )
     if filters.type.data:
         query = query.where(Event.type == filters.type.data)
     if filters.device.data:
@@ -51,8 +54,9 @@ def _events_matching(filters: AuditFilterForm, users: list[User], branches: list
     if filters.day_from.data:
         query = query.where(Event.occurred_at >= _start_of(filters.day_from.data, zone))
     if filters.day_to.data:
-        query = query.where(Event.occurred_at
-                            < _start_of(filters.day_to.data + timedelta(days=1), zone))
+        query = query.where(
+            Event.occurred_at < _start_of(filters.day_to.data + timedelta(days=1), zone)
+        )
     if filters.before.data:
         query = query.where(Event.position < filters.before.data)
     # One row more than a page tells whether there is an older page.
@@ -71,8 +75,14 @@ def audit():
     else:
         events, more, status = [], False, 400
     older = dict(request.args.to_dict(), before=events[-1].position) if more else None
-    return render("admin/audit.html", "admin/_audit_table.html", status=status,
-                  filters=filters, events=events, older=older)
+    return render(
+        "admin/audit.html",
+        "admin/_audit_table.html",
+        status=status,
+        filters=filters,
+        events=events,
+        older=older,
+    )
 
 
 @bp.get("/admin/sign-ins")
@@ -81,14 +91,30 @@ def sign_ins():
     filters = SignInFilterForm(request.args)
     filters.set_choices(users)
     if not filters.validate():
-        return render("admin/sign_ins.html", "admin/_sign_in_table.html", status=400,
-                      filters=filters, sign_ins=[], older=None)
+        return render(
+            "admin/sign_ins.html",
+            "admin/_sign_in_table.html",
+            status=400,
+            filters=filters,
+            sign_ins=[],
+            older=None,
+        )
     page = filters.page.data or 1
     query = select(SignIn).options(joinedload(SignIn.user))
     if filters.user.data:
         query = query.join(User).where(User.username == filters.user.data)
-    rows = list(db.session.scalars(query.order_by(SignIn.started_at.desc())
-                                   .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+    rows = list(
+        db.session.scalars(
+            query.order_by(SignIn.started_at.desc())
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE + 1)
+        )
+    )
     older = dict(request.args.to_dict(), page=page + 1) if len(rows) > PAGE_SIZE else None
-    return render("admin/sign_ins.html", "admin/_sign_in_table.html", filters=filters,
-                  sign_ins=rows[:PAGE_SIZE], older=older)
+    return render(
+        "admin/sign_ins.html",
+        "admin/_sign_in_table.html",
+        filters=filters,
+        sign_ins=rows[:PAGE_SIZE],
+        older=older,
+    )

@@ -10,6 +10,7 @@ its catalogue data is the same in every branch that has a row for it, and
 `save_product` is the one function that writes it, for the import and for
 the admin's form alike.
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,7 +39,7 @@ class ProductData:
     needs: tuple[str, ...]
     risk_level: str
     ends_on: date | None
-    pitch: str | None = None      # None: keep what the catalogue has (the CSV has no pitch)
+    pitch: str | None = None  # None: keep what the catalogue has (the CSV has no pitch)
     pitch_en: str | None = None
 
 
@@ -54,7 +55,7 @@ def _decode(raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
+        line = raw[: error.start].count(b"\n") + 1
         raise CatalogueError([(line, "not UTF-8 text")]) from None
 
 
@@ -69,8 +70,9 @@ def _row_problems(values: dict[str, str], need_codes: set[str]) -> list[str]:
             problems.append(f"{column} is longer than {NAME_LENGTH} characters")
     unknown = [n for n in _needs(values["needs"]) if n not in need_codes]
     if unknown:
-        problems.append(f"unknown need tag {', '.join(unknown)} "
-                        f"(known: {', '.join(sorted(need_codes))})")
+        problems.append(
+            f"unknown need tag {', '.join(unknown)} (known: {', '.join(sorted(need_codes))})"
+        )
     if values["risk_level"].upper() not in RISK_LEVELS:
         problems.append(f"risk_level {values['risk_level']!r}: use R1 to R5")
     if values["ends_on"]:
@@ -102,17 +104,23 @@ def parse_products_csv(raw: bytes) -> list[ProductData]:
         if len(cells) != len(CSV_HEADER):
             problems.append((line, f"{len(cells)} columns; the header has {len(CSV_HEADER)}"))
             continue
-        values = {column: cell.strip() for column, cell in zip(CSV_HEADER, cells)}
+        values = {column: cell.strip() for column, cell in zip(CSV_HEADER, cells, strict=True)}
         wrong = _row_problems(values, need_codes)
         if values["code"] in first_line:
             wrong.append(f"code {values['code']} is already on line {first_line[values['code']]}")
         first_line.setdefault(values["code"], line)
         problems.extend((line, what) for what in wrong)
         if not wrong:
-            products.append(ProductData(
-                code=values["code"], name=values["name_zh"], name_en=values["name_en"],
-                needs=_needs(values["needs"]), risk_level=values["risk_level"].upper(),
-                ends_on=date.fromisoformat(values["ends_on"]) if values["ends_on"] else None))
+            products.append(
+                ProductData(
+                    code=values["code"],
+                    name=values["name_zh"],
+                    name_en=values["name_en"],
+                    needs=_needs(values["needs"]),
+                    risk_level=values["risk_level"].upper(),
+                    ends_on=date.fromisoformat(values["ends_on"]) if values["ends_on"] else None,
+                )
+            )
     if problems:
         raise CatalogueError(problems)
     return products
@@ -131,12 +139,14 @@ def branches_by_code(codes: list[str] | tuple[str, ...]) -> list[Branch]:
 
 
 def rows_of(code: str) -> list[Product]:
-    return list(db.session.scalars(select(Product).where(Product.code == code)
-                                   .order_by(Product.branch_id)))
+    return list(
+        db.session.scalars(select(Product).where(Product.code == code).order_by(Product.branch_id))
+    )
 
 
-def save_product(data: ProductData, offer_in: list[Branch],
-                 withdraw_elsewhere: bool = False) -> bool:
+def save_product(
+    data: ProductData, offer_in: list[Branch], withdraw_elsewhere: bool = False
+) -> bool:
     """Write the product's data to all its rows and offer it in `offer_in`.
 
     With `withdraw_elsewhere`, the branches not in `offer_in` stop offering it

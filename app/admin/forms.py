@@ -3,6 +3,7 @@
 Every message is a lazy translation with an English msgid, so a form
 re-rendered with its errors reads in the user's language.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -10,10 +11,25 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (DateField, IntegerField, PasswordField, SelectField, SelectMultipleField,
-                     StringField, TimeField)
-from wtforms.validators import (DataRequired, EqualTo, InputRequired, Length, NumberRange,
-                                Optional, Regexp, ValidationError)
+from wtforms import (
+    DateField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TimeField,
+)
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import ROLE_LABELS, Role
@@ -23,12 +39,20 @@ MIN_PASSWORD_LENGTH = 10
 
 # Roles whose people work in exactly one branch; area supervisors cover several
 # and admins all of them (docs/product-rules.md, "People and roles").
-SINGLE_BRANCH_ROLES = frozenset({Role.LOBBY_MANAGER, Role.TELLER, Role.WEALTH_MANAGER,
-                                 Role.BRANCH_SUPERVISOR})
+SINGLE_BRANCH_ROLES = frozenset(
+    {Role.LOBBY_MANAGER, Role.TELLER, Role.WEALTH_MANAGER, Role.BRANCH_SUPERVISOR}
+)
 
 # Offered as suggestions beside the free-text time zone field.
-COMMON_TIMEZONES = ("Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau",
-                    "Asia/Taipei", "Asia/Singapore", "UTC")
+COMMON_TIMEZONES = (
+    "Asia/Shanghai",
+    "Asia/Urumqi",
+    "Asia/Hong_Kong",
+    "Asia/Macau",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "UTC",
+)
 
 
 # Files in the tz database that are not places: the server's own zone, a placeholder.
@@ -78,39 +102,69 @@ def _role_choices():
 
 class BranchForm(FlaskForm):
     code = StringField(
-        _l("Code"), filters=[_lower_strip],
-        validators=[DataRequired(_l("Enter a code.")), Length(max=32),
-                    Regexp(r"^[a-z0-9][a-z0-9-]*$",
-                           message=_l("Use lowercase letters, digits and hyphens only."))],
-        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"})
-    name = StringField(_l("Name (Chinese)"), filters=[_strip],
-                       validators=[DataRequired(_l("Enter the branch's name.")), Length(max=100)])
-    name_en = StringField(_l("Name (English)"), filters=[_strip],
-                          validators=[Optional(), Length(max=100)])
-    timezone = StringField(_l("Time zone"), filters=[_strip], default="Asia/Shanghai",
-                           validators=[DataRequired(_l("Enter a time zone.")), Length(max=64),
-                                       validate_timezone],
-                           render_kw={"list": "timezones", "autocomplete": "off",
-                                      "autocapitalize": "none", "spellcheck": "false"})
+        _l("Code"),
+        filters=[_lower_strip],
+        validators=[
+            DataRequired(_l("Enter a code.")),
+            Length(max=32),
+            Regexp(
+                r"^[a-z0-9][a-z0-9-]*$",
+                message=_l("Use lowercase letters, digits and hyphens only."),
+            ),
+        ],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    name = StringField(
+        _l("Name (Chinese)"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter the branch's name.")), Length(max=100)],
+    )
+    name_en = StringField(
+        _l("Name (English)"), filters=[_strip], validators=[Optional(), Length(max=100)]
+    )
+    timezone = StringField(
+        _l("Time zone"),
+        filters=[_strip],
+        default="Asia/Shanghai",
+        validators=[DataRequired(_l("Enter a time zone.")), Length(max=64), validate_timezone],
+        render_kw={
+            "list": "timezones",
+            "autocomplete": "off",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+        },
+    )
     opens_at = TimeField(_l("Opens at"), validators=[InputRequired(_l("Enter the opening time."))])
     wait_warn_minutes = IntegerField(
-        _l("Waiting: amber after (minutes)"), default=10,
-        validators=[InputRequired(_l("Enter a number of minutes.")),
-                    NumberRange(min=1, max=240, message=_l("Enter a number from %(min)s to %(max)s."))],
-        render_kw={"inputmode": "numeric"})
+        _l("Waiting: amber after (minutes)"),
+        default=10,
+        validators=[
+            InputRequired(_l("Enter a number of minutes.")),
+            NumberRange(min=1, max=240, message=_l("Enter a number from %(min)s to %(max)s.")),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
     wait_alert_minutes = IntegerField(
-        _l("Waiting: red after (minutes)"), default=30,
-        validators=[InputRequired(_l("Enter a number of minutes.")),
-                    NumberRange(min=1, max=480, message=_l("Enter a number from %(min)s to %(max)s."))],
-        render_kw={"inputmode": "numeric"})
+        _l("Waiting: red after (minutes)"),
+        default=30,
+        validators=[
+            InputRequired(_l("Enter a number of minutes.")),
+            NumberRange(min=1, max=480, message=_l("Enter a number from %(min)s to %(max)s.")),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
 
     referral_take_minutes = IntegerField(
-        _l("Referral nobody took: amber after (minutes)"), default=3,
+        _l("Referral nobody took: amber after (minutes)"),
+        default=3,
         # Optional: forms (and clients) from before it existed keep the default.
         filters=[lambda value: 3 if value is None else value],
-        validators=[Optional(),
-                    NumberRange(min=1, max=60, message=_l("Enter a number from %(min)s to %(max)s."))],
-        render_kw={"inputmode": "numeric"})
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=60, message=_l("Enter a number from %(min)s to %(max)s.")),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
 
     def validate_wait_alert_minutes(self, field) -> None:
         warn = self.wait_warn_minutes.data
@@ -121,29 +175,40 @@ class BranchForm(FlaskForm):
 def _password_fields():
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired(_l("Enter a password.")),
-                    Length(min=MIN_PASSWORD_LENGTH, max=256,
-                           message=_l("The password must have %(min)d to %(max)d characters."))],
-        render_kw={"autocomplete": "new-password"})
+        validators=[
+            DataRequired(_l("Enter a password.")),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=256,
+                message=_l("The password must have %(min)d to %(max)d characters."),
+            ),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
     confirm = PasswordField(
         _l("Password again"),
-        validators=[DataRequired(_l("Enter the password again.")),
-                    EqualTo("password", message=_l("The two passwords differ."))],
-        render_kw={"autocomplete": "new-password"})
+        validators=[
+            DataRequired(_l("Enter the password again.")),
+            EqualTo("password", message=_l("The two passwords differ.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
     return password, confirm
 
 
 class _UserFields(FlaskForm):
-    display_name = StringField(_l("Display name"), filters=[_strip],
-                               validators=[Optional(), Length(max=100)])
-    role = SelectField(_l("Role"), choices=_role_choices,
-                       validators=[DataRequired(_l("Choose a role."))])
+    display_name = StringField(
+        _l("Display name"), filters=[_strip], validators=[Optional(), Length(max=100)]
+    )
+    role = SelectField(
+        _l("Role"), choices=_role_choices, validators=[DataRequired(_l("Choose a role."))]
+    )
     branches = MultiCheckboxField(_l("Branches"), coerce=int)
 
     def set_branch_choices(self, branches) -> None:
         self.branches.choices = [
-            (b.id, b.name if b.active else _l("%(name)s (inactive)", name=b.name))
-            for b in branches]
+            (b.id, b.name if b.active else _l("%(name)s (inactive)", name=b.name)) for b in branches
+        ]
 
     def validate_branches(self, field) -> None:
         try:
@@ -159,12 +224,18 @@ class _UserFields(FlaskForm):
 
 class UserCreateForm(_UserFields):
     username = StringField(
-        _l("Username"), filters=[_lower_strip],
-        validators=[DataRequired(_l("Enter a username.")), Length(max=64),
-                    Regexp(r"^[a-z0-9][a-z0-9._-]*$",
-                           message=_l("Use lowercase letters, digits, dots, hyphens and "
-                                      "underscores only."))],
-        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"})
+        _l("Username"),
+        filters=[_lower_strip],
+        validators=[
+            DataRequired(_l("Enter a username.")),
+            Length(max=64),
+            Regexp(
+                r"^[a-z0-9][a-z0-9._-]*$",
+                message=_l("Use lowercase letters, digits, dots, hyphens and underscores only."),
+            ),
+        ],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
+    )
     password, confirm = _password_fields()
 
 
@@ -207,7 +278,8 @@ class AuditFilterForm(FlaskForm):
 
     def set_choices(self, users, branches, event_types) -> None:
         self.user.choices = [("", _l("Everyone"))] + [
-            (u.username, f"{u.display_name or u.username} ({u.username})") for u in users]
+            (u.username, f"{u.display_name or u.username} ({u.username})") for u in users
+        ]
         self.branch.choices = [("", _l("All branches"))] + [(b.code, b.name) for b in branches]
         self.type.choices = [("", _l("All event types"))] + [(t, t) for t in event_types]
 
@@ -225,34 +297,51 @@ class SignInFilterForm(FlaskForm):
 
     def set_choices(self, users) -> None:
         self.user.choices = [("", _l("Everyone"))] + [
-            (u.username, f"{u.display_name or u.username} ({u.username})") for u in users]
+            (u.username, f"{u.display_name or u.username} ({u.username})") for u in users
+        ]
 
 
 class ProductForm(FlaskForm):
     """A product of the bank's catalogue and the branches that offer it."""
 
     code = StringField(
-        _l("Code"), filters=[_strip],
-        validators=[DataRequired(_l("Enter a code.")), Length(max=32),
-                    Regexp(r"^[A-Za-z0-9_-]+$",
-                           message=_l("Use letters, digits, hyphens and underscores only."))],
-        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"})
-    name = StringField(_l("Name (Chinese)"), filters=[_strip],
-                       validators=[DataRequired(_l("Enter the product's name.")), Length(max=100)])
-    name_en = StringField(_l("Name (English)"), filters=[_strip],
-                          validators=[Optional(), Length(max=100)])
-    pitch = StringField(_l("One-line pitch (Chinese)"), filters=[_strip],
-                        validators=[Optional(), Length(max=120)])
-    pitch_en = StringField(_l("One-line pitch (English)"), filters=[_strip],
-                           validators=[Optional(), Length(max=120)])
+        _l("Code"),
+        filters=[_strip],
+        validators=[
+            DataRequired(_l("Enter a code.")),
+            Length(max=32),
+            Regexp(
+                r"^[A-Za-z0-9_-]+$",
+                message=_l("Use letters, digits, hyphens and underscores only."),
+            ),
+        ],
+        render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    name = StringField(
+        _l("Name (Chinese)"),
+        filters=[_strip],
+        validators=[DataRequired(_l("Enter the product's name.")), Length(max=100)],
+    )
+    name_en = StringField(
+        _l("Name (English)"), filters=[_strip], validators=[Optional(), Length(max=100)]
+    )
+    pitch = StringField(
+        _l("One-line pitch (Chinese)"), filters=[_strip], validators=[Optional(), Length(max=120)]
+    )
+    pitch_en = StringField(
+        _l("One-line pitch (English)"), filters=[_strip], validators=[Optional(), Length(max=120)]
+    )
     needs = MultiCheckboxField(_l("Needs it answers"))
-    risk_level = SelectField(_l("Risk level"), choices=[(r, r) for r in RISK_LEVELS],
-                             validators=[DataRequired(_l("Choose a risk level."))])
+    risk_level = SelectField(
+        _l("Risk level"),
+        choices=[(r, r) for r in RISK_LEVELS],
+        validators=[DataRequired(_l("Choose a risk level."))],
+    )
     ends_on = DateField(_l("Last day of sale"), validators=[Optional()])
     branches = MultiCheckboxField(_l("Offered in"), coerce=int)
 
     def set_choices(self, need_tags, branches) -> None:
         self.needs.choices = list(need_tags)
         self.branches.choices = [
-            (b.id, b.name if b.active else _l("%(name)s (inactive)", name=b.name))
-            for b in branches]
+            (b.id, b.name if b.active else _l("%(name)s (inactive)", name=b.name)) for b in branches
+        ]

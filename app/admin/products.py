@@ -5,6 +5,7 @@ which writes both): a code names one product across the bank; the form says
 which branches offer it. Retiring withdraws it from every branch; the rows
 stay, so past recommendations keep their product's name.
 """
+
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
@@ -48,10 +49,17 @@ def products():
 def _form(product: Product | None, offered: list[int]) -> ProductForm:
     data = None
     if request.method != "POST" and product is not None:
-        data = {"code": product.code, "name": product.name, "name_en": product.name_en,
-                "pitch": product.pitch, "pitch_en": product.pitch_en,
-                "needs": list(product.needs or []), "risk_level": product.risk_level or "R1",
-                "ends_on": product.ends_on, "branches": offered}
+        data = {
+            "code": product.code,
+            "name": product.name,
+            "name_en": product.name_en,
+            "pitch": product.pitch,
+            "pitch_en": product.pitch_en,
+            "needs": list(product.needs or []),
+            "risk_level": product.risk_level or "R1",
+            "ends_on": product.ends_on,
+            "branches": offered,
+        }
     form = ProductForm(data=data)
     form.set_choices(need_tags(active_only=False), _all_branches())
     return form
@@ -59,11 +67,20 @@ def _form(product: Product | None, offered: list[int]) -> ProductForm:
 
 def _save(form: ProductForm, code: str) -> None:
     chosen = set(form.branches.data or [])
-    save_product(ProductData(
-        code=code, name=form.name.data, name_en=form.name_en.data or "",
-        needs=tuple(form.needs.data or ()), risk_level=form.risk_level.data,
-        ends_on=form.ends_on.data, pitch=form.pitch.data or "", pitch_en=form.pitch_en.data or ""),
-        [b for b in _all_branches() if b.id in chosen], withdraw_elsewhere=True)
+    save_product(
+        ProductData(
+            code=code,
+            name=form.name.data,
+            name_en=form.name_en.data or "",
+            needs=tuple(form.needs.data or ()),
+            risk_level=form.risk_level.data,
+            ends_on=form.ends_on.data,
+            pitch=form.pitch.data or "",
+            pitch_en=form.pitch_en.data or "",
+        ),
+        [b for b in _all_branches() if b.id in chosen],
+        withdraw_elsewhere=True,
+    )
     db.session.commit()
 
 

@@ -4,6 +4,7 @@ These are configuration, not lobby events, so they are plain ORM writes; each
 request either commits all its changes or, on any refusal, none of them.
 Every route is for admins only (403 for any other role).
 """
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
@@ -17,8 +18,14 @@ from ..extensions import db
 from ..htmx import is_htmx, render
 from ..models import Branch, Role, User
 from . import bp
-from .forms import (COMMON_TIMEZONES, BranchForm, PasswordResetForm, UserCreateForm,
-                    UserEditForm, UserFilterForm)
+from .forms import (
+    COMMON_TIMEZONES,
+    BranchForm,
+    PasswordResetForm,
+    UserCreateForm,
+    UserEditForm,
+    UserFilterForm,
+)
 
 admin_only = role_required(Role.ADMIN)
 
@@ -44,15 +51,18 @@ def _get_or_404(model, id_: int):
 @bp.get("/admin")
 def index():
     counts = {
-        "branches": db.session.scalar(select(func.count()).select_from(Branch)
-                                      .where(Branch.active.is_(True))),
-        "users": db.session.scalar(select(func.count()).select_from(User)
-                                   .where(User.active.is_(True))),
+        "branches": db.session.scalar(
+            select(func.count()).select_from(Branch).where(Branch.active.is_(True))
+        ),
+        "users": db.session.scalar(
+            select(func.count()).select_from(User).where(User.active.is_(True))
+        ),
     }
     return render("admin/index.html", counts=counts)
 
 
 # --- branches ---------------------------------------------------------------
+
 
 @bp.get("/admin/branches")
 def branches():
@@ -60,8 +70,13 @@ def branches():
 
 
 def _branch_form_page(form: BranchForm, branch: Branch | None, status: int = 200):
-    return render("admin/branch_form.html", status=status, form=form, branch=branch,
-                  timezones=COMMON_TIMEZONES)
+    return render(
+        "admin/branch_form.html",
+        status=status,
+        form=form,
+        branch=branch,
+        timezones=COMMON_TIMEZONES,
+    )
 
 
 def _code_taken(code: str, branch: Branch | None) -> bool:
@@ -121,14 +136,20 @@ def _set_branch_active(branch_id: int, active: bool):
     branch.active = active
     db.session.commit()
     if not is_htmx():
-        flash(_("Branch %(code)s reactivated.", code=branch.code) if active
-              else _("Branch %(code)s deactivated.", code=branch.code), "info")
+        flash(
+            _("Branch %(code)s reactivated.", code=branch.code)
+            if active
+            else _("Branch %(code)s deactivated.", code=branch.code),
+            "info",
+        )
         return redirect(url_for("admin.branches"))
-    return render("admin/branches.html", "admin/_branch_row.html", branch=branch,
-                  branches=_all_branches())
+    return render(
+        "admin/branches.html", "admin/_branch_row.html", branch=branch, branches=_all_branches()
+    )
 
 
 # --- users ------------------------------------------------------------------
+
 
 def _filtered_users(filters: UserFilterForm) -> list[User]:
     query = select(User).order_by(User.username)
@@ -149,8 +170,9 @@ def users():
         found = _filtered_users(filters)
     else:
         found, status = [], 400
-    return render("admin/users.html", "admin/_user_table.html", status=status, filters=filters,
-                  users=found)
+    return render(
+        "admin/users.html", "admin/_user_table.html", status=status, filters=filters, users=found
+    )
 
 
 def _branch_choices(user: User | None) -> list[Branch]:
@@ -178,9 +200,12 @@ def user_new():
         if db.session.scalar(select(User).where(User.username == form.username.data)):
             form.username.errors.append(_("This username is taken."))
         else:
-            user = User(username=form.username.data, role=Role(form.role.data),
-                        display_name=form.display_name.data or form.username.data,
-                        branches=_chosen_branches(form))
+            user = User(
+                username=form.username.data,
+                role=Role(form.role.data),
+                display_name=form.display_name.data or form.username.data,
+                branches=_chosen_branches(form),
+            )
             user.set_password(form.password.data)
             db.session.add(user)
             if _commit(form.username, _("This username is taken.")):
@@ -193,9 +218,15 @@ def user_new():
 def user_edit(user_id: int):
     user = _get_or_404(User, user_id)
     # Not obj=user: the form wants the role's code and the branches' ids.
-    form = UserEditForm(data=None if request.method == "POST" else {
-        "display_name": user.display_name, "role": user.role.value,
-        "branches": [b.id for b in user.branches]})
+    form = UserEditForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "display_name": user.display_name,
+            "role": user.role.value,
+            "branches": [b.id for b in user.branches],
+        }
+    )
     form.set_branch_choices(_branch_choices(user))
     if request.method == "GET":
         return _user_form_page(form, user)
@@ -223,8 +254,13 @@ def user_password(user_id: int):
             db.session.commit()
             if user.id == current_user.id:
                 login_user(user)  # keep this session: it is the one that made the change
-            flash(_("The password of %(name)s was reset; their sessions have ended.",
-                    name=user.username), "info")
+            flash(
+                _(
+                    "The password of %(name)s was reset; their sessions have ended.",
+                    name=user.username,
+                ),
+                "info",
+            )
             return redirect(url_for("admin.users"))
         return render("admin/password.html", status=422, form=form, user=user)
     return render("admin/password.html", form=form, user=user)
@@ -258,9 +294,16 @@ def _user_row_response(user: User, error: str | None = None, done: str | None = 
         return redirect(url_for("admin.users"))
     filters = UserFilterForm(formdata=None)
     filters.set_choices(_all_branches())
-    return render("admin/users.html", "admin/_user_row.html", status=422 if error else 200,
-                  user=user, row_error=error, error=error, filters=filters,
-                  users=_filtered_users(filters))
+    return render(
+        "admin/users.html",
+        "admin/_user_row.html",
+        status=422 if error else 200,
+        user=user,
+        row_error=error,
+        error=error,
+        filters=filters,
+        users=_filtered_users(filters),
+    )
 
 
 def _commit(field, duplicate_message: str) -> bool:

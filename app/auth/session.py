@@ -1,4 +1,5 @@
 """Who is signed in, and how each kind of caller is told that nobody is."""
+
 from __future__ import annotations
 
 import secrets
@@ -6,9 +7,11 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import bindparam, inspect as sa_inspect, select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -42,22 +45,33 @@ def load_user(user_id: str) -> User | None:
     sign_in_id = session.get(SIGN_IN_KEY)
     if not isinstance(sign_in_id, str):
         return None
-    rows = db.session.connection().execute(
-        _SIGN_IN_QUERY, {"sign_in_id": sign_in_id, "user_id": uid}).all()
+    rows = (
+        db.session.connection()
+        .execute(_SIGN_IN_QUERY, {"sign_in_id": sign_in_id, "user_id": uid})
+        .all()
+    )
     if not rows:
         return None
     started_at, last_seen_at, ended_at = rows[0][:3]
-    user_values = dict(zip(_USER_KEYS, rows[0][3:3 + len(_USER_KEYS)]))
-    if (user_values["session_version"] != version or not user_values["active"]
-            or ended_at is not None):
+    user_values = dict(zip(_USER_KEYS, rows[0][3 : 3 + len(_USER_KEYS)], strict=True))
+    if (
+        user_values["session_version"] != version
+        or not user_values["active"]
+        or ended_at is not None
+    ):
         return None
     if not _sign_in_is_live(sign_in_id, started_at, last_seen_at):
         return None
     user = _loaded(User, user_values)
     if "branches" not in user.__dict__:
-        branch_rows = (dict(zip(_BRANCH_KEYS, row[3 + len(_USER_KEYS):])) for row in rows)
-        set_committed_value(user, "branches", [_loaded(Branch, values) for values in branch_rows
-                                               if values["id"] is not None])
+        branch_rows = (
+            dict(zip(_BRANCH_KEYS, row[3 + len(_USER_KEYS) :], strict=True)) for row in rows
+        )
+        set_committed_value(
+            user,
+            "branches",
+            [_loaded(Branch, values) for values in branch_rows if values["id"] is not None],
+        )
     return user
 
 
@@ -68,13 +82,15 @@ _BRANCH_KEYS = tuple(prop.key for prop in sa_inspect(Branch).column_attrs)
 _BRANCH_COLUMNS = tuple(getattr(Branch, key) for key in _BRANCH_KEYS)
 # Built once: building a statement costs more than running this one.
 _SIGN_IN_QUERY = (
-    select(SignIn.started_at, SignIn.last_seen_at, SignIn.ended_at,
-           *_USER_COLUMNS, *_BRANCH_COLUMNS)
+    select(
+        SignIn.started_at, SignIn.last_seen_at, SignIn.ended_at, *_USER_COLUMNS, *_BRANCH_COLUMNS
+    )
     .join(User, User.id == SignIn.user_id)
     .outerjoin(user_branches, user_branches.c.user_id == User.id)
     .outerjoin(Branch, Branch.id == user_branches.c.branch_id)
     .where(SignIn.id == bindparam("sign_in_id"), User.id == bindparam("user_id"))
-    .order_by(Branch.code))
+    .order_by(Branch.code)
+)
 
 
 def _loaded(model, values: dict):
@@ -96,9 +112,12 @@ def _loaded(model, values: dict):
 
 def start_sign_in(user: User) -> None:
     """Record a new signed-in session for `user` and point this session at it."""
-    sign_in = SignIn(id=secrets.token_urlsafe(32), user_id=user.id,
-                     ip_address=(request.remote_addr or "")[:45],
-                     user_agent=request.user_agent.string[:200])
+    sign_in = SignIn(
+        id=secrets.token_urlsafe(32),
+        user_id=user.id,
+        ip_address=(request.remote_addr or "")[:45],
+        user_agent=request.user_agent.string[:200],
+    )
     with short_write() as write:
         write.add(sign_in)
     session[SIGN_IN_KEY] = sign_in.id
@@ -136,8 +155,10 @@ def _sign_in_is_live(sign_in_id: str, started_at, last_seen_at) -> bool:
         _end(sign_in_id, "idle")
         return False
     # At most one write per session per interval: the hot paths stay reads.
-    if (request.headers.get("X-Datang-Background") != "1"
-            and now - last_seen_at > config["SESSION_SEEN_INTERVAL"]):
+    if (
+        request.headers.get("X-Datang-Background") != "1"
+        and now - last_seen_at > config["SESSION_SEEN_INTERVAL"]
+    ):
         try:
             _update(sign_in_id, last_seen_at=now)
         except OperationalError:
@@ -156,8 +177,9 @@ def unauthorized():
     """A JSON caller gets 401 JSON, htmx a 401 with HX-Redirect, a browser a redirect."""
     login_url = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
     if wants_json():
-        response = jsonify(error={"code": "unauthenticated",
-                                  "message": _("Sign in again to continue.")})
+        response = jsonify(
+            error={"code": "unauthenticated", "message": _("Sign in again to continue.")}
+        )
         response.status_code = 401
         return response
     if is_htmx():

@@ -4,6 +4,7 @@ Configuration, not lobby events: plain ORM writes, each request all or
 nothing, admins only (403 for any other role). A change shows in the next
 day's run; a run already started keeps the items it was started with.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -53,22 +54,45 @@ def _flag(name: str) -> bool:
 
 
 def _next_sort(model, branch: Branch) -> int:
-    return (db.session.scalar(select(func.max(model.sort)).where(model.branch_id == branch.id))
-            or 0) + 1
+    return (
+        db.session.scalar(select(func.max(model.sort)).where(model.branch_id == branch.id)) or 0
+    ) + 1
 
 
 # --- equipment and leaflets -------------------------------------------------
 
+
 def _equipment_page(branch: Branch, errors: dict | None = None, status: int = 200):
-    equipment = list(db.session.scalars(select(Equipment).where(Equipment.branch_id == branch.id)
-                                         .order_by(Equipment.sort, Equipment.id)))
-    leaflets = list(db.session.scalars(select(Leaflet).where(Leaflet.branch_id == branch.id)
-                                       .order_by(Leaflet.sort, Leaflet.id)))
-    products = list(db.session.scalars(select(Product).where(Product.branch_id == branch.id)
-                                       .order_by(Product.code)))
-    return render("checklist/admin_equipment.html", status=status, branch=branch,
-                  branches=_branches(), equipment=equipment, leaflets=leaflets, products=products,
-                  kinds=EQUIPMENT_KINDS, errors=errors or {}, form=request.form, today=date.today())
+    equipment = list(
+        db.session.scalars(
+            select(Equipment)
+            .where(Equipment.branch_id == branch.id)
+            .order_by(Equipment.sort, Equipment.id)
+        )
+    )
+    leaflets = list(
+        db.session.scalars(
+            select(Leaflet).where(Leaflet.branch_id == branch.id).order_by(Leaflet.sort, Leaflet.id)
+        )
+    )
+    products = list(
+        db.session.scalars(
+            select(Product).where(Product.branch_id == branch.id).order_by(Product.code)
+        )
+    )
+    return render(
+        "checklist/admin_equipment.html",
+        status=status,
+        branch=branch,
+        branches=_branches(),
+        equipment=equipment,
+        leaflets=leaflets,
+        products=products,
+        kinds=EQUIPMENT_KINDS,
+        errors=errors or {},
+        form=request.form,
+        today=date.today(),
+    )
 
 
 @bp.get("/admin/equipment")
@@ -98,8 +122,9 @@ def equipment_add(code: str):
         errors["kind"] = _("Choose a kind of equipment.")
     if errors:
         return _equipment_page(branch, {"new": errors}, 422)
-    db.session.add(Equipment(branch_id=branch.id, kind=kind, sort=_next_sort(Equipment, branch),
-                             **values))
+    db.session.add(
+        Equipment(branch_id=branch.id, kind=kind, sort=_next_sort(Equipment, branch), **values)
+    )
     db.session.commit()
     flash(_("Equipment added."), "info")
     return redirect(url_for("checklist.equipment", branch=branch.code))
@@ -187,10 +212,17 @@ def leaflet_edit(code: str, leaflet_id: int):
 
 # --- the template -----------------------------------------------------------
 
+
 def _template_page(branch: Branch, errors: dict | None = None, status: int = 200):
-    return render("checklist/admin_template.html", status=status, branch=branch,
-                  branches=_branches(), rows=template_for(branch), titles=KIND_TITLES,
-                  errors=errors or {})
+    return render(
+        "checklist/admin_template.html",
+        status=status,
+        branch=branch,
+        branches=_branches(),
+        rows=template_for(branch),
+        titles=KIND_TITLES,
+        errors=errors or {},
+    )
 
 
 @bp.get("/admin/checklist-template")
@@ -206,8 +238,9 @@ def template_kind(code: str, kind: str):
     branch = _branch(code)
     if kind not in ITEM_KINDS:
         abort(404)
-    row = db.session.scalar(select(TemplateItem).where(TemplateItem.branch_id == branch.id,
-                                                      TemplateItem.kind == kind))
+    row = db.session.scalar(
+        select(TemplateItem).where(TemplateItem.branch_id == branch.id, TemplateItem.kind == kind)
+    )
     if row is None:
         row = TemplateItem(branch_id=branch.id, kind=kind, sort=ITEM_KINDS.index(kind))
         db.session.add(row)
@@ -226,9 +259,17 @@ def template_custom_add(code: str):
     label_en, error_en = _text("label_en", False, 200)
     if error or error_en:
         return _template_page(branch, {"new": {"label": error, "label_en": error_en}}, 422)
-    db.session.add(TemplateItem(branch_id=branch.id, kind="custom", label=label, label_en=label_en,
-                                critical=_flag("critical"), enabled=True,
-                                sort=_next_sort(TemplateItem, branch) + 100))
+    db.session.add(
+        TemplateItem(
+            branch_id=branch.id,
+            kind="custom",
+            label=label,
+            label_en=label_en,
+            critical=_flag("critical"),
+            enabled=True,
+            sort=_next_sort(TemplateItem, branch) + 100,
+        )
+    )
     db.session.commit()
     flash(_("Checklist item added."), "info")
     return redirect(url_for("checklist.template", branch=branch.code))

@@ -3,6 +3,7 @@
 Safe to run twice: a branch that already has equipment, leaflets or template
 rows keeps them as they are.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -40,28 +41,56 @@ CRITICAL_KINDS = {"devices_running"}
 
 
 def _count(model, branch: Branch) -> int:
-    return db.session.scalar(select(func.count()).select_from(model)
-                             .where(model.branch_id == branch.id)) or 0
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(model).where(model.branch_id == branch.id)
+        )
+        or 0
+    )
 
 
 def seed_checklist(branches: dict[str, Branch]) -> None:
     for branch in branches.values():
         if not _count(Equipment, branch):
             for sort, (kind, name, name_en, critical) in enumerate(EQUIPMENT):
-                db.session.add(Equipment(branch_id=branch.id, kind=kind, name=name,
-                                         name_en=name_en, critical=critical, sort=sort))
+                db.session.add(
+                    Equipment(
+                        branch_id=branch.id,
+                        kind=kind,
+                        name=name,
+                        name_en=name_en,
+                        critical=critical,
+                        sort=sort,
+                    )
+                )
         if not _count(Leaflet, branch):
-            products = {p.code: p for p in db.session.scalars(
-                select(Product).where(Product.branch_id == branch.id))}
+            products = {
+                p.code: p
+                for p in db.session.scalars(select(Product).where(Product.branch_id == branch.id))
+            }
             for sort, (code, min_stock) in enumerate(LEAFLETS):
                 product = products.get(code)
                 if product is None:
                     continue
-                db.session.add(Leaflet(branch_id=branch.id, name=product.name,
-                                       name_en=product.name_en, product_id=product.id,
-                                       min_stock=min_stock, sort=sort))
+                db.session.add(
+                    Leaflet(
+                        branch_id=branch.id,
+                        name=product.name,
+                        name_en=product.name_en,
+                        product_id=product.id,
+                        min_stock=min_stock,
+                        sort=sort,
+                    )
+                )
         if not _count(TemplateItem, branch):
             for sort, kind in enumerate(ITEM_KINDS):
-                db.session.add(TemplateItem(branch_id=branch.id, kind=kind, enabled=True,
-                                            critical=kind in CRITICAL_KINDS, sort=sort))
+                db.session.add(
+                    TemplateItem(
+                        branch_id=branch.id,
+                        kind=kind,
+                        enabled=True,
+                        critical=kind in CRITICAL_KINDS,
+                        sort=sort,
+                    )
+                )
     db.session.flush()

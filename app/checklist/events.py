@@ -6,6 +6,7 @@ A run is the subject `checklist_run`; its id is derived from branch and day
 subject, `fault`, started by `fault.reported` with an id made on the device,
 so that `fault.resolved` can close it on any later day.
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,7 +14,7 @@ import binascii
 import re
 import uuid
 from datetime import date, timedelta
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from flask_babel import gettext as _
 from pydantic import AfterValidator, Field, field_validator
@@ -61,8 +62,9 @@ def decode_photo(data_url: str) -> tuple[str, bytes]:
     :raise ValueError: with a message for people when it is too large or not a JPEG/PNG.
     """
     if len(data_url) > PHOTO_MAX_CHARS:
-        raise ValueError(_("The photo is too large (at most 300 KB). Take it again or choose "
-                           "a smaller one."))
+        raise ValueError(
+            _("The photo is too large (at most 300 KB). Take it again or choose a smaller one.")
+        )
     match = _DATA_URL.match(data_url)
     if not match:
         raise ValueError(_("The photo must be a JPEG or PNG image."))
@@ -71,8 +73,9 @@ def decode_photo(data_url: str) -> tuple[str, bytes]:
     except (binascii.Error, ValueError):
         raise ValueError(_("The photo must be a JPEG or PNG image.")) from None
     if len(data) > PHOTO_MAX_BYTES:
-        raise ValueError(_("The photo is too large (at most 300 KB). Take it again or choose "
-                           "a smaller one."))
+        raise ValueError(
+            _("The photo is too large (at most 300 KB). Take it again or choose a smaller one.")
+        )
     if not data.startswith(_MAGIC[match.group(1)]):
         raise ValueError(_("The photo must be a JPEG or PNG image."))
     return match.group(1), data
@@ -86,9 +89,9 @@ class ItemRecorded(Payload):
     day: Day
     item_id: str = Field(min_length=1, max_length=64)
     status: Literal["ok", "fault", "na"]
-    note: Optional[FreeText] = Field(default=None, max_length=500)
-    count: Optional[int] = None
-    fault_id: Optional[Uuid] = None
+    note: FreeText | None = Field(default=None, max_length=500)
+    count: int | None = None
+    fault_id: Uuid | None = None
 
     @field_validator("count")
     @classmethod
@@ -106,7 +109,7 @@ class FaultReported(Payload):
     run_id: Uuid
     item_id: str = Field(min_length=1, max_length=64)
     note: FreeText = Field(max_length=500)
-    photo: Optional[str] = None
+    photo: str | None = None
 
     @field_validator("photo")
     @classmethod
@@ -121,6 +124,7 @@ class FaultResolved(Payload):
 
 
 # --- read-model plumbing ----------------------------------------------------
+
 
 def _reset_run(subject: Subject) -> None:
     """Entries and sign-off are derived again; the run's item list stays as it was taken."""
@@ -150,8 +154,12 @@ def _run_of(a: Applied, day: str) -> ChecklistRun:
     # before any flush, and is written before its entries (which refer to it).
     run = get(ChecklistRun, a.subject.id)
     if run is None:
-        run = ChecklistRun(id=a.subject.id, branch_id=a.branch.id, day=date.fromisoformat(day),
-                           items=generate_items(a.branch))
+        run = ChecklistRun(
+            id=a.subject.id,
+            branch_id=a.branch.id,
+            day=date.fromisoformat(day),
+            items=generate_items(a.branch),
+        )
         add(run)
     return run
 
@@ -160,8 +168,14 @@ def _check_run_day(a: Applied, day: str) -> date:
     """The run must be the one derived for this branch and day, and the day near the event's."""
     the_day = date.fromisoformat(day)
     if a.subject.id != run_id(a.branch.code, the_day):
-        raise Rejected("wrong_run", _("This is not the checklist of branch %(code)s for %(day)s.",
-                                      code=a.branch.code, day=day))
+        raise Rejected(
+            "wrong_run",
+            _(
+                "This is not the checklist of branch %(code)s for %(day)s.",
+                code=a.branch.code,
+                day=day,
+            ),
+        )
     made_on = local_day(a.branch, a.event.occurred_at)
     if abs(the_day - made_on) > timedelta(days=1):
         raise Rejected("wrong_day", _("A checklist can only be filled in on its own day."))
@@ -186,8 +200,11 @@ def _check_item(a: Applied) -> None:
 def _check_signed(a: Applied) -> None:
     p: SignedOff = a.payload
     _check_run_day(a, p.day)
-    done = set(db.session.scalars(select(ChecklistEntry.item_id)
-                                  .where(ChecklistEntry.run_id == a.subject.id)))
+    done = set(
+        db.session.scalars(
+            select(ChecklistEntry.item_id).where(ChecklistEntry.run_id == a.subject.id)
+        )
+    )
     missing = [i for i in run_items(a) if i["id"] not in done]
     if missing:
         raise Rejected("incomplete", _("%(n)d items are not checked yet.", n=len(missing)))
@@ -211,27 +228,52 @@ def _check_resolved(a: Applied) -> None:
 
 # --- the event types --------------------------------------------------------
 
-@event_type("checklist.item_recorded", kind="checklist_run", payload=ItemRecorded, roles=LOBBY,
-            creates_subject="if_missing", check=_check_item,
-            description="One item of a day's checklist was marked ok, fault or not applicable "
-                        "(a leaflet item with its count). The latest entry per item counts; "
-                        "every entry stays in the run's history.")
+
+@event_type(
+    "checklist.item_recorded",
+    kind="checklist_run",
+    payload=ItemRecorded,
+    roles=LOBBY,
+    creates_subject="if_missing",
+    check=_check_item,
+    description="One item of a day's checklist was marked ok, fault or not applicable "
+    "(a leaflet item with its count). The latest entry per item counts; "
+    "every entry stays in the run's history.",
+)
 def item_recorded(a: Applied) -> None:
     p: ItemRecorded = a.payload
     run = _run_of(a, p.day)
     e = a.event
-    add(new_row(
-        ChecklistEntry, id=e.id, run_id=run.id, item_id=p.item_id, status=p.status,
-        note=(p.note or "").strip() or None, count=p.count, fault_id=p.fault_id,
-        occurred_at=e.occurred_at, device_id=e.device_id, seq=e.seq, user_id=e.user_id))
+    add(
+        new_row(
+            ChecklistEntry,
+            id=e.id,
+            run_id=run.id,
+            item_id=p.item_id,
+            status=p.status,
+            note=(p.note or "").strip() or None,
+            count=p.count,
+            fault_id=p.fault_id,
+            occurred_at=e.occurred_at,
+            device_id=e.device_id,
+            seq=e.seq,
+            user_id=e.user_id,
+        )
+    )
     if run.started_at is None or e.occurred_at < run.started_at:
         run.started_at = e.occurred_at
 
 
-@event_type("checklist.signed_off", kind="checklist_run", payload=SignedOff, roles=LOBBY,
-            creates_subject="if_missing", check=_check_signed,
-            description="The day's checklist was signed off. The first sign-off counts; "
-                        "it is late when after the branch's opening time.")
+@event_type(
+    "checklist.signed_off",
+    kind="checklist_run",
+    payload=SignedOff,
+    roles=LOBBY,
+    creates_subject="if_missing",
+    check=_check_signed,
+    description="The day's checklist was signed off. The first sign-off counts; "
+    "it is late when after the branch's opening time.",
+)
 def signed_off(a: Applied) -> None:
     p: SignedOff = a.payload
     run = _run_of(a, p.day)
@@ -241,29 +283,52 @@ def signed_off(a: Applied) -> None:
         run.late = is_late(a.branch, run.day, a.event.occurred_at)
 
 
-@event_type("fault.reported", kind="fault", payload=FaultReported, roles=LOBBY,
-            private_fields=("note", "photo"), creates_subject=True, check=_check_fault,
-            description="A fault found on a checklist item, with a note and maybe a photo "
-                        "(a JPEG or PNG data URL of at most 300 KB). It stays open until "
-                        "fault.resolved.")
+@event_type(
+    "fault.reported",
+    kind="fault",
+    payload=FaultReported,
+    roles=LOBBY,
+    private_fields=("note", "photo"),
+    creates_subject=True,
+    check=_check_fault,
+    description="A fault found on a checklist item, with a note and maybe a photo "
+    "(a JPEG or PNG data URL of at most 300 KB). It stays open until "
+    "fault.resolved.",
+)
 def fault_reported(a: Applied) -> None:
     p: FaultReported = a.payload
     run = db.session.get_one(ChecklistRun, p.run_id)
     item = next(i for i in run.items if i["id"] == p.item_id)
-    db.session.add(Fault(
-        id=a.subject.id, branch_id=a.branch.id, run_id=run.id, item_id=p.item_id, item=item,
-        critical=bool(item.get("critical")), note=p.note.strip(), has_photo=p.photo is not None,
-        reported_at=a.event.occurred_at, reported_by_id=a.event.user_id))
+    db.session.add(
+        Fault(
+            id=a.subject.id,
+            branch_id=a.branch.id,
+            run_id=run.id,
+            item_id=p.item_id,
+            item=item,
+            critical=bool(item.get("critical")),
+            note=p.note.strip(),
+            has_photo=p.photo is not None,
+            reported_at=a.event.occurred_at,
+            reported_by_id=a.event.user_id,
+        )
+    )
     if p.photo is not None:
         content_type, data = decode_photo(p.photo)
         db.session.flush()
-        db.session.add(FaultPhoto(fault_id=a.subject.id, content_type=content_type, data=data,
-                                  size=len(data)))
+        db.session.add(
+            FaultPhoto(fault_id=a.subject.id, content_type=content_type, data=data, size=len(data))
+        )
 
 
-@event_type("fault.resolved", kind="fault", payload=FaultResolved, roles=FIXERS,
-            check=_check_resolved,
-            description="A fault was fixed, with a note. The first resolution counts.")
+@event_type(
+    "fault.resolved",
+    kind="fault",
+    payload=FaultResolved,
+    roles=FIXERS,
+    check=_check_resolved,
+    description="A fault was fixed, with a note. The first resolution counts.",
+)
 def fault_resolved(a: Applied) -> None:
     fault = db.session.get_one(Fault, a.subject.id)
     if fault.resolved_at is None:

@@ -10,11 +10,12 @@ new day's run with no network:
   piece of equipment, "leaflet:<leaflet id>", "custom:<template item id>", or
   the bare kind for a single item (e.g. "work_folder").
 """
+
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -26,8 +27,17 @@ from ..models import Branch, Equipment, Leaflet, TemplateItem
 RUN_NAMESPACE = uuid.UUID("6f1d3b52-7c1e-5a8e-9d2a-0c4b7e5f3a10")
 
 # The nine item kinds of the source (营业前准备), in its order.
-ITEM_KINDS: tuple[str, ...] = ("devices_running", "atm_advert", "operating_guide", "ebank_pc",
-                               "phone_line", "recount", "comment_book", "work_folder", "signage")
+ITEM_KINDS: tuple[str, ...] = (
+    "devices_running",
+    "atm_advert",
+    "operating_guide",
+    "ebank_pc",
+    "phone_line",
+    "recount",
+    "comment_book",
+    "work_folder",
+    "signage",
+)
 
 KIND_TITLES = {
     "devices_running": _l("ATMs and self-service kiosks are running"),
@@ -86,7 +96,7 @@ def local_day(branch: Branch, moment: datetime) -> date:
 def opening_time(branch: Branch, day: date) -> datetime:
     """The moment (UTC) the branch opens on `day`, in its own time zone."""
     local = datetime.combine(day, branch.opens_at or time(9, 0), tzinfo=branch_zone(branch))
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def is_late(branch: Branch, day: date, signed_at: datetime) -> bool:
@@ -103,55 +113,100 @@ def leaflet_state(item: dict, count: int | None, day: date) -> LeafletState:
     """Low: counted below its minimum. Expired: its product ended before `day` (remove it)."""
     ends_on = item.get("ends_on")
     expired = bool(ends_on and date.fromisoformat(ends_on) < day)
-    low = (not expired and count is not None and count < int(item.get("min_stock") or 0))
+    low = not expired and count is not None and count < int(item.get("min_stock") or 0)
     return LeafletState(low=low, expired=expired)
 
 
 def template_for(branch: Branch) -> list[TemplateItem]:
     """The branch's template rows; a branch with none gets the nine kinds, none critical."""
-    rows = list(db.session.scalars(
-        select(TemplateItem).where(TemplateItem.branch_id == branch.id)
-        .order_by(TemplateItem.sort, TemplateItem.id)))
+    rows = list(
+        db.session.scalars(
+            select(TemplateItem)
+            .where(TemplateItem.branch_id == branch.id)
+            .order_by(TemplateItem.sort, TemplateItem.id)
+        )
+    )
     known = {r.kind for r in rows}
-    defaults = [TemplateItem(branch_id=branch.id, kind=k, enabled=True, critical=False, sort=i)
-                for i, k in enumerate(ITEM_KINDS) if k not in known]
-    ordered = sorted([r for r in rows if r.kind != "custom"] + defaults,
-                     key=lambda r: ITEM_KINDS.index(r.kind) if r.kind in ITEM_KINDS else 99)
+    defaults = [
+        TemplateItem(branch_id=branch.id, kind=k, enabled=True, critical=False, sort=i)
+        for i, k in enumerate(ITEM_KINDS)
+        if k not in known
+    ]
+    ordered = sorted(
+        [r for r in rows if r.kind != "custom"] + defaults,
+        key=lambda r: ITEM_KINDS.index(r.kind) if r.kind in ITEM_KINDS else 99,
+    )
     return ordered + [r for r in rows if r.kind == "custom"]
 
 
 def generate_items(branch: Branch) -> list[dict]:
     """The items of a run for `branch`, from its current inventory and template."""
-    equipment = list(db.session.scalars(
-        select(Equipment).where(Equipment.branch_id == branch.id, Equipment.active.is_(True))
-        .order_by(Equipment.sort, Equipment.id)))
-    leaflets = list(db.session.scalars(
-        select(Leaflet).where(Leaflet.branch_id == branch.id, Leaflet.active.is_(True))
-        .order_by(Leaflet.sort, Leaflet.id)))
+    equipment = list(
+        db.session.scalars(
+            select(Equipment)
+            .where(Equipment.branch_id == branch.id, Equipment.active.is_(True))
+            .order_by(Equipment.sort, Equipment.id)
+        )
+    )
+    leaflets = list(
+        db.session.scalars(
+            select(Leaflet)
+            .where(Leaflet.branch_id == branch.id, Leaflet.active.is_(True))
+            .order_by(Leaflet.sort, Leaflet.id)
+        )
+    )
     items: list[dict] = []
     for row in template_for(branch):
         if not row.enabled:
             continue
         if row.kind == "custom":
-            items.append({"id": f"custom:{row.id}", "kind": "custom", "name": row.label,
-                          "name_en": row.label_en, "critical": row.critical})
+            items.append(
+                {
+                    "id": f"custom:{row.id}",
+                    "kind": "custom",
+                    "name": row.label,
+                    "name_en": row.label_en,
+                    "critical": row.critical,
+                }
+            )
             continue
         pieces = [e for e in equipment if e.kind in KIND_EQUIPMENT[row.kind]]
         # ATMs before kiosks for "every ATM and kiosk", keeping the admin's order within each.
         pieces.sort(key=lambda e: KIND_EQUIPMENT[row.kind].index(e.kind))
         for piece in pieces:
-            items.append({"id": f"{row.kind}:{piece.id}", "kind": row.kind, "name": piece.name,
-                          "name_en": piece.name_en, "critical": row.critical or piece.critical})
+            items.append(
+                {
+                    "id": f"{row.kind}:{piece.id}",
+                    "kind": row.kind,
+                    "name": piece.name,
+                    "name_en": piece.name_en,
+                    "critical": row.critical or piece.critical,
+                }
+            )
         if not pieces and row.kind in SINGLE_WHEN_NONE:
-            items.append({"id": row.kind, "kind": row.kind, "name": "", "name_en": "",
-                          "critical": row.critical})
+            items.append(
+                {
+                    "id": row.kind,
+                    "kind": row.kind,
+                    "name": "",
+                    "name_en": "",
+                    "critical": row.critical,
+                }
+            )
         if row.kind == "signage":
             for leaflet in leaflets:
                 ends_on = leaflet.effective_ends_on
-                items.append({"id": f"leaflet:{leaflet.id}", "kind": "leaflet",
-                              "name": leaflet.name, "name_en": leaflet.name_en,
-                              "critical": row.critical, "min_stock": leaflet.min_stock,
-                              "ends_on": ends_on.isoformat() if ends_on else None})
+                items.append(
+                    {
+                        "id": f"leaflet:{leaflet.id}",
+                        "kind": "leaflet",
+                        "name": leaflet.name,
+                        "name_en": leaflet.name_en,
+                        "critical": row.critical,
+                        "min_stock": leaflet.min_stock,
+                        "ends_on": ends_on.isoformat() if ends_on else None,
+                    }
+                )
     return items
 
 
@@ -168,10 +223,13 @@ def item_label(item: dict, lang: str | None = None) -> str:
     if not name:
         return {
             "comment_book": _("The customer comment book is in its place"),
-            "work_folder": _("Work folder restocked: best-selling product leaflets, common forms, "
-                             "notes and pens"),
-            "signage": _("Signs, guide boards and leaflet racks complete; LED screen, posters and "
-                         "light boxes compliant; expired or damaged material removed"),
+            "work_folder": _(
+                "Work folder restocked: best-selling product leaflets, common forms, notes and pens"
+            ),
+            "signage": _(
+                "Signs, guide boards and leaflet racks complete; LED screen, posters and "
+                "light boxes compliant; expired or damaged material removed"
+            ),
         }.get(kind, str(KIND_TITLES.get(kind, kind)))
     return {
         "devices_running": _("%(name)s is running", name=name),

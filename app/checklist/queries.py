@@ -3,6 +3,7 @@
 The supervisor dashboard uses `open_faults(branch)`, `critical_open_at_opening(branch, day)`
 and `run_summary(branch, day)`; nothing here writes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,8 +14,16 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Branch, ChecklistEntry, ChecklistRun, Fault
 from . import clock
-from .inventory import (KIND_TITLES, LeafletState, generate_items, item_label, leaflet_state,
-                        local_day, opening_time, run_id)
+from .inventory import (
+    KIND_TITLES,
+    LeafletState,
+    generate_items,
+    item_label,
+    leaflet_state,
+    local_day,
+    opening_time,
+    run_id,
+)
 
 
 def branch_today(branch: Branch, now: datetime | None = None) -> date:
@@ -42,18 +51,24 @@ def latest_entries(entries: list[ChecklistEntry]) -> dict[str, ChecklistEntry]:
 
 def open_faults(branch: Branch) -> list[Fault]:
     """Faults not yet marked fixed, critical first, then oldest first."""
-    rows = db.session.scalars(select(Fault).where(Fault.branch_id == branch.id,
-                                                  Fault.resolved_at.is_(None)))
+    rows = db.session.scalars(
+        select(Fault).where(Fault.branch_id == branch.id, Fault.resolved_at.is_(None))
+    )
     return sorted(rows, key=lambda f: (not f.critical, f.reported_at))
 
 
 def critical_open_at_opening(branch: Branch, day: date) -> list[Fault]:
     """Critical faults reported before the branch opened on `day` and still open then."""
     opening = opening_time(branch, day)
-    rows = db.session.scalars(select(Fault).where(
-        Fault.branch_id == branch.id, Fault.critical.is_(True), Fault.reported_at <= opening))
-    return sorted((f for f in rows if f.resolved_at is None or f.resolved_at > opening),
-                  key=lambda f: f.reported_at)
+    rows = db.session.scalars(
+        select(Fault).where(
+            Fault.branch_id == branch.id, Fault.critical.is_(True), Fault.reported_at <= opening
+        )
+    )
+    return sorted(
+        (f for f in rows if f.resolved_at is None or f.resolved_at > opening),
+        key=lambda f: f.reported_at,
+    )
 
 
 def last_counts(branch: Branch, before: date) -> dict[str, int]:
@@ -61,8 +76,12 @@ def last_counts(branch: Branch, before: date) -> dict[str, int]:
     rows = db.session.execute(
         select(ChecklistEntry, ChecklistRun.day)
         .join(ChecklistRun, ChecklistRun.id == ChecklistEntry.run_id)
-        .where(ChecklistRun.branch_id == branch.id, ChecklistRun.day < before,
-               ChecklistEntry.count.is_not(None)))
+        .where(
+            ChecklistRun.branch_id == branch.id,
+            ChecklistRun.day < before,
+            ChecklistEntry.count.is_not(None),
+        )
+    )
     best: dict[str, tuple] = {}
     for entry, day in rows:
         key = (day, entry.order_key)
@@ -146,8 +165,9 @@ class RunView:
         return sum(1 for i in self.items if i.leaflet and i.leaflet.expired)
 
 
-def run_view(branch: Branch, day: date, lang: str | None = None, *,
-             with_faults: bool = True) -> RunView:
+def run_view(
+    branch: Branch, day: date, lang: str | None = None, *, with_faults: bool = True
+) -> RunView:
     """Everything the checklist page draws for one branch and day."""
     run = get_run(branch, day)
     items = run.items if run is not None else generate_items(branch)
@@ -161,8 +181,13 @@ def run_view(branch: Branch, day: date, lang: str | None = None, *,
     views = []
     for item in items:
         entry = latest.get(item["id"])
-        view = ItemView(item, item_label(item, lang), entry, open_fault=fault_by_item.get(item["id"]),
-                        last_count=counts.get(item["id"]))
+        view = ItemView(
+            item,
+            item_label(item, lang),
+            entry,
+            open_fault=fault_by_item.get(item["id"]),
+            last_count=counts.get(item["id"]),
+        )
         if item["kind"] == "leaflet":
             view.leaflet = leaflet_state(item, entry.count if entry else None, day)
         views.append(view)
@@ -170,8 +195,14 @@ def run_view(branch: Branch, day: date, lang: str | None = None, *,
 
 
 def runs_of(branch: Branch, limit: int = 60) -> list[ChecklistRun]:
-    return list(db.session.scalars(select(ChecklistRun).where(ChecklistRun.branch_id == branch.id)
-                                   .order_by(ChecklistRun.day.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(ChecklistRun)
+            .where(ChecklistRun.branch_id == branch.id)
+            .order_by(ChecklistRun.day.desc())
+            .limit(limit)
+        )
+    )
 
 
 @dataclass
@@ -195,5 +226,14 @@ def run_summary(branch: Branch, day: date) -> RunSummary:
         late = run.late
     else:  # not signed: late once the branch has opened
         late = clock.now() > view.opening
-    return RunSummary(day, view.run_id, view.total, view.done, view.signed_at, bool(late),
-                      view.faults_found, view.leaflets_low, view.leaflets_expired)
+    return RunSummary(
+        day,
+        view.run_id,
+        view.total,
+        view.done,
+        view.signed_at,
+        bool(late),
+        view.faults_found,
+        view.leaflets_low,
+        view.leaflets_expired,
+    )

@@ -3,18 +3,20 @@
 Nothing here writes: every mark is an event the tablet records through its
 outbox (static/js/checklist.js → Datang.record → POST /api/v1/sync).
 """
+
 from __future__ import annotations
 
 from flask import abort, g, make_response, request
-from flask_babel import format_date, format_time, gettext as _
+from flask_babel import format_date, format_time
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.session import current_branch, role_required
-from ..i18n import ui_lang as lang
-from ..lobby.complaints import complaints_context
 from ..extensions import db
 from ..htmx import render
+from ..i18n import ui_lang as lang
+from ..lobby.complaints import complaints_context
 from ..models import Branch, ChecklistRun, Fault, FaultPhoto, Role
 from . import bp
 from .inventory import MAX_LEAFLET_COUNT, RUN_NAMESPACE, item_label
@@ -22,8 +24,6 @@ from .queries import branch_today, entries_of, run_summary, run_view, runs_of
 
 READERS = (Role.LOBBY_MANAGER, Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR, Role.ADMIN)
 PHOTO_MAX_CHARS_CLIENT = 270_000  # the tablet shrinks photos below this (~200 KB of JPEG)
-
-
 
 
 def readable_branch(branch: Branch | int) -> Branch:
@@ -46,8 +46,10 @@ def page_data(view) -> dict:
         "signed": view.signed_at is not None,
         "max_count": MAX_LEAFLET_COUNT,
         "photo_max_chars": PHOTO_MAX_CHARS_CLIENT,
-        "items": [{"id": v.id, "kind": v.kind, "label": v.label, "critical": v.critical}
-                  for v in view.items],
+        "items": [
+            {"id": v.id, "kind": v.kind, "label": v.label, "critical": v.critical}
+            for v in view.items
+        ],
         "open_faults": {f.item_id: f.id for f in view.faults},
         "texts": {
             "pending": _("Not yet synced"),
@@ -58,15 +60,18 @@ def page_data(view) -> dict:
             "note_required": _("Say what is wrong before saving."),
             "fix_note_required": _("Say how it was fixed before saving."),
             "bad_count": _("Enter a whole number from 0 to 100000."),
-            "photo_failed": _("The photo could not be read; save the fault without it or "
-                              "take it again."),
+            "photo_failed": _(
+                "The photo could not be read; save the fault without it or take it again."
+            ),
             "photo_working": _("Shrinking the photo…"),
             "not_done": _("Mark every item before signing off."),
             "signed_pending": _("Signed off — not yet synced"),
             "fixed_pending": _("Marked fixed — not yet synced"),
-            "new_day": _("A new day: this checklist was started on the tablet for %(day)s. "
-                         "The server's copy appears when the connection is back.",
-                         day="{day}"),
+            "new_day": _(
+                "A new day: this checklist was started on the tablet for %(day)s. "
+                "The server's copy appears when the connection is back.",
+                day="{day}",
+            ),
             "reported_now": _("Reported just now"),
             "low": _("Low stock"),
             "remove": _("Product ended: remove these leaflets"),
@@ -79,8 +84,13 @@ def page_data(view) -> dict:
 def today():
     branch = current_branch()
     view = run_view(branch, branch_today(branch), lang())
-    return render("checklist/today.html", "checklist/_run.html", view=view, data=page_data(view),
-                  **complaints_context(branch))
+    return render(
+        "checklist/today.html",
+        "checklist/_run.html",
+        view=view,
+        data=page_data(view),
+        **complaints_context(branch),
+    )
 
 
 @bp.get("/checklist/history")
@@ -99,8 +109,13 @@ def history():
         abort(403)
     branch = readable_branch(branch)
     summaries = [run_summary(branch, run.day) for run in runs_of(branch)]
-    return render("checklist/history.html", "checklist/_runs.html", branch=branch,
-                  branches=branches, summaries=summaries)
+    return render(
+        "checklist/history.html",
+        "checklist/_runs.html",
+        branch=branch,
+        branches=branches,
+        summaries=summaries,
+    )
 
 
 @bp.get("/checklist/history/<run_id>")
@@ -116,10 +131,17 @@ def run_detail(run_id: str):
     by_item: dict[str, list] = {}
     for entry in entries:
         by_item.setdefault(entry.item_id, []).append(entry)
-    faults = list(db.session.scalars(select(Fault).where(Fault.run_id == run.id)
-                                     .order_by(Fault.reported_at)))
-    return render("checklist/run.html", view=view, run=run, by_item=by_item, faults=faults,
-                  summary=run_summary(branch, run.day))
+    faults = list(
+        db.session.scalars(select(Fault).where(Fault.run_id == run.id).order_by(Fault.reported_at))
+    )
+    return render(
+        "checklist/run.html",
+        view=view,
+        run=run,
+        by_item=by_item,
+        faults=faults,
+        summary=run_summary(branch, run.day),
+    )
 
 
 @bp.get("/checklist/faults/<fault_id>/photo")

@@ -6,9 +6,10 @@ A desk page: its forms post online through the write path (app.events), so
 what the teller records shows on the lobby's board and the wealth manager's
 inbox at their next poll.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import make_response, redirect, request, url_for
@@ -17,15 +18,21 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth.session import current_branch, in_branch, role_required
-from ..database import utcnow, write_transaction
-from ..events import (SERVER_DEVICE_PREFIX, Batch, Rejected, apply_event, format_time, new_id,
-                      record)
+from ..database import utcnow
+from ..events import Rejected, new_id, record, record_together
 from ..extensions import db
 from ..htmx import is_htmx, render
 from ..i18n import ui_lang
 from ..lobby.codes import RESPONSES, label
-from ..lobby.views import (board_version, labels, machines, products, referrals_of, user_name,
-                           wealth_managers)
+from ..lobby.views import (
+    board_version,
+    labels,
+    machines,
+    products,
+    referrals_of,
+    user_name,
+    wealth_managers,
+)
 from ..models import Branch, Role, Visit
 from . import bp
 
@@ -36,24 +43,45 @@ def start_of_today(branch: Branch) -> datetime:
     """Midnight of the branch's local day, in UTC: "today's" visits are greeted since."""
     zone = ZoneInfo(branch.timezone or "Asia/Shanghai")
     local_day = utcnow().astimezone(zone).date()
-    return datetime.combine(local_day, time(0), zone).astimezone(timezone.utc)
+    return datetime.combine(local_day, time(0), zone).astimezone(UTC)
 
 
 def todays_visit(branch: Branch, ticket: str) -> Visit | None:
     """The latest visit greeted today with this ticket number (not a void one)."""
-    return db.session.scalar(select(Visit).where(
-        Visit.branch_id == branch.id, Visit.ticket == ticket, Visit.status != "void",
-        Visit.greeted_at >= start_of_today(branch)).order_by(Visit.greeted_at.desc()).limit(1))
+    return db.session.scalar(
+        select(Visit)
+        .where(
+            Visit.branch_id == branch.id,
+            Visit.ticket == ticket,
+            Visit.status != "void",
+            Visit.greeted_at >= start_of_today(branch),
+        )
+        .order_by(Visit.greeted_at.desc())
+        .limit(1)
+    )
 
 
 def page_context(branch: Branch, visit: Visit | None, **extra) -> dict:
-    return {"branch": branch, "visit": visit, "labels": labels(), "label": label,
-            "now": utcnow(), "responses": RESPONSES, "products": products(branch),
-            "machines": machines(branch), "colleagues": wealth_managers(branch),
-            "referral": referrals_of([visit]).get(visit.referral_id) if visit else None,
-            "product_names": {p.code: p.display_name(ui_lang()) for p in products(branch)},
-            "user_name": user_name, "error": None, "ticket": "",
-            "version": board_version(branch), **extra}
+    return {
+        "branch": branch,
+        "visit": visit,
+        "labels": labels(),
+        "label": label,
+        "now": utcnow(),
+        "responses": RESPONSES,
+        "products": products(branch),
+        "machines": machines(branch),
+        "colleagues": wealth_managers(branch),
+        "referral": referrals_of([visit]).get(visit.referral_id)
+        if visit and visit.referral_id
+        else None,
+        "product_names": {p.code: p.display_name(ui_lang()) for p in products(branch)},
+        "user_name": user_name,
+        "error": None,
+        "ticket": "",
+        "version": board_version(branch),
+        **extra,
+    }
 
 
 @bp.get("/counter")
@@ -62,10 +90,15 @@ def page():
     branch = current_branch()
     ticket = request.args.get("ticket", "").strip()[:TICKET_MAX]
     visit = todays_visit(branch, ticket) if ticket else None
-    error = _("No visit with ticket %(ticket)s today.", ticket=ticket) if ticket and not visit \
-        else None
-    return render("counter/page.html", "counter/_visit.html", status=404 if error else 200,
-                  **page_context(branch, visit, ticket=ticket, error=error))
+    error = (
+        _("No visit with ticket %(ticket)s today.", ticket=ticket) if ticket and not visit else None
+    )
+    return render(
+        "counter/page.html",
+        "counter/_visit.html",
+        status=404 if error else 200,
+        **page_context(branch, visit, ticket=ticket, error=error),
+    )
 
 
 @bp.get("/counter/visits/<visit_id>")
@@ -116,18 +149,28 @@ def act(visit_id: str, action: str):
     try:
         if action == "call":
             counter = form.get("counter", "").strip()
-            record(current_user, "visit.called", branch=branch, subject_id=visit.id,
-                   payload={"counter": counter} if counter else {})
+            record(
+                current_user,
+                "visit.called",
+                branch=branch,
+                subject_id=visit.id,
+                payload={"counter": counter} if counter else {},
+            )
         elif action == "pitch":
-            record(current_user, "visit.pitched", branch=branch, subject_id=visit.id,
-                   payload={"product": form.get("product", ""),
-                            "response": form.get("response", "")})
+            record(
+                current_user,
+                "visit.pitched",
+                branch=branch,
+                subject_id=visit.id,
+                payload={"product": form.get("product", ""), "response": form.get("response", "")},
+            )
         elif action == "divert":
             payload = {"route": "self_service"}
             if form.get("machine"):
                 payload["machine"] = form["machine"]
-            record(current_user, "visit.triaged", branch=branch, subject_id=visit.id,
-                   payload=payload)
+            record(
+                current_user, "visit.triaged", branch=branch, subject_id=visit.id, payload=payload
+            )
         else:
             refer(branch, visit, form)
     except Rejected as rejected:
@@ -135,9 +178,13 @@ def act(visit_id: str, action: str):
     if not is_htmx() and not error:
         return redirect(url_for("counter.page", ticket=visit.ticket or ""))
     db.session.expire_all()
-    visit = db.session.get(Visit, visit_id)
-    return render("counter/page.html", "counter/_visit.html", status=422 if error else 200,
-                  **page_context(branch, visit, ticket=visit.ticket, error=error))
+    visit = db.session.get_one(Visit, visit_id)
+    return render(
+        "counter/page.html",
+        "counter/_visit.html",
+        status=422 if error else 200,
+        **page_context(branch, visit, ticket=visit.ticket, error=error),
+    )
 
 
 def refer(branch: Branch, visit: Visit, form) -> None:
@@ -147,8 +194,10 @@ def refer(branch: Branch, visit: Visit, form) -> None:
     :raise Rejected: either event refused; nothing is written.
     """
     if form.get("consent") != "yes":
-        raise Rejected("no_consent", _("Ask the customer first: refer only when they agree to "
-                                       "go to the wealth area."))
+        raise Rejected(
+            "no_consent",
+            _("Ask the customer first: refer only when they agree to go to the wealth area."),
+        )
     referral_id = new_id()
     created = {"visit_id": visit.id, "to": "wealth", "consent": True, "purpose": visit.purpose}
     if visit.segment:
@@ -159,18 +208,8 @@ def refer(branch: Branch, visit: Visit, form) -> None:
     note = form.get("note", "").strip()
     if note:
         created["note"] = referred["note"] = note
-    now = utcnow()
-    batch = Batch()
-    with write_transaction():
-        for seq, (type_, subject_id, payload) in enumerate([
-                ("referral.created", referral_id, created),
-                ("visit.referred", visit.id, referred)]):
-            result = apply_event({
-                "id": new_id(), "type": type_, "occurred_at": format_time(now),
-                "subject_id": subject_id, "branch": branch.code,
-                "device_id": f"{SERVER_DEVICE_PREFIX}{current_user.id}",
-                "seq": int(now.timestamp() * 1_000_000) + seq, "payload": payload,
-            }, current_user, batch)
-            if result.status != "accepted":
-                raise Rejected(result.error["code"], result.error["message"])
-        batch.notify_observers()
+    record_together(
+        current_user,
+        branch,
+        [("referral.created", referral_id, created), ("visit.referred", visit.id, referred)],
+    )

@@ -2,6 +2,7 @@
 
 Codes are what events carry (stable, English); labels are for people.
 """
+
 from __future__ import annotations
 
 from typing import Literal, get_args
@@ -10,8 +11,19 @@ from flask_babel import lazy_gettext as _l
 
 from ..glossary import TERMS
 
-Purpose = Literal["cash", "transfer", "account", "card", "wealth", "loan", "bills", "inquiry",
-                  "complaint", "corporate", "other"]
+Purpose = Literal[
+    "cash",
+    "transfer",
+    "account",
+    "card",
+    "wealth",
+    "loan",
+    "bills",
+    "inquiry",
+    "complaint",
+    "corporate",
+    "other",
+]
 PURPOSES: tuple[str, ...] = get_args(Purpose)
 Segment = Literal["new", "regular", "high_value"]
 SEGMENTS: tuple[str, ...] = get_args(Segment)

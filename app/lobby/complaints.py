@@ -10,10 +10,11 @@ The supervisor sees the open ones and the response times.
 The forms below post online and go through the same write path (`record`).
 Documented in docs/events-lobby.md.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Optional
+from typing import Literal, get_args
 
 from flask import abort, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -22,8 +23,18 @@ from pydantic import Field, field_validator
 from sqlalchemy import delete, select
 
 from ..auth.session import current_branch, role_required
-from ..events import Applied, Payload, Rejected, add, event_type, get, new_id, new_row, record
-from ..events import register_aggregate
+from ..events import (
+    Applied,
+    Payload,
+    Rejected,
+    add,
+    event_type,
+    get,
+    new_id,
+    new_row,
+    record,
+    register_aggregate,
+)
 from ..extensions import db
 from ..glossary import TERMS
 from ..htmx import render
@@ -31,11 +42,12 @@ from ..models import Branch, Complaint, Role, Subject
 from ..privacy import FreeText
 from . import bp
 
-ComplaintCategory = Literal["waiting", "attitude", "fees", "machines", "products", "environment",
-                            "other"]
-COMPLAINT_CATEGORIES: tuple[str, ...] = ComplaintCategory.__args__
+ComplaintCategory = Literal[
+    "waiting", "attitude", "fees", "machines", "products", "environment", "other"
+]
+COMPLAINT_CATEGORIES: tuple[str, ...] = get_args(ComplaintCategory)
 ComplaintSource = Literal["lobby", "teller", "comment_book"]
-COMPLAINT_SOURCES: tuple[str, ...] = ComplaintSource.__args__
+COMPLAINT_SOURCES: tuple[str, ...] = get_args(ComplaintSource)
 
 CATEGORY_LABELS = {
     "waiting": _l("Waiting time"),
@@ -65,13 +77,14 @@ RESOLVERS = {Role.LOBBY_MANAGER, Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR}
 class ComplaintOpened(Payload):
     category: ComplaintCategory
     source: ComplaintSource
-    visit_id: Optional[str] = Field(default=None, max_length=36)
-    note: Optional[FreeText] = Field(default=None, max_length=500)
+    visit_id: str | None = Field(default=None, max_length=36)
+    note: FreeText | None = Field(default=None, max_length=500)
 
     @field_validator("visit_id")
     @classmethod
     def _uuid(cls, value):
         import uuid
+
         if value is None:
             return value
         try:
@@ -81,7 +94,7 @@ class ComplaintOpened(Payload):
 
 
 class ComplaintStep(Payload):
-    note: Optional[FreeText] = Field(default=None, max_length=500)
+    note: FreeText | None = Field(default=None, max_length=500)
 
 
 def _reset(subject: Subject) -> None:
@@ -91,22 +104,46 @@ def _reset(subject: Subject) -> None:
 register_aggregate("complaint", _reset)
 
 
-@event_type("complaint.opened", kind="complaint", payload=ComplaintOpened, roles=OPENERS,
-            creates_subject=True,
-            description="A complaint from the lobby, the teller's counter or the customer "
-                        "comment book: open until complaint.resolved.")
+@event_type(
+    "complaint.opened",
+    kind="complaint",
+    payload=ComplaintOpened,
+    roles=OPENERS,
+    creates_subject=True,
+    description="A complaint from the lobby, the teller's counter or the customer "
+    "comment book: open until complaint.resolved.",
+)
 def opened(a: Applied) -> None:
     p: ComplaintOpened = a.payload
-    add(new_row(Complaint, id=a.subject.id, branch_id=a.branch.id, category=p.category,
-                source=p.source, visit_id=p.visit_id, note=(p.note or "").strip() or None,
-                status="open", opened_at=a.event.occurred_at, opened_by_id=a.event.user_id,
-                responded_at=None, responded_by_id=None, response_note=None, resolved_at=None,
-                resolved_by_id=None, resolve_note=None))
+    add(
+        new_row(
+            Complaint,
+            id=a.subject.id,
+            branch_id=a.branch.id,
+            category=p.category,
+            source=p.source,
+            visit_id=p.visit_id,
+            note=(p.note or "").strip() or None,
+            status="open",
+            opened_at=a.event.occurred_at,
+            opened_by_id=a.event.user_id,
+            responded_at=None,
+            responded_by_id=None,
+            response_note=None,
+            resolved_at=None,
+            resolved_by_id=None,
+            resolve_note=None,
+        )
+    )
 
 
-@event_type("complaint.responded", kind="complaint", payload=ComplaintStep, roles=RESPONDERS,
-            description="Someone answered the customer; the first response counts for the "
-                        "response time.")
+@event_type(
+    "complaint.responded",
+    kind="complaint",
+    payload=ComplaintStep,
+    roles=RESPONDERS,
+    description="Someone answered the customer; the first response counts for the response time.",
+)
 def responded(a: Applied) -> None:
     complaint = get(Complaint, a.subject.id)
     if complaint.responded_at is None:
@@ -117,8 +154,13 @@ def responded(a: Applied) -> None:
         complaint.status = "responded"
 
 
-@event_type("complaint.resolved", kind="complaint", payload=ComplaintStep, roles=RESOLVERS,
-            description="The complaint is settled; the first resolution counts.")
+@event_type(
+    "complaint.resolved",
+    kind="complaint",
+    payload=ComplaintStep,
+    roles=RESOLVERS,
+    description="The complaint is settled; the first resolution counts.",
+)
 def resolved(a: Applied) -> None:
     complaint = get(Complaint, a.subject.id)
     if complaint.resolved_at is None:
@@ -130,46 +172,73 @@ def resolved(a: Applied) -> None:
 
 # --- reading -----------------------------------------------------------------------
 
+
 def open_complaints(branch_ids: list[int] | set[int]) -> list[Complaint]:
     """Every complaint not yet resolved, oldest first: they carry over from day to day."""
-    return list(db.session.scalars(select(Complaint).where(
-        Complaint.branch_id.in_(list(branch_ids)), Complaint.status != "resolved")
-        .order_by(Complaint.opened_at)))
+    return list(
+        db.session.scalars(
+            select(Complaint)
+            .where(Complaint.branch_id.in_(list(branch_ids)), Complaint.status != "resolved")
+            .order_by(Complaint.opened_at)
+        )
+    )
 
 
 def response_minutes(branch_ids, start: datetime, end: datetime) -> dict:
     """Complaints opened in [start, end): how many, answered, resolved, minutes to respond."""
-    rows = db.session.scalars(select(Complaint).where(
-        Complaint.branch_id.in_(list(branch_ids)), Complaint.opened_at >= start,
-        Complaint.opened_at < end)).all()
-    minutes = sorted((c.responded_at - c.opened_at).total_seconds() / 60
-                     for c in rows if c.responded_at is not None)
-    return {"opened": len(rows), "responded": len(minutes),
-            "resolved": sum(1 for c in rows if c.resolved_at is not None),
-            "median_minutes": round(minutes[len(minutes) // 2]) if minutes else None,
-            "by_category": {k: sum(1 for c in rows if c.category == k)
-                            for k in COMPLAINT_CATEGORIES if any(c.category == k for c in rows)}}
+    rows = db.session.scalars(
+        select(Complaint).where(
+            Complaint.branch_id.in_(list(branch_ids)),
+            Complaint.opened_at >= start,
+            Complaint.opened_at < end,
+        )
+    ).all()
+    minutes = sorted(
+        (c.responded_at - c.opened_at).total_seconds() / 60
+        for c in rows
+        if c.responded_at is not None
+    )
+    return {
+        "opened": len(rows),
+        "responded": len(minutes),
+        "resolved": sum(1 for c in rows if c.resolved_at is not None),
+        "median_minutes": round(minutes[len(minutes) // 2]) if minutes else None,
+        "by_category": {
+            k: sum(1 for c in rows if c.category == k)
+            for k in COMPLAINT_CATEGORIES
+            if any(c.category == k for c in rows)
+        },
+    }
 
 
 def complaints_context(branch: Branch) -> dict:
     """What the _complaints.html partial needs."""
-    return {"complaints": open_complaints([branch.id]), "complaint_categories": COMPLAINT_CATEGORIES,
-            "complaint_sources": COMPLAINT_SOURCES, "category_labels": CATEGORY_LABELS,
-            "source_labels": SOURCE_LABELS, "complaint_status_labels": STATUS_LABELS,
-            "can_open_complaint": current_user.role in OPENERS,
-            "can_respond_complaint": current_user.role in RESPONDERS,
-            "can_resolve_complaint": current_user.role in RESOLVERS}
+    return {
+        "complaints": open_complaints([branch.id]),
+        "complaint_categories": COMPLAINT_CATEGORIES,
+        "complaint_sources": COMPLAINT_SOURCES,
+        "category_labels": CATEGORY_LABELS,
+        "source_labels": SOURCE_LABELS,
+        "complaint_status_labels": STATUS_LABELS,
+        "can_open_complaint": current_user.role in OPENERS,
+        "can_respond_complaint": current_user.role in RESPONDERS,
+        "can_resolve_complaint": current_user.role in RESOLVERS,
+    }
 
 
 # --- the forms -----------------------------------------------------------------------
+
 
 def _back(branch: Branch, error: str | None = None):
     """Back to the page the form was on; a refused form answers 422 with the message."""
     if error is not None:
         return render("error.html", "_error_fragment.html", status=422, message=error)
     target = request.form.get("back", "")
-    allowed = {"lobby": "lobby.board", "checklist": "checklist.today",
-               "referrals": "referrals.inbox"}
+    allowed = {
+        "lobby": "lobby.board",
+        "checklist": "checklist.today",
+        "referrals": "referrals.inbox",
+    }
     return redirect(url_for(allowed.get(target, "auth.home")))
 
 
@@ -177,14 +246,17 @@ def _back(branch: Branch, error: str | None = None):
 @role_required(*OPENERS)
 def complaint_open():
     branch = current_branch()
-    payload = {"category": request.form.get("category", ""),
-               "source": request.form.get("source") or (
-                   "teller" if current_user.role is Role.TELLER else "lobby")}
+    payload = {
+        "category": request.form.get("category", ""),
+        "source": request.form.get("source")
+        or ("teller" if current_user.role is Role.TELLER else "lobby"),
+    }
     if request.form.get("note", "").strip():
         payload["note"] = request.form["note"].strip()
     try:
-        record(current_user, "complaint.opened", branch=branch, subject_id=new_id(),
-               payload=payload)
+        record(
+            current_user, "complaint.opened", branch=branch, subject_id=new_id(), payload=payload
+        )
     except Rejected as rejected:
         return _back(branch, rejected.message)
     return _back(branch)
@@ -196,7 +268,7 @@ def _step(complaint_id: str, type_: str):
         abort(404)
     if not any(b.id == complaint.branch_id for b in current_user.branches):
         abort(403)  # another branch's (a supervisor answers in any of theirs)
-    branch = db.session.get(Branch, complaint.branch_id)
+    branch = db.session.get_one(Branch, complaint.branch_id)
     payload = {}
     if request.form.get("note", "").strip():
         payload["note"] = request.form["note"].strip()

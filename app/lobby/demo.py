@@ -2,6 +2,7 @@
 
 Appended to app.demo.FEATURE_SEEDS; adds only what is missing, so it is safe to run twice.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -23,13 +24,21 @@ def seed_lobby(branches: dict) -> None:
     for branch in branches.values():
         if not db.session.scalar(select(RouteRule.id).where(RouteRule.branch_id == branch.id)):
             for rule in DEFAULT_RULES:
-                db.session.add(RouteRule(branch_id=branch.id, purpose=rule.purpose,
-                                         route=rule.route, min_band=rule.min_band))
-        if not db.session.scalar(select(SelfServiceMachine.id).where(
-                SelfServiceMachine.branch_id == branch.id)):
+                db.session.add(
+                    RouteRule(
+                        branch_id=branch.id,
+                        purpose=rule.purpose,
+                        route=rule.route,
+                        min_band=rule.min_band,
+                    )
+                )
+        if not db.session.scalar(
+            select(SelfServiceMachine.id).where(SelfServiceMachine.branch_id == branch.id)
+        ):
             for position, name in enumerate(DEMO_MACHINES):
-                db.session.add(SelfServiceMachine(branch_id=branch.id, name=name,
-                                                  position=position))
+                db.session.add(
+                    SelfServiceMachine(branch_id=branch.id, name=name, position=position)
+                )
     db.session.flush()
 
 

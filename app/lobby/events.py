@@ -10,25 +10,54 @@ server in (the engine rebuilds a visit when an event arrives late). Checks
 that refuse an event look only at things that do not change with the visit's
 own events (the catalogue, the need tags, whether the step to undo exists).
 """
+
 from __future__ import annotations
 
 import uuid
 from functools import wraps
-from typing import Annotated, Optional
+from typing import Annotated
 
 from flask_babel import gettext as _
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import delete, select
 
-from ..events import (Applied, Payload, Rejected, add, event_type, get, new_row, rebuild,
-                      register_aggregate)
-from ..extensions import db
-from ..models import Event, NeedTag, Product, Role, SelfServiceMachine, Subject, Visit
-from ..models import VisitRecommendation
 from ..checklist.inventory import local_day
+from ..events import (
+    Applied,
+    Payload,
+    Rejected,
+    add,
+    event_type,
+    get,
+    new_row,
+    rebuild,
+    register_aggregate,
+)
+from ..extensions import db
+from ..models import (
+    Event,
+    NeedTag,
+    Product,
+    Role,
+    SelfServiceMachine,
+    Subject,
+    Visit,
+    VisitRecommendation,
+)
 from ..privacy import FreeText
-from .codes import (DEFAULT_NEED_TAGS, PURPOSES, AmountBand, Flag, Outcome, Purpose,  # noqa: F401
-                    ReferralResult, ReferTo, Response, Route, Segment)
+from .codes import (  # noqa: F401
+    DEFAULT_NEED_TAGS,
+    PURPOSES,
+    AmountBand,
+    Flag,
+    Outcome,
+    Purpose,
+    ReferralResult,
+    ReferTo,
+    Response,
+    Route,
+    Segment,
+)
 
 LOBBY_ROLES = {Role.LOBBY_MANAGER}
 # The referral desk shows a wealth manager the waiting-area facts of the visits
@@ -48,20 +77,21 @@ def _uuid(value: str) -> str:
 
 # --- payloads ---------------------------------------------------------------
 
+
 class VisitGreeted(Payload):
     purpose: Purpose
-    ticket: Optional[str] = Field(default=None, max_length=10)
-    segment: Optional[Segment] = None
-    flags: Optional[list[Flag]] = Field(default=None, max_length=3)
+    ticket: str | None = Field(default=None, max_length=10)
+    segment: Segment | None = None
+    flags: list[Flag] | None = Field(default=None, max_length=3)
 
 
 class VisitUpdated(Payload):
     """Corrects what the greeting recorded; only the fields present change (null clears)."""
 
-    purpose: Optional[Purpose] = None
-    ticket: Optional[str] = Field(default=None, max_length=10)
-    segment: Optional[Segment] = None
-    flags: Optional[list[Flag]] = Field(default=None, max_length=3)
+    purpose: Purpose | None = None
+    ticket: str | None = Field(default=None, max_length=10)
+    segment: Segment | None = None
+    flags: list[Flag] | None = Field(default=None, max_length=3)
 
     @model_validator(mode="after")
     def _something(self):
@@ -74,13 +104,13 @@ class VisitUpdated(Payload):
 
 class VisitTriaged(Payload):
     route: Route
-    suggested: Optional[Route] = None
-    machine: Optional[FreeText] = Field(default=None, min_length=1, max_length=60)
-    amount_band: Optional[AmountBand] = None
-    form_checked: Optional[bool] = None
-    form_redone: Optional[bool] = None
+    suggested: Route | None = None
+    machine: FreeText | None = Field(default=None, min_length=1, max_length=60)
+    amount_band: AmountBand | None = None
+    form_checked: bool | None = None
+    form_redone: bool | None = None
     # A large transfer to another bank (大额跨行转账): the dialog offers talking points.
-    to_other_bank: Optional[bool] = None
+    to_other_bank: bool | None = None
 
     @model_validator(mode="after")
     def _machine_only_for_self_service(self):
@@ -90,8 +120,8 @@ class VisitTriaged(Payload):
 
 
 class VisitEngaged(Payload):
-    needs: Optional[list[str]] = Field(default=None, max_length=8)
-    note: Optional[FreeText] = Field(default=None, max_length=300)
+    needs: list[str] | None = Field(default=None, max_length=8)
+    note: FreeText | None = Field(default=None, max_length=300)
 
 
 class VisitFundsKept(Payload):
@@ -103,13 +133,13 @@ class VisitFundsKept(Payload):
 class VisitRecommended(Payload):
     products: list[str] = Field(min_length=1, max_length=5)
     response: Response
-    confirmed_without_need: Optional[bool] = None
+    confirmed_without_need: bool | None = None
 
 
 class VisitReferred(Payload):
     referral_id: str = Field(max_length=36)
     to: ReferTo
-    note: Optional[FreeText] = Field(default=None, max_length=300)
+    note: FreeText | None = Field(default=None, max_length=300)
 
     _check_id = field_validator("referral_id")(classmethod(lambda cls, v: _uuid(v)))
 
@@ -127,8 +157,8 @@ class VisitClaimed(Payload):
 
 class VisitWealthOutcome(Payload):
     result: ReferralResult
-    amount_band: Optional[AmountBand] = None
-    product: Optional[str] = Field(default=None, min_length=1, max_length=32)
+    amount_band: AmountBand | None = None
+    product: str | None = Field(default=None, min_length=1, max_length=32)
 
     @model_validator(mode="after")
     def _band_with_sale(self):
@@ -140,7 +170,7 @@ class VisitWealthOutcome(Payload):
 
 
 class VisitCalled(Payload):
-    counter: Optional[str] = Field(default=None, min_length=1, max_length=10)
+    counter: str | None = Field(default=None, min_length=1, max_length=10)
 
 
 class VisitComplaint(Payload):
@@ -149,8 +179,8 @@ class VisitComplaint(Payload):
 
 class VisitClosed(Payload):
     outcome: Outcome
-    satisfaction: Optional[Annotated[int, Field(ge=1, le=5)]] = None
-    note: Optional[FreeText] = Field(default=None, max_length=500)
+    satisfaction: Annotated[int, Field(ge=1, le=5)] | None = None
+    note: FreeText | None = Field(default=None, max_length=500)
 
 
 class VisitUndone(Payload):
@@ -161,8 +191,11 @@ class VisitUndone(Payload):
 
 # --- the fold ---------------------------------------------------------------
 
+
 def _reset(subject: Subject) -> None:
-    db.session.execute(delete(VisitRecommendation).where(VisitRecommendation.visit_id == subject.id))
+    db.session.execute(
+        delete(VisitRecommendation).where(VisitRecommendation.visit_id == subject.id)
+    )
     db.session.execute(delete(Visit).where(Visit.id == subject.id))
 
 
@@ -179,8 +212,9 @@ def was_undone(a: Applied) -> bool:
 
 
 def undone_event_ids(subject_id: str) -> set[str]:
-    payloads = db.session.scalars(select(Event.payload).where(
-        Event.subject_id == subject_id, Event.type == "visit.undone"))
+    payloads = db.session.scalars(
+        select(Event.payload).where(Event.subject_id == subject_id, Event.type == "visit.undone")
+    )
     return {p.get("event_id") for p in payloads}
 
 
@@ -205,27 +239,51 @@ def _visit(a: Applied) -> Visit:
     return get(Visit, a.subject.id)
 
 
-@event_type("visit.greeted", kind="visit", payload=VisitGreeted, roles=LOBBY_ROLES,
-            also_read_by=DESK_READERS, creates_subject=True,
-            description="A customer was greeted at the door: a new visit begins, waiting.")
+@event_type(
+    "visit.greeted",
+    kind="visit",
+    payload=VisitGreeted,
+    roles=LOBBY_ROLES,
+    also_read_by=DESK_READERS,
+    creates_subject=True,
+    description="A customer was greeted at the door: a new visit begins, waiting.",
+)
 def greeted(a: Applied) -> None:
     p: VisitGreeted = a.payload
     # An undone greeting (recorded by mistake) leaves a void visit, so that its
     # later events still have something to fold into, and nothing counts it.
     undone = was_undone(a)
-    add(new_row(
-        Visit, id=a.subject.id, branch_id=a.branch.id, status="void" if undone else "waiting",
-        purpose=p.purpose, ticket=p.ticket or None, segment=p.segment,
-        flags=sorted(set(p.flags or [])), greeted_at=a.event.occurred_at,
-        greeted_by_id=a.event.user_id, needs=[], engaged_count=0,
-        form_checked=False, form_redone=False, complaint=False,
-        last_step_event_id=None if undone else a.event.id,
-        last_step_type=None if undone else a.event.type))
+    add(
+        new_row(
+            Visit,
+            id=a.subject.id,
+            branch_id=a.branch.id,
+            status="void" if undone else "waiting",
+            purpose=p.purpose,
+            ticket=p.ticket or None,
+            segment=p.segment,
+            flags=sorted(set(p.flags or [])),
+            greeted_at=a.event.occurred_at,
+            greeted_by_id=a.event.user_id,
+            needs=[],
+            engaged_count=0,
+            form_checked=False,
+            form_redone=False,
+            complaint=False,
+            last_step_event_id=None if undone else a.event.id,
+            last_step_type=None if undone else a.event.type,
+        )
+    )
 
 
-@event_type("visit.updated", kind="visit", payload=VisitUpdated, roles=LOBBY_ROLES,
-            also_read_by=DESK_READERS,
-            description="Corrects the purpose, ticket, segment or flags; fields present change.")
+@event_type(
+    "visit.updated",
+    kind="visit",
+    payload=VisitUpdated,
+    roles=LOBBY_ROLES,
+    also_read_by=DESK_READERS,
+    description="Corrects the purpose, ticket, segment or flags; fields present change.",
+)
 @step
 def updated(a: Applied) -> None:
     p: VisitUpdated = a.payload
@@ -241,21 +299,32 @@ def updated(a: Applied) -> None:
 
 def _check_triaged(a: Applied) -> None:
     p: VisitTriaged = a.payload
-    if a.user.role is Role.TELLER and p.route != "self_service":
+    if a.recorder.role is Role.TELLER and p.route != "self_service":
         raise Rejected("forbidden", _("A teller only sends small cash work to the machines."))
     if p.machine is None:
         return
-    names = set(db.session.scalars(select(SelfServiceMachine.name).where(
-        SelfServiceMachine.branch_id == a.branch.id)))
+    names = set(
+        db.session.scalars(
+            select(SelfServiceMachine.name).where(SelfServiceMachine.branch_id == a.branch.id)
+        )
+    )
     if names and p.machine not in names:
-        raise Rejected("unknown_machine", _("This branch has no self-service machine called "
-                                            "%(name)s.", name=p.machine))
+        raise Rejected(
+            "unknown_machine",
+            _("This branch has no self-service machine called %(name)s.", name=p.machine),
+        )
 
 
-@event_type("visit.triaged", kind="visit", payload=VisitTriaged, roles=LOBBY_AND_COUNTER,
-            also_read_by=DESK_READERS, check=_check_triaged,
-            description="The customer was sent on a route; a later triage re-routes. A teller "
-                        "records only `self_service` (small cash work diverted to the machines).")
+@event_type(
+    "visit.triaged",
+    kind="visit",
+    payload=VisitTriaged,
+    roles=LOBBY_AND_COUNTER,
+    also_read_by=DESK_READERS,
+    check=_check_triaged,
+    description="The customer was sent on a route; a later triage re-routes. A teller "
+    "records only `self_service` (small cash work diverted to the machines).",
+)
 @step
 def triaged(a: Applied) -> None:
     p: VisitTriaged = a.payload
@@ -281,9 +350,15 @@ def _check_engaged(a: Applied) -> None:
         raise Rejected("unknown_need", _("Unknown need: %(code)s", code=", ".join(unknown)))
 
 
-@event_type("visit.engaged", kind="visit", payload=VisitEngaged, roles=LOBBY_ROLES,
-            also_read_by=DESK_READERS, check=_check_engaged,
-            description="Talked to the customer in the waiting area; needs learnt add up.")
+@event_type(
+    "visit.engaged",
+    kind="visit",
+    payload=VisitEngaged,
+    roles=LOBBY_ROLES,
+    also_read_by=DESK_READERS,
+    check=_check_engaged,
+    description="Talked to the customer in the waiting area; needs learnt add up.",
+)
 @step
 def engaged(a: Applied) -> None:
     p: VisitEngaged = a.payload
@@ -303,62 +378,110 @@ def _check_recommended(a: Applied) -> None:
 
 def check_products(a: Applied, codes: set[str]) -> None:
     """Refuse products the branch does not offer, or whose sale had ended that day."""
-    offered = db.session.scalars(select(Product).where(
-        Product.branch_id == a.branch.id, Product.code.in_(codes), Product.active.is_(True))).all()
+    offered = db.session.scalars(
+        select(Product).where(
+            Product.branch_id == a.branch.id, Product.code.in_(codes), Product.active.is_(True)
+        )
+    ).all()
     missing = codes - {p.code for p in offered}
     if missing:
-        raise Rejected("unknown_product", _("Not in this branch's catalogue: %(codes)s",
-                                            codes=", ".join(sorted(missing))))
+        raise Rejected(
+            "unknown_product",
+            _("Not in this branch's catalogue: %(codes)s", codes=", ".join(sorted(missing))),
+        )
     # The branch's own day when the recommendation was made: a tablet that was
     # offline syncs the day before's recommendation of a product ending that day.
     day = local_day(a.branch, a.event.occurred_at)
     ended = sorted(p.code for p in offered if p.ended(day))
     if ended:
-        raise Rejected("product_ended", _("The sale of %(codes)s has ended: it can no longer be "
-                                          "recommended.", codes=", ".join(ended)))
+        raise Rejected(
+            "product_ended",
+            _(
+                "The sale of %(codes)s has ended: it can no longer be recommended.",
+                codes=", ".join(ended),
+            ),
+        )
 
 
-@event_type("visit.recommended", kind="visit", payload=VisitRecommended, roles=LOBBY_ROLES,
-            also_read_by=DESK_READERS, check=_check_recommended,
-            description="Products from the branch's catalogue were recommended; the response.")
+@event_type(
+    "visit.recommended",
+    kind="visit",
+    payload=VisitRecommended,
+    roles=LOBBY_ROLES,
+    also_read_by=DESK_READERS,
+    check=_check_recommended,
+    description="Products from the branch's catalogue were recommended; the response.",
+)
 @step
 def recommended(a: Applied) -> None:
     p: VisitRecommended = a.payload
     visit = _visit(a)
     without_need = not visit.needs
     for code in dict.fromkeys(p.products):
-        db.session.add(VisitRecommendation(
-            visit_id=visit.id, event_id=a.event.id, branch_id=a.branch.id, product_code=code,
-            response=p.response, recommended_at=a.event.occurred_at, without_need=without_need,
-            confirmed_without_need=bool(p.confirmed_without_need)))
+        db.session.add(
+            VisitRecommendation(
+                visit_id=visit.id,
+                event_id=a.event.id,
+                branch_id=a.branch.id,
+                product_code=code,
+                response=p.response,
+                recommended_at=a.event.occurred_at,
+                without_need=without_need,
+                confirmed_without_need=bool(p.confirmed_without_need),
+            )
+        )
 
 
-@event_type("visit.funds_kept", kind="visit", payload=VisitFundsKept, roles=LOBBY_ROLES,
-            description="Funds kept (挽留成功): the customer who meant to move money to another "
-                        "bank kept it here; the amount band. A later one corrects it.")
+@event_type(
+    "visit.funds_kept",
+    kind="visit",
+    payload=VisitFundsKept,
+    roles=LOBBY_ROLES,
+    description="Funds kept (挽留成功): the customer who meant to move money to another "
+    "bank kept it here; the amount band. A later one corrects it.",
+)
 @step
 def funds_kept(a: Applied) -> None:
     _visit(a).funds_kept_band = a.payload.amount_band
 
 
-@event_type("visit.pitched", kind="visit", payload=VisitPitched, roles={Role.TELLER},
-            also_read_by=LOBBY_AND_DESK,
-            check=lambda a: check_products(a, {a.payload.product}),
-            description="The teller's one-sentence pitch at the counter (一句话营销): the "
-                        "product and the customer's response.")
+@event_type(
+    "visit.pitched",
+    kind="visit",
+    payload=VisitPitched,
+    roles={Role.TELLER},
+    also_read_by=LOBBY_AND_DESK,
+    check=lambda a: check_products(a, {a.payload.product}),
+    description="The teller's one-sentence pitch at the counter (一句话营销): the "
+    "product and the customer's response.",
+)
 @step
 def pitched(a: Applied) -> None:
     p: VisitPitched = a.payload
-    db.session.add(VisitRecommendation(
-        visit_id=a.subject.id, event_id=a.event.id, branch_id=a.branch.id,
-        product_code=p.product, response=p.response, recommended_at=a.event.occurred_at,
-        without_need=False, confirmed_without_need=False, at_counter=True))
+    db.session.add(
+        VisitRecommendation(
+            visit_id=a.subject.id,
+            event_id=a.event.id,
+            branch_id=a.branch.id,
+            product_code=p.product,
+            response=p.response,
+            recommended_at=a.event.occurred_at,
+            without_need=False,
+            confirmed_without_need=False,
+            at_counter=True,
+        )
+    )
 
 
-@event_type("visit.referred", kind="visit", payload=VisitReferred, roles=LOBBY_AND_COUNTER,
-            also_read_by=DESK_READERS,
-            description="Handed to a wealth manager or the corporate desk; the referral itself "
-                        "is the subject of referral.created.")
+@event_type(
+    "visit.referred",
+    kind="visit",
+    payload=VisitReferred,
+    roles=LOBBY_AND_COUNTER,
+    also_read_by=DESK_READERS,
+    description="Handed to a wealth manager or the corporate desk; the referral itself "
+    "is the subject of referral.created.",
+)
 @step
 def referred(a: Applied) -> None:
     p: VisitReferred = a.payload
@@ -367,10 +490,15 @@ def referred(a: Applied) -> None:
     visit.referred_to = p.to
 
 
-@event_type("visit.called", kind="visit", payload=VisitCalled, roles=LOBBY_AND_COUNTER,
-            also_read_by=DESK_READERS,
-            description="The customer was called to a counter: the wait ends, service begins. "
-                        "The first call counts; a later one changes only the counter.")
+@event_type(
+    "visit.called",
+    kind="visit",
+    payload=VisitCalled,
+    roles=LOBBY_AND_COUNTER,
+    also_read_by=DESK_READERS,
+    description="The customer was called to a counter: the wait ends, service begins. "
+    "The first call counts; a later one changes only the counter.",
+)
 @step
 def called(a: Applied) -> None:
     visit = _visit(a)
@@ -383,16 +511,22 @@ def called(a: Applied) -> None:
 
 def _check_claimed(a: Applied) -> None:
     visit = _visit(a)
-    if visit.claimed_by_id is not None and visit.claimed_by_id != a.user.id:
-        raise Rejected("already_taken", _("Another wealth manager is already talking to this "
-                                          "customer."))
+    if visit.claimed_by_id is not None and visit.claimed_by_id != a.recorder.id:
+        raise Rejected(
+            "already_taken", _("Another wealth manager is already talking to this customer.")
+        )
 
 
-@event_type("visit.claimed", kind="visit", payload=VisitClaimed, roles={Role.WEALTH_MANAGER},
-            also_read_by=LOBBY_ROLES,
-            check=_check_claimed,
-            description="A wealth manager goes to talk to a waiting customer (巡视等候区); a "
-                        "second wealth manager gets already_taken.")
+@event_type(
+    "visit.claimed",
+    kind="visit",
+    payload=VisitClaimed,
+    roles={Role.WEALTH_MANAGER},
+    also_read_by=LOBBY_ROLES,
+    check=_check_claimed,
+    description="A wealth manager goes to talk to a waiting customer (巡视等候区); a "
+    "second wealth manager gets already_taken.",
+)
 def claimed(a: Applied) -> None:
     visit = _visit(a)
     if visit.claimed_by_id is None:  # the first claim in fold order, as the check judged
@@ -405,21 +539,35 @@ def _check_wealth_outcome(a: Applied) -> None:
         check_products(a, {a.payload.product})
 
 
-@event_type("visit.wealth_outcome", kind="visit", payload=VisitWealthOutcome,
-            roles={Role.WEALTH_MANAGER}, also_read_by=LOBBY_ROLES, check=_check_wealth_outcome,
-            description="What came of a wealth manager's talk with a waiting customer; a later "
-                        "one corrects an earlier one.")
+@event_type(
+    "visit.wealth_outcome",
+    kind="visit",
+    payload=VisitWealthOutcome,
+    roles={Role.WEALTH_MANAGER},
+    also_read_by=LOBBY_ROLES,
+    check=_check_wealth_outcome,
+    description="What came of a wealth manager's talk with a waiting customer; a later "
+    "one corrects an earlier one.",
+)
 def wealth_outcome(a: Applied) -> None:
     p: VisitWealthOutcome = a.payload
     visit = _visit(a)
     visit.claimed_by_id = visit.claimed_by_id or a.event.user_id
     visit.claimed_at = visit.claimed_at or a.event.occurred_at
     visit.wealth_result, visit.wealth_amount_band, visit.wealth_product = (
-        p.result, p.amount_band, p.product)
+        p.result,
+        p.amount_band,
+        p.product,
+    )
 
 
-@event_type("visit.complaint", kind="visit", payload=VisitComplaint, roles=LOBBY_ROLES,
-            description="The customer complained; the note says what about.")
+@event_type(
+    "visit.complaint",
+    kind="visit",
+    payload=VisitComplaint,
+    roles=LOBBY_ROLES,
+    description="The customer complained; the note says what about.",
+)
 @step
 def complaint(a: Applied) -> None:
     visit = _visit(a)
@@ -427,10 +575,15 @@ def complaint(a: Applied) -> None:
     visit.complaint_note = a.payload.note
 
 
-@event_type("visit.closed", kind="visit", payload=VisitClosed, roles=LOBBY_ROLES,
-            also_read_by=DESK_READERS,
-            description="The visit ended: served, walked away or referred. A later "
-                        "visit.closed corrects an earlier one.")
+@event_type(
+    "visit.closed",
+    kind="visit",
+    payload=VisitClosed,
+    roles=LOBBY_ROLES,
+    also_read_by=DESK_READERS,
+    description="The visit ended: served, walked away or referred. A later "
+    "visit.closed corrects an earlier one.",
+)
 @step
 def closed(a: Applied) -> None:
     p: VisitClosed = a.payload
@@ -452,10 +605,16 @@ def _check_undone(a: Applied) -> None:
         raise Rejected("cannot_undo", _("An undo cannot be undone; record the step again."))
 
 
-@event_type("visit.undone", kind="visit", payload=VisitUndone, roles=LOBBY_ROLES,
-            also_read_by=DESK_READERS, check=_check_undone,
-            description="Takes back one earlier step of the visit: the visit is derived again "
-                        "from its events without it. Undoing the greeting voids the visit.")
+@event_type(
+    "visit.undone",
+    kind="visit",
+    payload=VisitUndone,
+    roles=LOBBY_ROLES,
+    also_read_by=DESK_READERS,
+    check=_check_undone,
+    description="Takes back one earlier step of the visit: the visit is derived again "
+    "from its events without it. Undoing the greeting voids the visit.",
+)
 def undone(a: Applied) -> None:
     # Applied online (a.user is set): derive the visit again without the step.
     # During a rebuild (a.user is None) the rebuild itself skips it.

@@ -2,6 +2,7 @@
 (static/js/lobby.js -> Datang.record -> POST /api/v1/sync); these views only read,
 except the admin's settings page, which edits configuration, not events.
 """
+
 from __future__ import annotations
 
 from flask import abort, flash, make_response, redirect, request, url_for
@@ -18,7 +19,15 @@ from . import bp
 from .codes import AMOUNT_BANDS, PURPOSES, ROUTES
 from .complaints import complaints_context
 from .rules import Rule, branch_rules, save_rules
-from .views import board_context, board_html, board_version, history, referrals_of, static_context, user_name
+from .views import (
+    board_context,
+    board_html,
+    board_version,
+    history,
+    referrals_of,
+    static_context,
+    user_name,
+)
 
 
 def visit_of_branch(visit_id: str, branch: Branch) -> Visit:
@@ -31,8 +40,13 @@ def board():
     branch = current_branch()
     if is_htmx():
         return board_response(branch)
-    return render("lobby/board.html", board=board_html(branch), **static_context(branch),
-                  **complaints_context(branch), target_lines=today_lines(branch, current_user))
+    return render(
+        "lobby/board.html",
+        board=board_html(branch),
+        **static_context(branch),
+        **complaints_context(branch),
+        target_lines=today_lines(branch, current_user),
+    )
 
 
 def board_response(branch: Branch):
@@ -60,8 +74,12 @@ def visit_detail(visit_id: str):
     branch = current_branch()
     visit = visit_of_branch(visit_id, branch)
     context = board_context(branch)
-    context.update(visit=visit, rows=history(visit), user_name=user_name,
-                   referral=referrals_of([visit]).get(visit.referral_id or ""))
+    context.update(
+        visit=visit,
+        rows=history(visit),
+        user_name=user_name,
+        referral=referrals_of([visit]).get(visit.referral_id or ""),
+    )
     return render("lobby/visit.html", "lobby/_history.html", **context)
 
 
@@ -76,6 +94,7 @@ def visit_card(visit_id: str):
 
 
 # --- the admin's settings ------------------------------------------------------
+
 
 def settings_branch() -> Branch:
     code = request.values.get("branch")
@@ -93,13 +112,21 @@ def settings_context(branch: Branch, errors: list[str] | None = None) -> dict:
     base = {r.purpose: r.route for r in rules if r.min_band is None}
     large = {r.purpose: (r.min_band, r.route) for r in rules if r.min_band is not None}
     return {
-        "branch": branch, "errors": errors or [],
+        "branch": branch,
+        "errors": errors or [],
         "branches": db.session.scalars(select(Branch).order_by(Branch.code)).all(),
-        "purposes": PURPOSES, "routes": ROUTES, "bands": AMOUNT_BANDS,
-        "base": base, "large": large,
-        "machines_text": "\n".join(db.session.scalars(
-            select(SelfServiceMachine.name).where(SelfServiceMachine.branch_id == branch.id)
-            .order_by(SelfServiceMachine.position, SelfServiceMachine.id))),
+        "purposes": PURPOSES,
+        "routes": ROUTES,
+        "bands": AMOUNT_BANDS,
+        "base": base,
+        "large": large,
+        "machines_text": "\n".join(
+            db.session.scalars(
+                select(SelfServiceMachine.name)
+                .where(SelfServiceMachine.branch_id == branch.id)
+                .order_by(SelfServiceMachine.position, SelfServiceMachine.id)
+            )
+        ),
         "tags": db.session.scalars(select(NeedTag).order_by(NeedTag.position, NeedTag.id)).all(),
         **static_context(branch),
     }
@@ -149,17 +176,27 @@ def settings():
     new_code = form.get("new_tag_code", "").strip().lower()
     new_name = form.get("new_tag_name", "").strip()
     if new_code or new_name:
-        if (not new_code.replace("_", "").isalnum() or not new_code.isascii() or len(new_code) > 32
-                or not new_name or len(new_name) > 60):
+        if (
+            not new_code.replace("_", "").isalnum()
+            or not new_code.isascii()
+            or len(new_code) > 32
+            or not new_name
+            or len(new_name) > 60
+        ):
             errors.append(_("A new need tag needs a code (letters, digits, _) and a name."))
         elif any(t.code == new_code for t in tags):
             errors.append(_("A need tag with this code exists already."))
     if errors:
-        return render("lobby/settings.html", "lobby/_settings.html", status=422,
-                      **settings_context(branch, errors))
+        return render(
+            "lobby/settings.html",
+            "lobby/_settings.html",
+            status=422,
+            **settings_context(branch, errors),
+        )
     save_rules(branch.id, rules)
-    for row in db.session.scalars(select(SelfServiceMachine).where(
-            SelfServiceMachine.branch_id == branch.id)):
+    for row in db.session.scalars(
+        select(SelfServiceMachine).where(SelfServiceMachine.branch_id == branch.id)
+    ):
         db.session.delete(row)
     db.session.flush()
     for position, name in enumerate(names):
@@ -167,9 +204,14 @@ def settings():
     for tag, name, name_en, active in updates:
         tag.name, tag.name_en, tag.active = name, name_en, active
     if new_code:
-        db.session.add(NeedTag(code=new_code, name=new_name,
-                               name_en=form.get("new_tag_name_en", "").strip()[:60],
-                               position=len(tags)))
+        db.session.add(
+            NeedTag(
+                code=new_code,
+                name=new_name,
+                name_en=form.get("new_tag_name_en", "").strip()[:60],
+                position=len(tags),
+            )
+        )
     db.session.commit()
     flash(_("Lobby settings saved."), "ok")
     if is_htmx():

@@ -4,6 +4,7 @@ An admin changes the rules per branch (RouteRule rows, /lobby/settings); a
 branch without rules uses DEFAULT_RULES. The same rules go to the tablet in
 the page's data block, so the suggestion works offline too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("transfer", "wealth", "50k_200k"),
     Rule("wealth", "wealth"),
     Rule("corporate", "corporate"),
-    *(Rule(p, "counter") for p in PURPOSES
-      if p not in ("cash", "bills", "transfer", "wealth", "corporate")),
+    *(
+        Rule(p, "counter")
+        for p in PURPOSES
+        if p not in ("cash", "bills", "transfer", "wealth", "corporate")
+    ),
 )
 
 
@@ -73,12 +77,18 @@ def save_rules(branch_id: int, rules: list[Rule]) -> None:
         db.session.delete(row)
     db.session.flush()
     for rule in rules:
-        db.session.add(RouteRule(branch_id=branch_id, purpose=rule.purpose, route=rule.route,
-                                 min_band=rule.min_band))
+        db.session.add(
+            RouteRule(
+                branch_id=branch_id, purpose=rule.purpose, route=rule.route, min_band=rule.min_band
+            )
+        )
 
 
 def large_cash_band(rules: list[Rule]) -> str | None:
     """The smallest amount band a branch sends cash to the counter for (its threshold)."""
-    bands = [r.min_band for r in rules
-             if r.purpose == "cash" and r.min_band in AMOUNT_BANDS and r.route != "self_service"]
+    bands = [
+        r.min_band
+        for r in rules
+        if r.purpose == "cash" and r.min_band in AMOUNT_BANDS and r.route != "self_service"
+    ]
     return min(bands, key=AMOUNT_BANDS.index) if bands else None

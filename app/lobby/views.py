@@ -1,4 +1,5 @@
 """What the lobby's pages show: the waiting board and a visit's history, built from read models."""
+
 from __future__ import annotations
 
 import time
@@ -6,32 +7,58 @@ import weakref
 from datetime import timedelta
 
 from flask import current_app, render_template
-from flask_babel import get_translations, gettext as _
+from flask_babel import get_translations
+from flask_babel import gettext as _
 from jinja2 import pass_context
 from markupsafe import Markup
 from sqlalchemy import bindparam, func, select
 
 from ..checklist.inventory import local_day
 from ..database import utcnow
-from ..i18n import ui_lang as lang
 from ..events import format_time
 from ..extensions import db
+from ..i18n import ui_lang as lang
+from ..models import (
+    Branch,
+    Event,
+    NeedTag,
+    Product,
+    Referral,
+    Role,
+    SelfServiceMachine,
+    User,
+    Visit,
+)
 from ..privacy import refusal_message
-from ..models import (Branch, Event, NeedTag, Product, Referral, Role, SelfServiceMachine, User,
-                      Visit)
 from ..templating import PURPOSE_LABELS
-from .codes import (AMOUNT_BANDS, BAND_LABELS, DEFAULT_NEED_TAGS, EVENT_LABELS, FLAG_LABELS,
-                    FLAGS, OUTCOME_LABELS, OUTCOMES, PURPOSES, REFER_TO, REFER_TO_LABELS,
-                    REFERRAL_RESULT_LABELS, REFERRAL_STATUS_LABELS, RESPONSE_LABELS, RESPONSES,
-                    ROUTE_LABELS, ROUTES, SEGMENT_LABELS, SEGMENTS, label)
+from .codes import (
+    AMOUNT_BANDS,
+    BAND_LABELS,
+    DEFAULT_NEED_TAGS,
+    EVENT_LABELS,
+    FLAG_LABELS,
+    FLAGS,
+    OUTCOME_LABELS,
+    OUTCOMES,
+    PURPOSES,
+    REFER_TO,
+    REFER_TO_LABELS,
+    REFERRAL_RESULT_LABELS,
+    REFERRAL_STATUS_LABELS,
+    RESPONSE_LABELS,
+    RESPONSES,
+    ROUTE_LABELS,
+    ROUTES,
+    SEGMENT_LABELS,
+    SEGMENTS,
+    label,
+)
 from .rules import branch_rules
 
 RECENTLY_CLOSED = timedelta(minutes=30)
 _LABELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # translations -> labels()
 _GETTEXT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # translations -> strings
 GETTEXT_CACHE_SIZE = 4096
-
-
 
 
 def need_tags(active_only: bool = True) -> list[tuple[str, str]]:
@@ -48,23 +75,29 @@ def need_tags(active_only: bool = True) -> list[tuple[str, str]]:
 def all_need_labels() -> dict[str, str]:
     language = lang()
     labels = {code: (en if language == "en" else zh) for code, zh, en in DEFAULT_NEED_TAGS}
-    labels.update({t.code: t.display_name(language)
-                   for t in db.session.scalars(select(NeedTag))})
+    labels.update({t.code: t.display_name(language) for t in db.session.scalars(select(NeedTag))})
     return labels
 
 
 def products(branch: Branch) -> list[Product]:
     """What the branch offers today: ended products cannot be recommended."""
     today = local_day(branch, utcnow())
-    rows = db.session.scalars(select(Product).where(
-        Product.branch_id == branch.id, Product.active.is_(True)).order_by(Product.id)).all()
+    rows = db.session.scalars(
+        select(Product)
+        .where(Product.branch_id == branch.id, Product.active.is_(True))
+        .order_by(Product.id)
+    ).all()
     return [p for p in rows if not p.ended(today)]
 
 
 def machines(branch: Branch) -> list[str]:
-    return list(db.session.scalars(select(SelfServiceMachine.name).where(
-        SelfServiceMachine.branch_id == branch.id).order_by(SelfServiceMachine.position,
-                                                            SelfServiceMachine.id)))
+    return list(
+        db.session.scalars(
+            select(SelfServiceMachine.name)
+            .where(SelfServiceMachine.branch_id == branch.id)
+            .order_by(SelfServiceMachine.position, SelfServiceMachine.id)
+        )
+    )
 
 
 # Built once: building a statement costs more than running this one (the poll's query).
@@ -73,21 +106,32 @@ _BOARD_VERSION = select(func.max(Event.position)).where(Event.branch_id == bindp
 
 def board_version(branch: Branch) -> int:
     """The position of the branch's latest event: the board changes only when it does."""
-    return db.session.connection().execute(
-        _BOARD_VERSION, {"branch_id": branch.id}).scalar() or 0
+    return db.session.connection().execute(_BOARD_VERSION, {"branch_id": branch.id}).scalar() or 0
 
 
 def waiting_visits(branch: Branch) -> list[Visit]:
-    return list(db.session.scalars(
-        select(Visit).where(Visit.branch_id == branch.id, Visit.status == "waiting")
-        .order_by(Visit.greeted_at, Visit.id)))
+    return list(
+        db.session.scalars(
+            select(Visit)
+            .where(Visit.branch_id == branch.id, Visit.status == "waiting")
+            .order_by(Visit.greeted_at, Visit.id)
+        )
+    )
 
 
 def recently_closed(branch: Branch) -> list[Visit]:
-    return list(db.session.scalars(
-        select(Visit).where(Visit.branch_id == branch.id, Visit.status == "closed",
-                            Visit.closed_at >= utcnow() - RECENTLY_CLOSED)
-        .order_by(Visit.closed_at.desc()).limit(5)))
+    return list(
+        db.session.scalars(
+            select(Visit)
+            .where(
+                Visit.branch_id == branch.id,
+                Visit.status == "closed",
+                Visit.closed_at >= utcnow() - RECENTLY_CLOSED,
+            )
+            .order_by(Visit.closed_at.desc())
+            .limit(5)
+        )
+    )
 
 
 def referrals_of(visits: list[Visit]) -> dict[str, Referral]:
@@ -96,8 +140,12 @@ def referrals_of(visits: list[Visit]) -> dict[str, Referral]:
         return {}
     # A visit names its referral by id, as a tablet sent it: only its own branch's counts.
     branches = {v.branch_id for v in visits}
-    return {r.id: r for r in db.session.scalars(
-        select(Referral).where(Referral.id.in_(ids), Referral.branch_id.in_(branches)))}
+    return {
+        r.id: r
+        for r in db.session.scalars(
+            select(Referral).where(Referral.id.in_(ids), Referral.branch_id.in_(branches))
+        )
+    }
 
 
 def labels() -> dict:
@@ -110,15 +158,22 @@ def labels() -> dict:
     cached = _LABELS.get(translations)
     if cached is not None:
         return cached
+
     def strings(table):
         return {k: str(v) for k, v in table.items()}
+
     result = {
-        "purposes": strings(PURPOSE_LABELS), "segments": strings(SEGMENT_LABELS),
-        "flags": strings(FLAG_LABELS), "routes": strings(ROUTE_LABELS),
-        "bands": strings(BAND_LABELS), "responses": strings(RESPONSE_LABELS),
-        "outcomes": strings(OUTCOME_LABELS), "refer_to": strings(REFER_TO_LABELS),
+        "purposes": strings(PURPOSE_LABELS),
+        "segments": strings(SEGMENT_LABELS),
+        "flags": strings(FLAG_LABELS),
+        "routes": strings(ROUTE_LABELS),
+        "bands": strings(BAND_LABELS),
+        "responses": strings(RESPONSE_LABELS),
+        "outcomes": strings(OUTCOME_LABELS),
+        "refer_to": strings(REFER_TO_LABELS),
         "referral_results": strings(REFERRAL_RESULT_LABELS),
-        "referral_status": strings(REFERRAL_STATUS_LABELS), "events": strings(EVENT_LABELS),
+        "referral_status": strings(REFERRAL_STATUS_LABELS),
+        "events": strings(EVENT_LABELS),
     }
     _LABELS[translations] = result
     return result
@@ -142,14 +197,18 @@ def template_gettext():
     @pass_context
     def gettext(context, string, **variables):
         try:
-            key = (string, context.eval_ctx.autoescape,
-                   tuple(sorted((k, type(v), v) for k, v in variables.items())))
+            key = (
+                string,
+                context.eval_ctx.autoescape,
+                tuple(sorted((k, type(v), v) for k, v in variables.items())),
+            )
             return cache[key]
         except KeyError:
             rv = cache[key] = base(context, string, **variables)
             return rv
         except TypeError:  # an unhashable variable: not remembered
             return base(context, string, **variables)
+
     return gettext
 
 
@@ -180,28 +239,39 @@ def board_html(branch: Branch) -> Markup:
         head, _attr, rest = html.partition(_SERVER_NOW)
         cached = (version, now + BOARD_CACHE_SECONDS, head, rest.partition('"')[2])
         cache[key] = cached
-    return Markup(f'{cached[2]}{_SERVER_NOW}{format_time(utcnow())}"{cached[3]}')
+    # The parts are the rendered (escaped) template and a time we format ourselves.
+    return Markup(f'{cached[2]}{_SERVER_NOW}{format_time(utcnow())}"{cached[3]}')  # noqa: S704
 
 
 def board_context(branch: Branch, version: int | None = None) -> dict:
     visits = waiting_visits(branch)
     closed = recently_closed(branch)
     language = lang()
-    product_names = {p.code: p.display_name(language) for p in db.session.scalars(
-        select(Product).where(Product.branch_id == branch.id))}
+    product_names = {
+        p.code: p.display_name(language)
+        for p in db.session.scalars(select(Product).where(Product.branch_id == branch.id))
+    }
     now = utcnow()
     return {
-        "branch": branch, "visits": visits, "closed": closed,
-        "referrals": referrals_of(visits + closed), "now": now, "iso": format_time,
+        "branch": branch,
+        "visits": visits,
+        "closed": closed,
+        "referrals": referrals_of(visits + closed),
+        "now": now,
+        "iso": format_time,
         "not_talked": sum(1 for v in visits if not v.spoken_to),
         "longest": max(((now - v.greeted_at).total_seconds() // 60 for v in visits), default=0),
         "version": board_version(branch) if version is None else version,
         "product_names": product_names,
-        "need_labels": all_need_labels(), "labels": labels(), "label": label,
+        "need_labels": all_need_labels(),
+        "labels": labels(),
+        "label": label,
         "wait_minutes": lambda v: max(0, int((now - v.greeted_at).total_seconds() // 60)),
         "wait_class": lambda v: wait_class(branch, now, v),
-        "gettext": template_gettext(), "purpose_label": purpose_labeler(),
-        "user_name": user_name, "unattended": unattended_wealth(visits),
+        "gettext": template_gettext(),
+        "purpose_label": purpose_labeler(),
+        "user_name": user_name,
+        "unattended": unattended_wealth(visits),
         "referral_overdue_in": lambda r: referral_overdue_in(r, branch, now),
     }
 
@@ -214,15 +284,28 @@ LARGE_BANDS = {"200k_1m", "gt_1m"}
 
 
 def suggests_wealth(visit: Visit) -> bool:
-    return (visit.purpose in WEALTH_PURPOSES or visit.segment == "high_value"
-            or bool(WEALTH_NEEDS & set(visit.needs or [])) or visit.amount_band in LARGE_BANDS
-            or visit.route in ("wealth", "vip"))
+    return (
+        visit.purpose in WEALTH_PURPOSES
+        or visit.segment == "high_value"
+        or bool(WEALTH_NEEDS & set(visit.needs or []))
+        or visit.amount_band in LARGE_BANDS
+        or visit.route in ("wealth", "vip")
+    )
 
 
 def unattended_wealth(visits: list[Visit]) -> Visit | None:
     """The high-value or wealth-need customer nobody has spoken to who has waited longest."""
-    return next((v for v in visits if suggests_wealth(v) and not v.spoken_to
-                 and v.claimed_by_id is None and v.called_at is None), None)
+    return next(
+        (
+            v
+            for v in visits
+            if suggests_wealth(v)
+            and not v.spoken_to
+            and v.claimed_by_id is None
+            and v.called_at is None
+        ),
+        None,
+    )
 
 
 def referral_overdue_in(referral: Referral, branch: Branch, now) -> int | None:
@@ -234,8 +317,11 @@ def referral_overdue_in(referral: Referral, branch: Branch, now) -> int | None:
 
 def wealth_managers(branch: Branch) -> list[User]:
     """The branch's active wealth managers, the people a referral can be assigned to."""
-    users = db.session.scalars(select(User).where(
-        User.role == Role.WEALTH_MANAGER, User.active.is_(True)).order_by(User.username))
+    users = db.session.scalars(
+        select(User)
+        .where(User.role == Role.WEALTH_MANAGER, User.active.is_(True))
+        .order_by(User.username)
+    )
     return [u for u in users if u.can_read(branch.id)]
 
 
@@ -248,8 +334,10 @@ def purpose_labeler():
 
     A lazy label renders unescaped (it has __html__), hence Markup here.
     """
-    names = {code: Markup(text)  # noqa: S704 - our own translated labels
-             for code, text in labels()["purposes"].items()}
+    names = {
+        code: Markup(text)  # noqa: S704 - our own translated labels
+        for code, text in labels()["purposes"].items()
+    }
     return lambda code: names.get(code, code)
 
 
@@ -262,8 +350,12 @@ def wait_class(branch: Branch, now, visit: Visit) -> str:
     return "wait-ok"
 
 
-def page_data(branch: Branch, tags: list[tuple[str, str]] | None = None,
-              offered: list[Product] | None = None, machine_names: list[str] | None = None) -> dict:
+def page_data(
+    branch: Branch,
+    tags: list[tuple[str, str]] | None = None,
+    offered: list[Product] | None = None,
+    machine_names: list[str] | None = None,
+) -> dict:
     """The JSON block lobby.js draws dialogs and not-yet-synced entries from (works offline).
 
     `tags`, `offered` and `machine_names`: need_tags(), products() and machines()
@@ -271,12 +363,15 @@ def page_data(branch: Branch, tags: list[tuple[str, str]] | None = None,
     """
     return {
         "branch": branch.code,
-        "warn": branch.wait_warn_minutes or 10, "alert": branch.wait_alert_minutes or 30,
+        "warn": branch.wait_warn_minutes or 10,
+        "alert": branch.wait_alert_minutes or 30,
         "rules": [r.as_json() for r in branch_rules(branch.id)],
         "bands": list(AMOUNT_BANDS),
         "needs": dict(need_tags() if tags is None else tags),
-        "products": [{"code": p.code, "name": p.display_name(lang()), "needs": p.needs or []}
-                     for p in (products(branch) if offered is None else offered)],
+        "products": [
+            {"code": p.code, "name": p.display_name(lang()), "needs": p.needs or []}
+            for p in (products(branch) if offered is None else offered)
+        ],
         "machines": list(machines(branch) if machine_names is None else machine_names),
         "labels": labels(),
         "strings": {
@@ -297,14 +392,25 @@ def page_data(branch: Branch, tags: list[tuple[str, str]] | None = None,
 def static_context(branch: Branch) -> dict:
     """What the greet panel and the dialogs list: codes in order, with labels."""
     from ..supervisor.focus import PRIORITY_LABELS, focus_first
+
     offered, focus = focus_first(branch, local_day(branch, utcnow()), products(branch))
     tags, machine_names = need_tags(), machines(branch)
     return {
-        "focus": focus, "priority_labels": PRIORITY_LABELS,
-        "purposes": PURPOSES, "segments": SEGMENTS, "flags": FLAGS, "routes": ROUTES,
-        "bands": AMOUNT_BANDS, "responses": RESPONSES, "outcomes": OUTCOMES,
-        "refer_to": REFER_TO, "need_tags": tags, "products": offered,
-        "machines": machine_names, "labels": labels(), "gettext": template_gettext(),
+        "focus": focus,
+        "priority_labels": PRIORITY_LABELS,
+        "purposes": PURPOSES,
+        "segments": SEGMENTS,
+        "flags": FLAGS,
+        "routes": ROUTES,
+        "bands": AMOUNT_BANDS,
+        "responses": RESPONSES,
+        "outcomes": OUTCOMES,
+        "refer_to": REFER_TO,
+        "need_tags": tags,
+        "products": offered,
+        "machines": machine_names,
+        "labels": labels(),
+        "gettext": template_gettext(),
         "lobby_data": page_data(branch, tags, offered, machine_names),
         "wealth_managers": wealth_managers(branch),
     }
@@ -312,18 +418,29 @@ def static_context(branch: Branch) -> dict:
 
 def history(visit: Visit) -> list[dict]:
     """The visit's events in fold order, each with who, when, a summary and whether undone."""
-    events = db.session.scalars(select(Event).where(Event.subject_id == visit.id)
-                                .order_by(Event.occurred_at, Event.device_id, Event.seq)).all()
+    events = db.session.scalars(
+        select(Event)
+        .where(Event.subject_id == visit.id)
+        .order_by(Event.occurred_at, Event.device_id, Event.seq)
+    ).all()
     undone = {e.payload.get("event_id") for e in events if e.type == "visit.undone"}
     by_id = {e.id: e for e in events}
-    product_names = {p.code: p.display_name(lang()) for p in db.session.scalars(
-        select(Product).where(Product.branch_id == visit.branch_id))}
+    product_names = {
+        p.code: p.display_name(lang())
+        for p in db.session.scalars(select(Product).where(Product.branch_id == visit.branch_id))
+    }
     needs = all_need_labels()
     rows = []
     for e in events:
-        rows.append({"event": e, "label": label(EVENT_LABELS, e.type),
-                     "summary": summarize(e, by_id, product_names, needs),
-                     "undone": e.id in undone, "user": e.user})
+        rows.append(
+            {
+                "event": e,
+                "label": label(EVENT_LABELS, e.type),
+                "summary": summarize(e, by_id, product_names, needs),
+                "undone": e.id in undone,
+                "user": e.user,
+            }
+        )
     return rows
 
 
@@ -352,7 +469,7 @@ def summarize(e: Event, by_id: dict, product_names: dict, needs: dict) -> str:
         parts += [product_names.get(c, c) for c in p.get("products", [])]
         parts.append(label(RESPONSE_LABELS, p.get("response")))
     elif e.type == "visit.pitched":
-        parts.append(product_names.get(p.get("product"), p.get("product")))
+        parts.append(product_names.get(p["product"], p["product"]))
         parts.append(label(RESPONSE_LABELS, p.get("response")))
     elif e.type == "visit.called":
         parts.append(p.get("counter") or "")

@@ -1,4 +1,5 @@
 """Branches, the people who work in them, and what each role may do."""
+
 from __future__ import annotations
 
 import enum
@@ -11,8 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..database import UTCDateTime, utcnow
-from ..glossary import TERMS
 from ..extensions import db
+from ..glossary import TERMS
 
 
 class Role(str, enum.Enum):
@@ -77,14 +78,16 @@ class User(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(String(100), default="")
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[Role] = mapped_column(
-        db.Enum(Role, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]))
+        db.Enum(Role, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped on password reset or deactivation: old sessions stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    branches: Mapped[list[Branch]] = relationship(secondary=user_branches, lazy="selectin",
-                                                  order_by=Branch.code)
+    branches: Mapped[list[Branch]] = relationship(
+        secondary=user_branches, lazy="selectin", order_by=Branch.code
+    )
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -5,6 +5,7 @@ the same catalogue data (names, pitch, need tags, risk level, end date): the
 code names one product across the bank, and a branch offers it while its row
 there is active. `app/admin/catalogue.py` is the one place that writes them.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,7 +38,9 @@ class Product(db.Model):
     # Need tags (NEED_TAGS codes) this product answers: matching products are offered first.
     needs: Mapped[list] = mapped_column(JSON, default=list)
     risk_level: Mapped[str | None] = mapped_column(String(2))  # RISK_LEVELS
-    ends_on: Mapped[date | None] = mapped_column(Date)  # the product's sale ends; its leaflets expire
+    ends_on: Mapped[date | None] = mapped_column(
+        Date
+    )  # the product's sale ends; its leaflets expire
     # Offered in this branch; a retired product is offered nowhere.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -87,6 +90,6 @@ class DailyTarget(db.Model):
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
     referrals: Mapped[int] = mapped_column(Integer, default=0)  # referrals handed over a day
-    sales: Mapped[int] = mapped_column(Integer, default=0)      # referrals ending in a sale a day
+    sales: Mapped[int] = mapped_column(Integer, default=0)  # referrals ending in a sale a day
     set_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,12 +5,23 @@
 are read models derived from the `checklist.*` and `fault.*` events
 (app/checklist/events.py) and are never written any other way.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, LargeBinary,
-                        String, UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime, utcnow
@@ -163,8 +174,9 @@ class FaultPhoto(db.Model):
 
     __tablename__ = "checklist_fault_photo"
 
-    fault_id: Mapped[str] = mapped_column(ForeignKey("checklist_fault.id", ondelete="CASCADE"),
-                                          primary_key=True)
+    fault_id: Mapped[str] = mapped_column(
+        ForeignKey("checklist_fault.id", ondelete="CASCADE"), primary_key=True
+    )
     content_type: Mapped[str] = mapped_column(String(32))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer)

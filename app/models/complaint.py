@@ -1,4 +1,8 @@
-"""A complaint followed through, like a fault: open → responded → resolved (app/lobby/complaints.py)."""
+"""A complaint followed through, like a fault: open → responded → resolved.
+
+Its events are in app/lobby/complaints.py.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,8 +21,8 @@ class Complaint(db.Model):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the subject id
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
-    category: Mapped[str] = mapped_column(String(16))   # COMPLAINT_CATEGORIES
-    source: Mapped[str] = mapped_column(String(16))     # lobby | teller | comment_book
+    category: Mapped[str] = mapped_column(String(16))  # COMPLAINT_CATEGORIES
+    source: Mapped[str] = mapped_column(String(16))  # lobby | teller | comment_book
     visit_id: Mapped[str | None] = mapped_column(String(36))
     note: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | responded | resolved

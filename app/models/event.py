@@ -1,4 +1,5 @@
 """The event store: every fact a device or a form records, never edited."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -83,12 +84,38 @@ class QueuedEvent:
     the rows of a batch with one executemany.
     """
 
-    __slots__ = ("id", "type", "occurred_at", "device_occurred_at", "received_at", "subject_id",
-                 "branch_id", "branch", "device_id", "seq", "user_id", "user", "payload")
+    __slots__ = (
+        "id",
+        "type",
+        "occurred_at",
+        "device_occurred_at",
+        "received_at",
+        "subject_id",
+        "branch_id",
+        "branch",
+        "device_id",
+        "seq",
+        "user_id",
+        "user",
+        "payload",
+    )
     position = None  # given by the database when the row is inserted
 
-    def __init__(self, *, id, type, occurred_at, device_occurred_at, received_at, subject_id,
-                 branch, device_id, seq, user, payload):
+    def __init__(
+        self,
+        *,
+        id,
+        type,
+        occurred_at,
+        device_occurred_at,
+        received_at,
+        subject_id,
+        branch,
+        device_id,
+        seq,
+        user,
+        payload,
+    ):
         self.id, self.type, self.subject_id, self.payload = id, type, subject_id, payload
         self.occurred_at, self.received_at = occurred_at, received_at
         self.device_occurred_at = device_occurred_at
@@ -98,11 +125,19 @@ class QueuedEvent:
     order_key = Event.order_key
 
     def row(self) -> dict:
-        return {"id": self.id, "type": self.type, "occurred_at": self.occurred_at,
-                "device_occurred_at": self.device_occurred_at,
-                "received_at": self.received_at, "subject_id": self.subject_id,
-                "branch_id": self.branch_id, "device_id": self.device_id, "seq": self.seq,
-                "user_id": self.user_id, "payload": self.payload}
+        return {
+            "id": self.id,
+            "type": self.type,
+            "occurred_at": self.occurred_at,
+            "device_occurred_at": self.device_occurred_at,
+            "received_at": self.received_at,
+            "subject_id": self.subject_id,
+            "branch_id": self.branch_id,
+            "device_id": self.device_id,
+            "seq": self.seq,
+            "user_id": self.user_id,
+            "payload": self.payload,
+        }
 
 
 class QueuedSubject:
@@ -113,11 +148,20 @@ class QueuedSubject:
     def __init__(self, *, id, kind, branch_id, last_occurred_at, last_device_id, last_seq):
         self.id, self.kind, self.branch_id = id, kind, branch_id
         self.last_occurred_at, self.last_device_id, self.last_seq = (
-            last_occurred_at, last_device_id, last_seq)
+            last_occurred_at,
+            last_device_id,
+            last_seq,
+        )
 
     last_key = Subject.last_key
 
     def row(self, created_at: datetime) -> dict:
-        return {"id": self.id, "kind": self.kind, "branch_id": self.branch_id,
-                "created_at": created_at, "last_occurred_at": self.last_occurred_at,
-                "last_device_id": self.last_device_id, "last_seq": self.last_seq}
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "branch_id": self.branch_id,
+            "created_at": created_at,
+            "last_occurred_at": self.last_occurred_at,
+            "last_device_id": self.last_device_id,
+            "last_seq": self.last_seq,
+        }

@@ -10,6 +10,7 @@ later event (or a late one that reorders history) replaces exactly its own
 contribution: new minus old. Both are rebuilt from the event log by
 `flask --app run rebuild-figures` (app/supervisor/projection.py).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -50,8 +51,10 @@ class SpotCheck(db.Model):
     """A supervisor's blind re-check of a checklist item or a visit (`spotcheck.recorded`)."""
 
     __tablename__ = "spot_check"
-    __table_args__ = (Index("ix_spot_check_branch_day", "branch_id", "day"),
-                      Index("ix_spot_check_target", "target_id"))
+    __table_args__ = (
+        Index("ix_spot_check_branch_day", "branch_id", "day"),
+        Index("ix_spot_check_target", "target_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the subject id
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))

@@ -1,4 +1,5 @@
 """What an admin sets for the lobby: triage rules, self-service machines, need tags."""
+
 from __future__ import annotations
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
@@ -16,8 +17,11 @@ class RouteRule(db.Model):
     """
 
     __tablename__ = "route_rule"
-    __table_args__ = (UniqueConstraint("branch_id", "purpose", "min_band",
-                                       name="uq_route_rule_branch_purpose_band"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "branch_id", "purpose", "min_band", name="uq_route_rule_branch_purpose_band"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id", ondelete="CASCADE"), index=True)

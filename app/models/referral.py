@@ -5,6 +5,7 @@ until a wealth manager takes it (accepted), done once the outcome is recorded,
 or cancelled by its sender. A hand-off to a colleague makes it open again,
 assigned to the colleague.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,7 +16,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..database import UTCDateTime
 from ..extensions import db
 from .branch import User
-
 
 STATUSES = ("open", "accepted", "done", "cancelled")
 

@@ -4,6 +4,7 @@ A Flask session lives in a signed cookie; without a row on the server a copy of
 that cookie would keep working after sign-out until it expired. The row also
 carries the idle clock and tells the admin's audit page which device it was.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

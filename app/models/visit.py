@@ -4,6 +4,7 @@ Everything here is a read model: `app/lobby/events.py` folds the events into
 these rows, and rebuilds them from the events whenever one arrives late or a
 step is undone. Never write to these tables anywhere else.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import UTCDateTime
 from ..extensions import db
+from .branch import User
 
 
 class Visit(db.Model):
@@ -82,9 +84,10 @@ class Visit(db.Model):
     last_step_event_id: Mapped[str | None] = mapped_column(String(36))
     last_step_type: Mapped[str | None] = mapped_column(String(64))
 
-    claimed_by: Mapped["User | None"] = relationship(foreign_keys=[claimed_by_id], lazy="select")
-    recommendations: Mapped[list["VisitRecommendation"]] = relationship(
-        lazy="selectin", order_by="VisitRecommendation.id", viewonly=True)
+    claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id], lazy="select")
+    recommendations: Mapped[list[VisitRecommendation]] = relationship(
+        lazy="selectin", order_by="VisitRecommendation.id", viewonly=True
+    )
 
     @property
     def is_waiting(self) -> bool:

@@ -5,6 +5,7 @@ corners) and icon-512-maskable.png (full bleed, the mark inside the 80 %
 safe zone that launchers may crop to a circle). The mark is a door arch: the
 lobby's entrance, where the lobby manager stands.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,14 +20,23 @@ ICON_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "static", "i
 
 def png(width: int, height: int, rows: list[bytes]) -> bytes:
     """An 8-bit RGBA PNG from rows of width*4 bytes."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     raw = b"".join(b"\x00" + row for row in rows)
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def in_arch(x: float, y: float, left: float, right: float, top: float, bottom: float) -> bool:
@@ -38,7 +48,7 @@ def in_arch(x: float, y: float, left: float, right: float, top: float, bottom: f
     if y >= centre_y:
         return True
     cx = (left + right) / 2
-    return (x - cx) ** 2 + (y - centre_y) ** 2 <= radius ** 2
+    return (x - cx) ** 2 + (y - centre_y) ** 2 <= radius**2
 
 
 def draw(size: int, maskable: bool) -> bytes:
@@ -59,7 +69,7 @@ def draw(size: int, maskable: bool) -> bytes:
             if corner:
                 cx = min(max(x, corner), size - corner)
                 cy = min(max(y, corner), size - corner)
-                if (x - cx) ** 2 + (y - cy) ** 2 > corner ** 2:
+                if (x - cx) ** 2 + (y - cy) ** 2 > corner**2:
                     row += b"\x00\x00\x00\x00"
                     continue
             colour = GREEN
@@ -77,8 +87,11 @@ def draw(size: int, maskable: bool) -> bytes:
 
 def main() -> None:
     os.makedirs(ICON_DIR, exist_ok=True)
-    for name, size, maskable in (("icon-192.png", 192, False), ("icon-512.png", 512, False),
-                                 ("icon-512-maskable.png", 512, True)):
+    for name, size, maskable in (
+        ("icon-192.png", 192, False),
+        ("icon-512.png", 512, False),
+        ("icon-512-maskable.png", 512, True),
+    ):
         with open(os.path.join(ICON_DIR, name), "wb") as out:
             out.write(draw(size, maskable))
         print("wrote", os.path.join(ICON_DIR, name))

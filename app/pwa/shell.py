@@ -6,6 +6,7 @@ the offline page's template, this package's code (the manifest) (plus
 worker and a fresh app-shell cache, and a deploy that changes none of them costs
 the tablets nothing.
 """
+
 from __future__ import annotations
 
 import hashlib

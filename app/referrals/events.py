@@ -13,10 +13,10 @@ occurred_at order (an offline tablet's late cancel) keeps the same taker.
 Wealth managers' pages post online, so their events carry the server's time
 and sort in the order they arrived.
 """
+
 from __future__ import annotations
 
 import uuid
-from typing import Optional
 
 from flask_babel import gettext as _
 from pydantic import Field, field_validator, model_validator
@@ -30,20 +30,20 @@ from ..privacy import FreeText
 
 SENDER_ROLES = {Role.LOBBY_MANAGER, Role.TELLER}
 RECEIVER_ROLES = {Role.WEALTH_MANAGER}
-# Senders and receivers all act on a referral, notes included (the desk shows them).
-ALL_READ = {"private_fields": ()}
+# Senders and receivers all act on a referral, so every referral event declares
+# `private_fields=()`: they read it with its hand-off note (the desk shows it).
 
 
 class ReferralCreated(Payload):
-    visit_id: Optional[str] = Field(default=None, max_length=36)
+    visit_id: str | None = Field(default=None, max_length=36)
     to: ReferTo
-    note: Optional[FreeText] = Field(default=None, max_length=300)
-    purpose: Optional[Purpose] = None
-    segment: Optional[Segment] = None
-    assignee: Optional[str] = Field(default=None, min_length=1, max_length=64)
+    note: FreeText | None = Field(default=None, max_length=300)
+    purpose: Purpose | None = None
+    segment: Segment | None = None
+    assignee: str | None = Field(default=None, min_length=1, max_length=64)
     # 客户同意到理财区. Absent: not recorded (clients before it existed); false: refused,
     # since a customer who did not agree is not sent to the wealth area.
-    consent: Optional[bool] = None
+    consent: bool | None = None
 
     @field_validator("visit_id")
     @classmethod
@@ -70,14 +70,14 @@ class ReferralAccepted(Payload):
 
 class ReferralReassigned(Payload):
     assignee: str = Field(min_length=1, max_length=64)
-    note: Optional[FreeText] = Field(default=None, max_length=300)
+    note: FreeText | None = Field(default=None, max_length=300)
 
 
 class ReferralOutcome(Payload):
     result: ReferralResult
-    amount_band: Optional[AmountBand] = None
-    product: Optional[str] = Field(default=None, min_length=1, max_length=32)
-    note: Optional[FreeText] = Field(default=None, max_length=300)
+    amount_band: AmountBand | None = None
+    product: str | None = Field(default=None, min_length=1, max_length=32)
+    note: FreeText | None = Field(default=None, max_length=300)
 
     @model_validator(mode="after")
     def _band_with_sale(self):
@@ -89,7 +89,7 @@ class ReferralOutcome(Payload):
 
 
 class ReferralCancelled(Payload):
-    note: Optional[FreeText] = Field(default=None, max_length=300)
+    note: FreeText | None = Field(default=None, max_length=300)
 
 
 def _reset(subject: Subject) -> None:
@@ -102,8 +102,12 @@ register_aggregate("referral", _reset)
 def wealth_manager(username: str, branch_id: int) -> User | None:
     """The active wealth manager of the branch called `username`, if there is one."""
     user = db.session.scalar(select(User).where(User.username == username))
-    if (user is None or not user.active or user.role is not Role.WEALTH_MANAGER
-            or not user.can_read(branch_id)):
+    if (
+        user is None
+        or not user.active
+        or user.role is not Role.WEALTH_MANAGER
+        or not user.can_read(branch_id)
+    ):
         return None
     return user
 
@@ -118,8 +122,9 @@ def user_id_of(username: str | None) -> int | None:
 def _check_assignee(a: Applied) -> None:
     username = a.payload.assignee
     if username is not None and wealth_manager(username, a.branch.id) is None:
-        raise Rejected("unknown_assignee", _("%(name)s is not a wealth manager of this branch.",
-                                             name=username))
+        raise Rejected(
+            "unknown_assignee", _("%(name)s is not a wealth manager of this branch.", name=username)
+        )
 
 
 def _check_created(a: Applied) -> None:
@@ -129,8 +134,9 @@ def _check_created(a: Applied) -> None:
         return
     visit = get(Visit, visit_id)  # greeted maybe earlier in this batch, not flushed yet
     if visit is None or visit.branch_id != a.branch.id:
-        raise Rejected("unknown_visit", _("The visit of this referral is not known in this "
-                                          "branch."))
+        raise Rejected(
+            "unknown_visit", _("The visit of this referral is not known in this branch.")
+        )
 
 
 def _referral(a: Applied) -> Referral:
@@ -145,9 +151,9 @@ def _check_still_open(referral: Referral) -> None:
 def _check_accepted(a: Applied) -> None:
     referral = _referral(a)
     _check_still_open(referral)
-    if referral.accepted_by_id is not None and referral.accepted_by_id != a.user.id:
+    if referral.accepted_by_id is not None and referral.accepted_by_id != a.recorder.id:
         raise Rejected("already_taken", _("Another wealth manager has taken this referral."))
-    if referral.assignee_id is not None and referral.assignee_id != a.user.id:
+    if referral.assignee_id is not None and referral.assignee_id != a.recorder.id:
         raise Rejected("not_assignee", _("This referral is meant for another wealth manager."))
 
 
@@ -155,37 +161,71 @@ def _check_reassigned(a: Applied) -> None:
     referral = _referral(a)
     _check_still_open(referral)
     holder = referral.accepted_by_id or referral.assignee_id
-    if holder is not None and holder != a.user.id:
-        raise Rejected("not_yours", _("Only the wealth manager who has this referral may hand "
-                                      "it on."))
+    if holder is not None and holder != a.recorder.id:
+        raise Rejected(
+            "not_yours", _("Only the wealth manager who has this referral may hand it on.")
+        )
     _check_assignee(a)
 
 
 def _check_outcome(a: Applied) -> None:
     code = a.payload.product
-    if code is not None and db.session.scalar(select(Product.id).where(
-            Product.branch_id == a.branch.id, Product.code == code)) is None:
-        raise Rejected("unknown_product", _("Not in this branch's catalogue: %(codes)s",
-                                            codes=code))
+    if (
+        code is not None
+        and db.session.scalar(
+            select(Product.id).where(Product.branch_id == a.branch.id, Product.code == code)
+        )
+        is None
+    ):
+        raise Rejected(
+            "unknown_product", _("Not in this branch's catalogue: %(codes)s", codes=code)
+        )
 
 
-@event_type("referral.created", kind="referral", payload=ReferralCreated, roles=SENDER_ROLES,
-            also_read_by=RECEIVER_ROLES, **ALL_READ, creates_subject=True, check=_check_created,
-            description="A customer was handed to a wealth manager (a named one with "
-                        "`assignee`) or the corporate desk.")
+@event_type(
+    "referral.created",
+    kind="referral",
+    payload=ReferralCreated,
+    roles=SENDER_ROLES,
+    also_read_by=RECEIVER_ROLES,
+    private_fields=(),
+    creates_subject=True,
+    check=_check_created,
+    description="A customer was handed to a wealth manager (a named one with "
+    "`assignee`) or the corporate desk.",
+)
 def created(a: Applied) -> None:
     p: ReferralCreated = a.payload
-    add(new_row(
-        Referral, id=a.subject.id, branch_id=a.branch.id, visit_id=p.visit_id, to=p.to,
-        note=p.note, purpose=p.purpose, segment=p.segment, created_at=a.event.occurred_at,
-        created_by_id=a.event.user_id, status="open", assignee_id=user_id_of(p.assignee),
-        consent=p.consent))
+    add(
+        new_row(
+            Referral,
+            id=a.subject.id,
+            branch_id=a.branch.id,
+            visit_id=p.visit_id,
+            to=p.to,
+            note=p.note,
+            purpose=p.purpose,
+            segment=p.segment,
+            created_at=a.event.occurred_at,
+            created_by_id=a.event.user_id,
+            status="open",
+            assignee_id=user_id_of(p.assignee),
+            consent=p.consent,
+        )
+    )
 
 
-@event_type("referral.accepted", kind="referral", payload=ReferralAccepted,
-            roles=RECEIVER_ROLES, also_read_by=SENDER_ROLES, **ALL_READ, check=_check_accepted,
-            description="A wealth manager takes the referral (\"on my way\"); a second taker "
-                        "gets already_taken, one it is not assigned to not_assignee.")
+@event_type(
+    "referral.accepted",
+    kind="referral",
+    payload=ReferralAccepted,
+    roles=RECEIVER_ROLES,
+    also_read_by=SENDER_ROLES,
+    private_fields=(),
+    check=_check_accepted,
+    description='A wealth manager takes the referral ("on my way"); a second taker '
+    "gets already_taken, one it is not assigned to not_assignee.",
+)
 def accepted(a: Applied) -> None:
     referral = _referral(a)
     if referral.status == "open":  # the first accept in fold order wins
@@ -194,10 +234,16 @@ def accepted(a: Applied) -> None:
         referral.accepted_by_id = a.event.user_id
 
 
-@event_type("referral.reassigned", kind="referral", payload=ReferralReassigned,
-            roles=RECEIVER_ROLES, also_read_by=SENDER_ROLES, **ALL_READ,
-            check=_check_reassigned,
-            description="Handed to a colleague: open again, assigned to the new wealth manager.")
+@event_type(
+    "referral.reassigned",
+    kind="referral",
+    payload=ReferralReassigned,
+    roles=RECEIVER_ROLES,
+    also_read_by=SENDER_ROLES,
+    private_fields=(),
+    check=_check_reassigned,
+    description="Handed to a colleague: open again, assigned to the new wealth manager.",
+)
 def reassigned(a: Applied) -> None:
     referral = _referral(a)
     if referral.is_open:
@@ -206,9 +252,16 @@ def reassigned(a: Applied) -> None:
         referral.accepted_at = referral.accepted_by_id = None
 
 
-@event_type("referral.outcome", kind="referral", payload=ReferralOutcome, roles=RECEIVER_ROLES,
-            also_read_by=SENDER_ROLES, **ALL_READ, check=_check_outcome,
-            description="What came of the referral; a later outcome corrects an earlier one.")
+@event_type(
+    "referral.outcome",
+    kind="referral",
+    payload=ReferralOutcome,
+    roles=RECEIVER_ROLES,
+    also_read_by=SENDER_ROLES,
+    private_fields=(),
+    check=_check_outcome,
+    description="What came of the referral; a later outcome corrects an earlier one.",
+)
 def outcome(a: Applied) -> None:
     p: ReferralOutcome = a.payload
     referral = _referral(a)
@@ -221,9 +274,15 @@ def outcome(a: Applied) -> None:
     referral.outcome_by_id = a.event.user_id
 
 
-@event_type("referral.cancelled", kind="referral", payload=ReferralCancelled,
-            roles=SENDER_ROLES, also_read_by=RECEIVER_ROLES, **ALL_READ,
-            description="The sender took the referral back (e.g. its visit.referred was undone).")
+@event_type(
+    "referral.cancelled",
+    kind="referral",
+    payload=ReferralCancelled,
+    roles=SENDER_ROLES,
+    also_read_by=RECEIVER_ROLES,
+    private_fields=(),
+    description="The sender took the referral back (e.g. its visit.referred was undone).",
+)
 def cancelled(a: Applied) -> None:
     referral = _referral(a)
     if referral.is_open:

@@ -6,6 +6,7 @@ server's time and two racing for one referral are judged in arrival order.
 The list is polled every 2 s (204 while nothing changed), so every device of
 the branch shows a new referral or its taker within the contract's 5 s.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -23,8 +24,13 @@ from ..htmx import is_htmx, not_modified, render
 from ..lobby.codes import AMOUNT_BANDS, PURPOSES, REFER_TO, REFERRAL_RESULTS, SEGMENTS, label
 from ..lobby.complaints import complaints_context
 from ..lobby.rules import branch_rules, large_cash_band
-from ..lobby.views import (board_version, labels, referral_overdue_in, referral_take_time,
-                           wealth_managers)
+from ..lobby.views import (
+    board_version,
+    labels,
+    referral_overdue_in,
+    referral_take_time,
+    wealth_managers,
+)
 from ..models import Branch, Product, Referral, Role, Visit
 from ..supervisor.focus import today_lines
 from . import bp
@@ -50,15 +56,26 @@ UNFINISHED = ("open", "accepted")
 def list_context(branch: Branch) -> dict:
     since = utcnow() - RECENT
     query = select(Referral).where(Referral.branch_id == branch.id)
-    open_ = db.session.scalars(query.where(Referral.status.in_(UNFINISHED))
-                               .order_by(Referral.created_at)).all()
-    recent = db.session.scalars(query.where(
-        Referral.status.not_in(UNFINISHED),
-        or_(Referral.outcome_at >= since, Referral.created_at >= since))
-        .order_by(Referral.created_at.desc()).limit(50)).all()
-    return {**common_context(branch), "branch": branch, "open": open_, "recent": recent,
-            "visits": visits_of(list(open_) + list(recent)), "version": list_version(branch),
-            "large_cash": large_cash_waiting(branch)}
+    open_ = db.session.scalars(
+        query.where(Referral.status.in_(UNFINISHED)).order_by(Referral.created_at)
+    ).all()
+    recent = db.session.scalars(
+        query.where(
+            Referral.status.not_in(UNFINISHED),
+            or_(Referral.outcome_at >= since, Referral.created_at >= since),
+        )
+        .order_by(Referral.created_at.desc())
+        .limit(50)
+    ).all()
+    return {
+        **common_context(branch),
+        "branch": branch,
+        "open": open_,
+        "recent": recent,
+        "visits": visits_of(list(open_) + list(recent)),
+        "version": list_version(branch),
+        "large_cash": large_cash_waiting(branch),
+    }
 
 
 def large_cash_waiting(branch: Branch) -> list[Visit]:
@@ -67,10 +84,19 @@ def large_cash_waiting(branch: Branch) -> list[Visit]:
     threshold = large_cash_band(branch_rules(branch.id))
     if threshold is None:
         return []
-    bands = AMOUNT_BANDS[AMOUNT_BANDS.index(threshold):]
-    return list(db.session.scalars(select(Visit).where(
-        Visit.branch_id == branch.id, Visit.status == "waiting", Visit.purpose == "cash",
-        Visit.amount_band.in_(bands)).order_by(Visit.greeted_at)))
+    bands = AMOUNT_BANDS[AMOUNT_BANDS.index(threshold) :]
+    return list(
+        db.session.scalars(
+            select(Visit)
+            .where(
+                Visit.branch_id == branch.id,
+                Visit.status == "waiting",
+                Visit.purpose == "cash",
+                Visit.amount_band.in_(bands),
+            )
+            .order_by(Visit.greeted_at)
+        )
+    )
 
 
 def list_version(branch: Branch) -> str:
@@ -79,24 +105,38 @@ def list_version(branch: Branch) -> str:
     The list changes when a referral or its visit does (a large-cash alert
     too), or when an open one passes the branch's time to take (it turns amber).
     """
-    overdue = db.session.scalar(select(func.count(Referral.id)).where(
-        Referral.branch_id == branch.id, Referral.status == "open",
-        Referral.created_at <= utcnow() - referral_take_time(branch)))
+    overdue = db.session.scalar(
+        select(func.count(Referral.id)).where(
+            Referral.branch_id == branch.id,
+            Referral.status == "open",
+            Referral.created_at <= utcnow() - referral_take_time(branch),
+        )
+    )
     return f"{board_version(branch)}-{overdue}"
 
 
 def common_context(branch: Branch) -> dict:
     now = utcnow()
-    return {"labels": labels(), "label": label, "now": now,
-            "can_record": current_user.role is Role.WEALTH_MANAGER,
-            "can_send": current_user.role is Role.TELLER,
-            "me": current_user.id, "colleagues": wealth_managers(branch),
-            "overdue_in": lambda r: referral_overdue_in(r, branch, now),
-            "products": db.session.scalars(select(Product).where(
-                Product.branch_id == branch.id, Product.active.is_(True))
-                .order_by(Product.id)).all(),
-            "bands": AMOUNT_BANDS, "results": REFERRAL_RESULTS, "refer_to": REFER_TO,
-            "purposes": PURPOSES, "segments": SEGMENTS}
+    return {
+        "labels": labels(),
+        "label": label,
+        "now": now,
+        "can_record": current_user.role is Role.WEALTH_MANAGER,
+        "can_send": current_user.role is Role.TELLER,
+        "me": current_user.id,
+        "colleagues": wealth_managers(branch),
+        "overdue_in": lambda r: referral_overdue_in(r, branch, now),
+        "products": db.session.scalars(
+            select(Product)
+            .where(Product.branch_id == branch.id, Product.active.is_(True))
+            .order_by(Product.id)
+        ).all(),
+        "bands": AMOUNT_BANDS,
+        "results": REFERRAL_RESULTS,
+        "refer_to": REFER_TO,
+        "purposes": PURPOSES,
+        "segments": SEGMENTS,
+    }
 
 
 @bp.get("/referrals")
@@ -104,8 +144,13 @@ def common_context(branch: Branch) -> dict:
 def inbox():
     branch = current_branch()
     complaints = complaints_context(branch) if current_user.role is Role.TELLER else {}
-    return render("referrals/inbox.html", "referrals/_list.html", **list_context(branch),
-                  **complaints, target_lines=today_lines(branch, current_user))
+    return render(
+        "referrals/inbox.html",
+        "referrals/_list.html",
+        **list_context(branch),
+        **complaints,
+        target_lines=today_lines(branch, current_user),
+    )
 
 
 @bp.get("/referrals/list")
@@ -126,8 +171,12 @@ def referral_fragment(referral_id: str):
     referral = referral_of_branch(referral_id, branch)
     if not is_htmx():
         return redirect(url_for("referrals.inbox"))
-    return render("referrals/_referral.html", r=referral, visits=visits_of([referral]),
-                  **common_context(branch))
+    return render(
+        "referrals/_referral.html",
+        r=referral,
+        visits=visits_of([referral]),
+        **common_context(branch),
+    )
 
 
 @bp.post("/referrals")
@@ -147,18 +196,30 @@ def create():
         if form.get("consent") == "yes":
             payload["consent"] = True
         else:
-            error = _("Ask the customer first: refer only when they agree to go to the wealth "
-                      "area.")
+            error = _(
+                "Ask the customer first: refer only when they agree to go to the wealth area."
+            )
     if error is None:
         try:
-            record(current_user, "referral.created", branch=branch, subject_id=new_id(),
-                   payload=payload)
+            record(
+                current_user,
+                "referral.created",
+                branch=branch,
+                subject_id=new_id(),
+                payload=payload,
+            )
         except Rejected as rejected:
             error = rejected.message
     if not is_htmx() and not error:
         return redirect(url_for("referrals.inbox"))
-    return render("referrals/inbox.html", "referrals/_desk.html", status=422 if error else 200,
-                  error=error, form=form if error else {}, **list_context(branch))
+    return render(
+        "referrals/inbox.html",
+        "referrals/_desk.html",
+        status=422 if error else 200,
+        error=error,
+        form=form if error else {},
+        **list_context(branch),
+    )
 
 
 @bp.post("/referrals/<referral_id>/outcome")
@@ -181,7 +242,7 @@ def outcome(referral_id: str):
 @bp.post("/referrals/<referral_id>/accept")
 @role_required(Role.WEALTH_MANAGER)
 def accept(referral_id: str):
-    """"On my way": the wealth manager takes the referral (already_taken if someone did)."""
+    """ "On my way": the wealth manager takes the referral (already_taken if someone did)."""
     branch = current_branch()
     referral = referral_of_branch(referral_id, branch)
     return record_on_referral(branch, referral, "referral.accepted", {})
@@ -193,8 +254,9 @@ def reassign(referral_id: str):
     """Hand the referral to a colleague: open again, assigned to them."""
     branch = current_branch()
     referral = referral_of_branch(referral_id, branch)
-    return record_on_referral(branch, referral, "referral.reassigned",
-                              {"assignee": request.form.get("assignee", "")})
+    return record_on_referral(
+        branch, referral, "referral.reassigned", {"assignee": request.form.get("assignee", "")}
+    )
 
 
 def record_on_referral(branch: Branch, referral: Referral, type: str, payload: dict):
@@ -212,5 +274,11 @@ def record_on_referral(branch: Branch, referral: Referral, type: str, payload: d
         return redirect(url_for("referrals.inbox"))
     db.session.expire_all()
     referral = db.session.get_one(Referral, referral.id)
-    return render("referrals/inbox.html", "referrals/_referral.html", status=422 if error else 200,
-                  r=referral, error=error, **{**list_context(branch), "visits": visits_of([referral])})
+    return render(
+        "referrals/inbox.html",
+        "referrals/_referral.html",
+        status=422 if error else 200,
+        r=referral,
+        error=error,
+        **{**list_context(branch), "visits": visits_of([referral])},
+    )

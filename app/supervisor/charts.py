@@ -5,6 +5,7 @@ positions are SVG presentation attributes. Every chart scales to its box
 through its viewBox. The numbers behind each chart are rendered as a table
 next to it by the template (a <details> one tap away).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,21 +23,45 @@ def _fmt(value: float) -> str:
 def _nice_max(value: float) -> float:
     if value <= 0:
         return 1
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000,
-                 20000, 50000, 100000, 200000, 500000, 1000000):
+    for step in (
+        1,
+        2,
+        5,
+        10,
+        20,
+        25,
+        50,
+        100,
+        200,
+        250,
+        500,
+        1000,
+        2000,
+        5000,
+        10000,
+        20000,
+        50000,
+        100000,
+        200000,
+        500000,
+        1000000,
+    ):
         if value <= step * 4:
             return step * 4 if value > step * 2 else step * 2 if value > step else step
     return value
 
 
 def _open(label: str, width: int, height: int, cls: str) -> list[str]:
-    return [f'<svg class="chart {cls}" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="{escape(label)}" preserveAspectRatio="xMidYMid meet">',
-            f"<title>{escape(label)}</title>"]
+    return [
+        f'<svg class="chart {cls}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(label)}" preserveAspectRatio="xMidYMid meet">',
+        f"<title>{escape(label)}</title>",
+    ]
 
 
-def bar_chart(label: str, items: Sequence[tuple[str, float]], *, markers=(), every: int = 1,
-              cls: str = "") -> Markup:
+def bar_chart(
+    label: str, items: Sequence[tuple[str, float]], *, markers=(), every: int = 1, cls: str = ""
+) -> Markup:
     """Vertical bars; `markers` are (bar index, text) vertical lines (e.g. median)."""
     out = _open(label, W, H, f"chart-bars {cls}".strip())
     top = _nice_max(max((v for _, v in items), default=0))
@@ -44,8 +69,10 @@ def bar_chart(label: str, items: Sequence[tuple[str, float]], *, markers=(), eve
     for i in range(5):
         y = PAD_T + inner_h * i / 4
         out.append(f'<line class="grid" x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        out.append(f'<text class="axis" x="{PAD_L - 4}" y="{y + 4:.1f}" text-anchor="end">'
-                   f"{_fmt(top * (4 - i) / 4)}</text>")
+        out.append(
+            f'<text class="axis" x="{PAD_L - 4}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{_fmt(top * (4 - i) / 4)}</text>"
+        )
     n = max(len(items), 1)
     slot = inner_w / n
     bar_w = max(slot * 0.72, 1)
@@ -53,17 +80,23 @@ def bar_chart(label: str, items: Sequence[tuple[str, float]], *, markers=(), eve
         h = inner_h * (value / top) if top else 0
         x = PAD_L + slot * i + (slot - bar_w) / 2
         y = PAD_T + inner_h - h
-        out.append(f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" '
-                   f'height="{h:.1f}"><title>{escape(name)}: {_fmt(value)}</title></rect>')
+        out.append(
+            f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" '
+            f'height="{h:.1f}"><title>{escape(name)}: {_fmt(value)}</title></rect>'
+        )
         if i % every == 0:
-            out.append(f'<text class="axis" x="{x + bar_w / 2:.1f}" y="{H - PAD_B + 16}" '
-                       f'text-anchor="middle">{escape(name)}</text>')
+            out.append(
+                f'<text class="axis" x="{x + bar_w / 2:.1f}" y="{H - PAD_B + 16}" '
+                f'text-anchor="middle">{escape(name)}</text>'
+            )
     for index, text in markers:
         x = PAD_L + slot * index + slot / 2
-        out.append(f'<line class="marker" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T}" '
-                   f'y2="{PAD_T + inner_h}"/>')
-        out.append(f'<text class="marker-label" x="{x + 3:.1f}" y="{PAD_T + 10}">'
-                   f"{escape(text)}</text>")
+        out.append(
+            f'<line class="marker" x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T}" y2="{PAD_T + inner_h}"/>'
+        )
+        out.append(
+            f'<text class="marker-label" x="{x + 3:.1f}" y="{PAD_T + 10}">{escape(text)}</text>'
+        )
     out.append("</svg>")
     return Markup("".join(out))  # noqa: S704 - every text and label above is escaped
 
@@ -78,12 +111,17 @@ def hbar_chart(label: str, items: Sequence[tuple[str, float]], *, cls: str = "")
     for i, (name, value) in enumerate(items):
         y = 4 + i * row
         w = inner * value / top
-        out.append(f'<text class="axis" x="{label_w - 6}" y="{y + 18}" text-anchor="end">'
-                   f"{escape(name)}</text>")
-        out.append(f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{w:.1f}" '
-                   f'height="{row - 8}"><title>{escape(name)}: {_fmt(value)}</title></rect>')
-        out.append(f'<text class="value" x="{label_w + w + 6:.1f}" y="{y + 18}">'
-                   f"{_fmt(value)}</text>")
+        out.append(
+            f'<text class="axis" x="{label_w - 6}" y="{y + 18}" text-anchor="end">'
+            f"{escape(name)}</text>"
+        )
+        out.append(
+            f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{w:.1f}" '
+            f'height="{row - 8}"><title>{escape(name)}: {_fmt(value)}</title></rect>'
+        )
+        out.append(
+            f'<text class="value" x="{label_w + w + 6:.1f}" y="{y + 18}">{_fmt(value)}</text>'
+        )
     out.append("</svg>")
     return Markup("".join(out))  # noqa: S704 - every text and label above is escaped
 
@@ -96,8 +134,10 @@ def stacked_bar(label: str, parts: list[tuple[str, float, str]]) -> Markup:
     x = 0.0
     for name, value, cls in parts:
         w = W * value / total if total else 0
-        out.append(f'<rect class="part {cls}" x="{x:.1f}" y="4" width="{w:.1f}" height="32">'
-                   f"<title>{escape(name)}: {_fmt(value)}</title></rect>")
+        out.append(
+            f'<rect class="part {cls}" x="{x:.1f}" y="4" width="{w:.1f}" height="32">'
+            f"<title>{escape(name)}: {_fmt(value)}</title></rect>"
+        )
         x += w
     lx = 0
     for name, value, cls in parts:

@@ -1,4 +1,5 @@
 """`flask --app run rebuild-figures`: recompute the supervisor's figures from the events."""
+
 from __future__ import annotations
 
 import time
@@ -16,6 +17,7 @@ from . import bp
 def rebuild_figures_command(codes):
     """Recompute figure_day and figure_subject from the event log, branch by branch."""
     from .projection import rebuild_figures
+
     ids = None
     if codes:
         ids = list(db.session.scalars(select(Branch.id).where(Branch.code.in_(codes))))
@@ -23,5 +25,7 @@ def rebuild_figures_command(codes):
             raise click.ClickException("unknown branch code")
     started = time.perf_counter()
     done = rebuild_figures(ids, echo=click.echo)
-    click.echo(f"figures rebuilt: {done['branches']} branches, {done['subjects']} subjects, "
-               f"{done['rows']} day counters in {time.perf_counter() - started:.1f} s")
+    click.echo(
+        f"figures rebuilt: {done['branches']} branches, {done['subjects']} subjects, "
+        f"{done['rows']} day counters in {time.perf_counter() - started:.1f} s"
+    )

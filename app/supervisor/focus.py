@@ -13,11 +13,12 @@ read models the events fold into:
 `progress()` feeds the small "today: target / done" partial
 (templates/_targets.html) that the lobby, referral and desk pages include.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -33,8 +34,16 @@ from ..extensions import db
 from ..glossary import TERMS
 from ..htmx import render
 from ..i18n import ui_lang as lang
-from ..models import Branch, DailyTarget, Event, FocusProduct, Product, Referral, User
-from ..models import VisitRecommendation
+from ..models import (
+    Branch,
+    DailyTarget,
+    Event,
+    FocusProduct,
+    Product,
+    Referral,
+    User,
+    VisitRecommendation,
+)
 from . import bp
 from .routes import branch_today, common, scope, supervisors_only
 
@@ -48,15 +57,20 @@ TARGET_DAYS = 31
 def day_bounds(branch: Branch, day: date, days: int = 1) -> tuple[datetime, datetime]:
     """The UTC moments the branch's local `day` (and `days` - 1 more) starts and ends."""
     start = datetime.combine(day, time(0), tzinfo=branch_zone(branch))
-    return (start.astimezone(timezone.utc),
-            (start + timedelta(days=days)).astimezone(timezone.utc))
+    return (start.astimezone(UTC), (start + timedelta(days=days)).astimezone(UTC))
 
 
 def focus_on(branch: Branch, day: date) -> list[FocusProduct]:
     """The focus products of `day`: focus before general, the latest setting of a code wins."""
-    rows = db.session.scalars(select(FocusProduct).where(
-        FocusProduct.branch_id == branch.id, FocusProduct.starts_on <= day,
-        FocusProduct.ends_on >= day).order_by(FocusProduct.set_at.desc(), FocusProduct.id.desc()))
+    rows = db.session.scalars(
+        select(FocusProduct)
+        .where(
+            FocusProduct.branch_id == branch.id,
+            FocusProduct.starts_on <= day,
+            FocusProduct.ends_on >= day,
+        )
+        .order_by(FocusProduct.set_at.desc(), FocusProduct.id.desc())
+    )
     latest: dict[str, FocusProduct] = {}
     for row in rows:
         latest.setdefault(row.product_code, row)
@@ -64,15 +78,20 @@ def focus_on(branch: Branch, day: date) -> list[FocusProduct]:
 
 
 def target_on(branch: Branch, day: date) -> DailyTarget | None:
-    return db.session.scalars(select(DailyTarget).where(
-        DailyTarget.branch_id == branch.id, DailyTarget.starts_on <= day,
-        DailyTarget.ends_on >= day).order_by(DailyTarget.set_at.desc(), DailyTarget.id.desc())
+    return db.session.scalars(
+        select(DailyTarget)
+        .where(
+            DailyTarget.branch_id == branch.id,
+            DailyTarget.starts_on <= day,
+            DailyTarget.ends_on >= day,
+        )
+        .order_by(DailyTarget.set_at.desc(), DailyTarget.id.desc())
     ).first()
 
 
 @dataclass
 class TargetLine:
-    key: str            # rec:<code> | referrals | sales
+    key: str  # rec:<code> | referrals | sales
     label: str
     target: int
     done: int
@@ -88,21 +107,31 @@ def _done(branch: Branch, start: datetime, end: datetime, codes: list[str]) -> d
     counts: dict[str, Counter] = defaultdict(Counter)
     if codes:
         for code, user_id in db.session.execute(
-                select(VisitRecommendation.product_code, Event.user_id)
-                .join(Event, Event.id == VisitRecommendation.event_id)
-                .where(VisitRecommendation.branch_id == branch.id,
-                       VisitRecommendation.product_code.in_(codes),
-                       VisitRecommendation.recommended_at >= start,
-                       VisitRecommendation.recommended_at < end)):
+            select(VisitRecommendation.product_code, Event.user_id)
+            .join(Event, Event.id == VisitRecommendation.event_id)
+            .where(
+                VisitRecommendation.branch_id == branch.id,
+                VisitRecommendation.product_code.in_(codes),
+                VisitRecommendation.recommended_at >= start,
+                VisitRecommendation.recommended_at < end,
+            )
+        ):
             counts[f"rec:{code}"][user_id] += 1
-    for (user_id,) in db.session.execute(select(Referral.created_by_id).where(
-            Referral.branch_id == branch.id, Referral.created_at >= start,
-            Referral.created_at < end)):
+    for (user_id,) in db.session.execute(
+        select(Referral.created_by_id).where(
+            Referral.branch_id == branch.id, Referral.created_at >= start, Referral.created_at < end
+        )
+    ):
         counts["referrals"][user_id] += 1
-    for (user_id,) in db.session.execute(select(Referral.outcome_by_id).where(
-            Referral.branch_id == branch.id, Referral.result == "sold",
-            Referral.outcome_at >= start, Referral.outcome_at < end)):
-        counts["sales"][user_id] += 1
+    for (seller_id,) in db.session.execute(
+        select(Referral.outcome_by_id).where(
+            Referral.branch_id == branch.id,
+            Referral.result == "sold",
+            Referral.outcome_at >= start,
+            Referral.outcome_at < end,
+        )
+    ):
+        counts["sales"][seller_id] += 1
     return counts
 
 
@@ -113,16 +142,29 @@ def progress(branch: Branch, day: date, user: User | None = None) -> list[Target
     if not focus and target is None:
         return []
     language = lang()
-    names = {p.code: p.display_name(language) for p in db.session.scalars(
-        select(Product).where(Product.branch_id == branch.id,
-                              Product.code.in_([f.product_code for f in focus])))}
+    names = {
+        p.code: p.display_name(language)
+        for p in db.session.scalars(
+            select(Product).where(
+                Product.branch_id == branch.id, Product.code.in_([f.product_code for f in focus])
+            )
+        )
+    }
     counts = _done(branch, *day_bounds(branch, day), [f.product_code for f in focus])
-    lines = [TargetLine(f"rec:{f.product_code}",
-                        _("Recommend %(name)s", name=names.get(f.product_code, f.product_code)),
-                        f.daily_recommendations, 0) for f in focus]
+    lines = [
+        TargetLine(
+            f"rec:{f.product_code}",
+            _("Recommend %(name)s", name=names.get(f.product_code, f.product_code)),
+            f.daily_recommendations,
+            0,
+        )
+        for f in focus
+    ]
     if target is not None:
-        lines += [TargetLine("referrals", _("Referrals"), target.referrals, 0),
-                  TargetLine("sales", _("Sales"), target.sales, 0)]
+        lines += [
+            TargetLine("referrals", _("Referrals"), target.referrals, 0),
+            TargetLine("sales", _("Sales"), target.sales, 0),
+        ]
     for line in lines:
         line.done = sum(counts[line.key].values())
         if user is not None:
@@ -134,25 +176,39 @@ def period_results(branch: Branch, days: list[date]) -> dict:
     """Per day: target and done of each line; per person: what each did over the days."""
     by_day = [(day, progress(branch, day)) for day in days]
     start, end = day_bounds(branch, days[0], len(days))
-    codes = sorted({line.key[4:] for _day, lines in by_day for line in lines
-                    if line.key.startswith("rec:")})
+    codes = sorted(
+        {line.key[4:] for _day, lines in by_day for line in lines if line.key.startswith("rec:")}
+    )
     counts = _done(branch, start, end, codes)
-    people = defaultdict(lambda: {"recs": 0, "referrals": 0, "sales": 0})
+    people: defaultdict[int, dict[str, int]] = defaultdict(
+        lambda: {"recs": 0, "referrals": 0, "sales": 0}
+    )
     for key, per_user in counts.items():
         column = "recs" if key.startswith("rec:") else key
         for user_id, n in per_user.items():
             people[user_id][column] += n
-    names = {u.id: u.display_name or u.username for u in db.session.scalars(
-        select(User).where(User.id.in_(list(people))))} if people else {}
-    return {"days": [(day, lines) for day, lines in by_day if lines],
-            "people": sorted(({"name": names.get(uid, "?"), **done}
-                              for uid, done in people.items()), key=lambda p: p["name"])}
+    names = (
+        {
+            u.id: u.display_name or u.username
+            for u in db.session.scalars(select(User).where(User.id.in_(list(people))))
+        }
+        if people
+        else {}
+    )
+    return {
+        "days": [(day, lines) for day, lines in by_day if lines],
+        "people": sorted(
+            ({"name": names.get(uid, "?"), **done} for uid, done in people.items()),
+            key=lambda p: p["name"],
+        ),
+    }
 
 
 def today_lines(branch: Branch, user: User | None = None) -> list[TargetLine]:
     """progress() for the branch's today, as the desk pages show it."""
-    from .today import now
     from ..checklist.inventory import local_day
+    from .today import now
+
     return progress(branch, local_day(branch, now()), user)
 
 
@@ -160,46 +216,69 @@ def focus_first(branch: Branch, day: date, products: list[Product]) -> tuple[lis
     """The products with the day's focus products first; code -> priority of those."""
     priority = {f.product_code: f.priority for f in focus_on(branch, day)}
     rank = {"focus": 0, "general": 1}
-    return sorted(products, key=lambda p: rank.get(priority.get(p.code), 2)), priority
+    return sorted(products, key=lambda p: rank.get(priority.get(p.code) or "", 2)), priority
 
 
 # --- the branch head's page ---------------------------------------------------------
 
+
 class FocusForm(FlaskForm):
     product = SelectField(_l("Product"), validators=[DataRequired(_l("Choose a product."))])
     priority = SelectField(_l("Kind"), choices=list(PRIORITY_LABELS.items()), default="focus")
-    span = SelectField(_l("For"), choices=[("day", _l("One day")), ("week", _l("One week"))],
-                       default="day")
+    span = SelectField(
+        _l("For"), choices=[("day", _l("One day")), ("week", _l("One week"))], default="day"
+    )
     starts_on = DateField(_l("From"), validators=[InputRequired(_l("Enter a date."))])
     daily_recommendations = IntegerField(
-        _l("Recommendations a day"), default=0,
-        validators=[InputRequired(_l("Enter a number.")),
-                    NumberRange(min=0, max=MAX_TARGET,
-                                message=_l("Enter a number from %(min)s to %(max)s."))],
-        render_kw={"inputmode": "numeric"})
+        _l("Recommendations a day"),
+        default=0,
+        validators=[
+            InputRequired(_l("Enter a number.")),
+            NumberRange(
+                min=0, max=MAX_TARGET, message=_l("Enter a number from %(min)s to %(max)s.")
+            ),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
 
 
 class TargetForm(FlaskForm):
-    span = SelectField(_l("For"), choices=[("day", _l("One day")), ("week", _l("One week"))],
-                       default="day")
+    span = SelectField(
+        _l("For"), choices=[("day", _l("One day")), ("week", _l("One week"))], default="day"
+    )
     starts_on = DateField(_l("From"), validators=[InputRequired(_l("Enter a date."))])
     referrals = IntegerField(
-        _l("Referrals a day"), default=0,
-        validators=[InputRequired(_l("Enter a number.")),
-                    NumberRange(min=0, max=MAX_TARGET,
-                                message=_l("Enter a number from %(min)s to %(max)s."))],
-        render_kw={"inputmode": "numeric"})
+        _l("Referrals a day"),
+        default=0,
+        validators=[
+            InputRequired(_l("Enter a number.")),
+            NumberRange(
+                min=0, max=MAX_TARGET, message=_l("Enter a number from %(min)s to %(max)s.")
+            ),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
     sales = IntegerField(
-        _l("Sales a day"), default=0,
-        validators=[InputRequired(_l("Enter a number.")),
-                    NumberRange(min=0, max=MAX_TARGET,
-                                message=_l("Enter a number from %(min)s to %(max)s."))],
-        render_kw={"inputmode": "numeric"})
+        _l("Sales a day"),
+        default=0,
+        validators=[
+            InputRequired(_l("Enter a number.")),
+            NumberRange(
+                min=0, max=MAX_TARGET, message=_l("Enter a number from %(min)s to %(max)s.")
+            ),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
 
 
 def _offered(branch: Branch) -> list[Product]:
-    return list(db.session.scalars(select(Product).where(
-        Product.branch_id == branch.id, Product.active.is_(True)).order_by(Product.code)))
+    return list(
+        db.session.scalars(
+            select(Product)
+            .where(Product.branch_id == branch.id, Product.active.is_(True))
+            .order_by(Product.code)
+        )
+    )
 
 
 def _page(branch: Branch, selected: str, focus_form=None, target_form=None, status=200):
@@ -208,18 +287,34 @@ def _page(branch: Branch, selected: str, focus_form=None, target_form=None, stat
     focus_form = focus_form or FocusForm(formdata=None, starts_on=day)
     target_form = target_form or TargetForm(formdata=None, starts_on=day)
     focus_form.product.choices = [(p.code, p.display_name(language)) for p in _offered(branch)]
-    upcoming = db.session.scalars(select(FocusProduct).where(
-        FocusProduct.branch_id == branch.id, FocusProduct.ends_on >= day)
-        .order_by(FocusProduct.starts_on, FocusProduct.product_code)).all()
-    targets = db.session.scalars(select(DailyTarget).where(
-        DailyTarget.branch_id == branch.id, DailyTarget.ends_on >= day)
-        .order_by(DailyTarget.starts_on)).all()
-    names = {p.code: p.display_name(language) for p in db.session.scalars(
-        select(Product).where(Product.branch_id == branch.id))}
-    return render("supervisor/focus.html", status=status, branch=branch, day=day,
-                  focus_form=focus_form, target_form=target_form, upcoming=upcoming,
-                  day_targets=targets, product_names=names, priority_labels=PRIORITY_LABELS,
-                  target_lines=progress(branch, day), **common([branch], selected))
+    upcoming = db.session.scalars(
+        select(FocusProduct)
+        .where(FocusProduct.branch_id == branch.id, FocusProduct.ends_on >= day)
+        .order_by(FocusProduct.starts_on, FocusProduct.product_code)
+    ).all()
+    targets = db.session.scalars(
+        select(DailyTarget)
+        .where(DailyTarget.branch_id == branch.id, DailyTarget.ends_on >= day)
+        .order_by(DailyTarget.starts_on)
+    ).all()
+    names = {
+        p.code: p.display_name(language)
+        for p in db.session.scalars(select(Product).where(Product.branch_id == branch.id))
+    }
+    return render(
+        "supervisor/focus.html",
+        status=status,
+        branch=branch,
+        day=day,
+        focus_form=focus_form,
+        target_form=target_form,
+        upcoming=upcoming,
+        day_targets=targets,
+        product_names=names,
+        priority_labels=PRIORITY_LABELS,
+        target_lines=progress(branch, day),
+        **common([branch], selected),
+    )
 
 
 def _scope():
@@ -248,10 +343,17 @@ def focus_add():
     if not form.validate():
         return _page(branch, selected, focus_form=form, status=422)
     starts_on, ends_on = _span(form)
-    db.session.add(FocusProduct(
-        branch_id=branch.id, product_code=form.product.data, priority=form.priority.data,
-        starts_on=starts_on, ends_on=ends_on,
-        daily_recommendations=form.daily_recommendations.data, set_by_id=current_user.id))
+    db.session.add(
+        FocusProduct(
+            branch_id=branch.id,
+            product_code=form.product.data,
+            priority=form.priority.data,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            daily_recommendations=form.daily_recommendations.data,
+            set_by_id=current_user.id,
+        )
+    )
     db.session.commit()
     flash(_("Focus saved."), "info")
     return redirect(url_for("supervisor.focus", branch=branch.code))
@@ -282,9 +384,16 @@ def focus_targets():
     if not form.validate():
         return _page(branch, selected, target_form=form, status=422)
     starts_on, ends_on = _span(form)
-    db.session.add(DailyTarget(branch_id=branch.id, starts_on=starts_on, ends_on=ends_on,
-                               referrals=form.referrals.data, sales=form.sales.data,
-                               set_by_id=current_user.id))
+    db.session.add(
+        DailyTarget(
+            branch_id=branch.id,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            referrals=form.referrals.data,
+            sales=form.sales.data,
+            set_by_id=current_user.id,
+        )
+    )
     db.session.commit()
     flash(_("Targets saved."), "info")
     return redirect(url_for("supervisor.focus", branch=branch.code))

@@ -13,14 +13,16 @@ checks that incremental and rebuilt agree. The folds read payloads leniently
 (`.get`): the lobby and checklist features own those payloads and validate
 them; the figures only count what is there.
 """
+
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, insert, select, tuple_
@@ -32,10 +34,10 @@ from ..models.figures import FigureDay, FigureSubject
 
 log = logging.getLogger(__name__)
 
-WAIT_CAP_MINUTES = 240      # the last wait bucket holds every wait of 240 minutes or more
-FAULT_CAP_HOURS = 720       # the last fault-age bucket: 30 days or more
+WAIT_CAP_MINUTES = 240  # the last wait bucket holds every wait of 240 minutes or more
+FAULT_CAP_HOURS = 720  # the last fault-age bucket: 30 days or more
 GUIDE_CAP_SECONDS = 10 * 60  # greeting to triage: longer means the manager left and came back
-SELL_CAP_SECONDS = 60 * 60   # a conversation that sells
+SELL_CAP_SECONDS = 60 * 60  # a conversation that sells
 PREP_CAP_SECONDS = 4 * 3600  # first checklist item to sign-off
 CAP = WAIT_CAP_MINUTES * 60  # referral take/meet times share the wait buckets
 
@@ -63,7 +65,7 @@ class BranchClock:
     opens_at: time
 
     @classmethod
-    def of(cls, branch: Branch) -> "BranchClock":
+    def of(cls, branch: Branch) -> BranchClock:
         return cls(branch.id, branch.timezone or "Asia/Shanghai", branch.opens_at or time(9, 0))
 
     def local(self, at: datetime) -> datetime:
@@ -99,7 +101,7 @@ class Projection:
 
 
 def _iso(at: datetime | None) -> str | None:
-    return at.astimezone(timezone.utc).isoformat() if at else None
+    return at.astimezone(UTC).isoformat() if at else None
 
 
 def _seconds(start: datetime | None, end: datetime | None, cap: int) -> int:
@@ -119,6 +121,7 @@ def _undone_ids(events: list[Ev]) -> set[str | None]:
 
 # --- folds -------------------------------------------------------------------
 
+
 def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
     undone = _undone_ids(events)
     greeted = next((e for e in events if e.type == "visit.greeted"), None)
@@ -127,17 +130,33 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
     p0 = greeted.payload or {}
     local = clock.local(greeted.occurred_at)
     proj = Projection("visit", local.date(), "waiting", greeted.user_id)
-    f = {"greeted_at": _iso(greeted.occurred_at), "purpose": p0.get("purpose", "other"),
-         "ticket": p0.get("ticket"), "segment": p0.get("segment"), "route": None,
-         "form_checked": False, "form_redone": False, "recommendations": 0, "accepted": 0,
-         "responses": [], "products": [], "referred": False, "engaged": False,
-         "closed_at": None, "outcome": None, "satisfaction": None, "complaints": 0,
-         "wait_seconds": None, "to_other_bank": False, "funds_kept": None}
+    f = {
+        "greeted_at": _iso(greeted.occurred_at),
+        "purpose": p0.get("purpose", "other"),
+        "ticket": p0.get("ticket"),
+        "segment": p0.get("segment"),
+        "route": None,
+        "form_checked": False,
+        "form_redone": False,
+        "recommendations": 0,
+        "accepted": 0,
+        "responses": [],
+        "products": [],
+        "referred": False,
+        "engaged": False,
+        "closed_at": None,
+        "outcome": None,
+        "satisfaction": None,
+        "complaints": 0,
+        "wait_seconds": None,
+        "to_other_bank": False,
+        "funds_kept": None,
+    }
     triaged_at = engaged_at = first_sell = last_sell = closed_at = called_at = None
     guide_user = sell_user = greeted.user_id
     # Recommendations made before any need was learnt, per recorder: the source
     # document warns against exactly that (docs/events-supervisor.md).
-    need_known, without_need = False, Counter()
+    need_known, without_need = False, Counter[int]()
     for e in events:
         if e.id and e.id in undone:
             continue
@@ -149,8 +168,7 @@ def fold_visit(events: list[Ev], clock: BranchClock) -> Projection | None:
         elif t == "visit.triaged":
             f["route"] = p.get("route", f["route"])
             form = p.get("form")
-            redone = (p.get("form_redone") is True or p.get("redone") is True
-                      or form == "redone")
+            redone = p.get("form_redone") is True or p.get("redone") is True or form == "redone"
             checked = redone or p.get("form_checked") is True or form in ("checked", "ok")
             # The last triage wins, as in the lobby's Visit read model.
             f["form_checked"], f["form_redone"] = checked, redone
@@ -252,11 +270,18 @@ def fold_referral(events: list[Ev], clock: BranchClock) -> Projection | None:
         return None
     p0 = created.payload or {}
     proj = Projection("referral", clock.local(created.occurred_at).date(), "open", created.user_id)
-    f: dict[str, Any] = {"created_at": _iso(created.occurred_at), "visit_id": p0.get("visit_id"),
-         "to": p0.get("to") or p0.get("to_user") or p0.get("wealth_manager"),
-         "products": p0.get("products") or ([p0["product"]] if p0.get("product") else []),
-         "outcome": None, "amount_band": None, "outcome_at": None, "outcome_by": None,
-         "taken_at": None, "taken_by": None}
+    f: dict[str, Any] = {
+        "created_at": _iso(created.occurred_at),
+        "visit_id": p0.get("visit_id"),
+        "to": p0.get("to") or p0.get("to_user") or p0.get("wealth_manager"),
+        "products": p0.get("products") or ([p0["product"]] if p0.get("product") else []),
+        "outcome": None,
+        "amount_band": None,
+        "outcome_at": None,
+        "outcome_by": None,
+        "taken_at": None,
+        "taken_by": None,
+    }
     taken_at = outcome_at = None
     for e in events:
         if e.type == "referral.cancelled":
@@ -333,8 +358,12 @@ def fold_run(events: list[Ev], clock: BranchClock) -> Projection | None:
         p = e.payload or {}
         if e.type == "checklist.item_recorded":
             key = _item_key(p) or e.id
-            items[key] = {"status": _item_status(p), "user_id": e.user_id,
-                          "at": _iso(e.occurred_at), "label": p.get("label") or p.get("name")}
+            items[key] = {
+                "status": _item_status(p),
+                "user_id": e.user_id,
+                "at": _iso(e.occurred_at),
+                "label": p.get("label") or p.get("name"),
+            }
             first_item_at = first_item_at or e.occurred_at
             last_item_at = e.occurred_at
         elif e.type == "checklist.signed_off" and signed is None:
@@ -354,8 +383,12 @@ def fold_run(events: list[Ev], clock: BranchClock) -> Projection | None:
         proj.add("run_unsigned")
         end = last_item_at
     proj.add("prep", proj.user_id, _seconds(first_item_at, end, PREP_CAP_SECONDS))
-    proj.facts = {"started_at": _iso(first.occurred_at), "signed_at": _iso(signed.occurred_at)
-                  if signed else None, "items": items, "day": day.isoformat()}
+    proj.facts = {
+        "started_at": _iso(first.occurred_at),
+        "signed_at": _iso(signed.occurred_at) if signed else None,
+        "items": items,
+        "day": day.isoformat(),
+    }
     return proj
 
 
@@ -369,10 +402,15 @@ def fold_fault(events: list[Ev], clock: BranchClock) -> Projection | None:
     for e in events:
         if e.type == "fault.resolved" and resolved is None:
             resolved = e  # the first resolution counts
-    f = {"reported_at": _iso(reported.occurred_at), "item": _item_key(p0),
-         "note": p0.get("note"), "critical": bool(p0.get("critical")),
-         "label": p0.get("label") or p0.get("equipment") or p0.get("item_label"),
-         "run_id": p0.get("run_id"), "resolved_at": _iso(resolved.occurred_at) if resolved else None}
+    f = {
+        "reported_at": _iso(reported.occurred_at),
+        "item": _item_key(p0),
+        "note": p0.get("note"),
+        "critical": bool(p0.get("critical")),
+        "label": p0.get("label") or p0.get("equipment") or p0.get("item_label"),
+        "run_id": p0.get("run_id"),
+        "resolved_at": _iso(resolved.occurred_at) if resolved else None,
+    }
     proj.add("faults")
     if resolved is not None:
         proj.status = "resolved"
@@ -393,9 +431,13 @@ def fold(kind: str, events: list[Ev], clock: BranchClock) -> Projection | None:
 
 # --- incremental -------------------------------------------------------------
 
+
 def _upsert_counts(branch_id: int, delta: Counter) -> None:
-    rows = [{"branch_id": branch_id, "day": d, "metric": m, "key": k, "value": v}
-            for (d, m, k), v in delta.items() if v]
+    rows = [
+        {"branch_id": branch_id, "day": d, "metric": m, "key": k, "value": v}
+        for (d, m, k), v in delta.items()
+        if v
+    ]
     if not rows:
         return
     session = db.session
@@ -409,14 +451,19 @@ def _upsert_counts(branch_id: int, delta: Counter) -> None:
     stmt = insert(FigureDay)
     stmt = stmt.on_conflict_do_update(
         index_elements=["branch_id", "day", "metric", "key"],
-        set_={"value": FigureDay.value + stmt.excluded.value})
+        set_={"value": FigureDay.value + stmt.excluded.value},
+    )
     session.execute(stmt, rows)
     # A counter back at zero goes, so the table equals a rebuild from scratch.
     keys = [(d, m, k) for (d, m, k), v in delta.items() if v < 0]
     if keys:
-        session.execute(delete(FigureDay).where(
-            FigureDay.branch_id == branch_id, FigureDay.value == 0,
-            tuple_(FigureDay.day, FigureDay.metric, FigureDay.key).in_(keys)))
+        session.execute(
+            delete(FigureDay).where(
+                FigureDay.branch_id == branch_id,
+                FigureDay.value == 0,
+                tuple_(FigureDay.day, FigureDay.metric, FigureDay.key).in_(keys),
+            )
+        )
 
 
 def _decode(contributions: list) -> Counter:
@@ -432,17 +479,25 @@ def load_events(subject_ids: list[str]) -> dict[str, list[Ev]]:
     by_subject: dict[str, list[Ev]] = {sid: [] for sid in subject_ids}
     for start in range(0, len(subject_ids), 500):
         rows = db.session.execute(
-            select(Event.subject_id, Event.id, Event.type, Event.occurred_at, Event.user_id,
-                   Event.payload)
-            .where(Event.subject_id.in_(subject_ids[start:start + 500]))
-            .order_by(Event.subject_id, Event.occurred_at, Event.device_id, Event.seq)).all()
+            select(
+                Event.subject_id,
+                Event.id,
+                Event.type,
+                Event.occurred_at,
+                Event.user_id,
+                Event.payload,
+            )
+            .where(Event.subject_id.in_(subject_ids[start : start + 500]))
+            .order_by(Event.subject_id, Event.occurred_at, Event.device_id, Event.seq)
+        ).all()
         for r in rows:
             by_subject[r.subject_id].append(Ev(r.type, r.occurred_at, r.user_id, r.payload, r.id))
     return by_subject
 
 
-def project_subjects(touched: dict[str, tuple[str, Branch]],
-                     known: dict[str, list[Ev]] | None = None) -> dict[int, Counter]:
+def project_subjects(
+    touched: dict[str, tuple[str, Branch]], known: dict[str, list[Ev]] | None = None
+) -> dict[int, Counter]:
     """Fold the touched subjects again; returns, per branch, the change in the daily counters.
 
     `known` gives the whole event list of subjects that the write transaction
@@ -457,8 +512,16 @@ def project_subjects(touched: dict[str, tuple[str, Branch]],
     events.update(known)
     rows = {}
     for start in range(0, len(ids), 500):
-        rows.update({r.subject_id: r for r in session.scalars(
-            select(FigureSubject).where(FigureSubject.subject_id.in_(ids[start:start + 500])))})
+        rows.update(
+            {
+                r.subject_id: r
+                for r in session.scalars(
+                    select(FigureSubject).where(
+                        FigureSubject.subject_id.in_(ids[start : start + 500])
+                    )
+                )
+            }
+        )
     deltas: dict[int, Counter] = defaultdict(Counter)
     inserts = []  # rows for subjects projected for the first time: one executemany
     for subject_id, (kind, branch) in touched.items():
@@ -472,9 +535,15 @@ def project_subjects(touched: dict[str, tuple[str, Branch]],
             if row is not None:
                 session.delete(row)
             continue
-        values = {"kind": proj.kind, "branch_id": branch.id, "day": proj.day,
-                  "status": proj.status, "user_id": proj.user_id, "facts": proj.facts,
-                  "contributions": _encode(new)}
+        values = {
+            "kind": proj.kind,
+            "branch_id": branch.id,
+            "day": proj.day,
+            "status": proj.status,
+            "user_id": proj.user_id,
+            "facts": proj.facts,
+            "contributions": _encode(new),
+        }
         if row is None:
             inserts.append({"subject_id": subject_id, **values})
         else:
@@ -501,19 +570,20 @@ def observe(accepted: list[Applied]) -> None:
             touched[applied.subject.id] = (kind, applied.branch)
             if applied.new_subject:
                 known[applied.subject.id].append(
-                    (e.order_key, Ev(e.type, e.occurred_at, e.user_id, e.payload, e.id)))
+                    (e.order_key, Ev(e.type, e.occurred_at, e.user_id, e.payload, e.id))
+                )
     if not touched:
         return
     # In fold order, as load_events and rebuild_figures give them.
-    known_events = {sid: [ev for _key, ev in sorted(pairs, key=lambda p: p[0])]
-                    for sid, pairs in known.items()}
+    known_events = {
+        sid: [ev for _key, ev in sorted(pairs, key=lambda p: p[0])] for sid, pairs in known.items()
+    }
     try:
         with db.session.begin_nested():
             for branch_id, delta in project_subjects(touched, known_events).items():
                 _upsert_counts(branch_id, Counter({k: v for k, v in delta.items() if v}))
     except Exception:  # noqa: BLE001
-        log.exception("figures: could not project %d subjects; run rebuild-figures",
-                      len(touched))
+        log.exception("figures: could not project %d subjects; run rebuild-figures", len(touched))
 
 
 if observe not in EVENT_OBSERVERS:
@@ -522,8 +592,10 @@ if observe not in EVENT_OBSERVERS:
 
 # --- rebuild -----------------------------------------------------------------
 
-def project_events(events: Iterable[Ev | Any], clock: BranchClock, subject_of) -> tuple[
-        list[dict], Counter]:
+
+def project_events(
+    events: Iterable[Ev | Any], clock: BranchClock, subject_of
+) -> tuple[list[dict], Counter]:
     """Fold a branch's events, grouped by subject: (figure_subject rows, figure_day totals)."""
     by_subject: dict[str, list] = defaultdict(list)
     for e in events:
@@ -539,21 +611,34 @@ def project_events(events: Iterable[Ev | Any], clock: BranchClock, subject_of) -
             continue
         counts = proj.contributions()
         totals.update(counts)
-        rows.append({"subject_id": subject_id, "kind": proj.kind, "branch_id": clock.id,
-                     "day": proj.day, "status": proj.status, "user_id": proj.user_id,
-                     "facts": proj.facts, "contributions": _encode(counts)})
+        rows.append(
+            {
+                "subject_id": subject_id,
+                "kind": proj.kind,
+                "branch_id": clock.id,
+                "day": proj.day,
+                "status": proj.status,
+                "user_id": proj.user_id,
+                "facts": proj.facts,
+                "contributions": _encode(counts),
+            }
+        )
     return rows, totals
 
 
-def insert_projection(conn, branch_id: int, rows: list[dict], totals: Counter,
-                      chunk: int = 5000) -> None:
+def insert_projection(
+    conn, branch_id: int, rows: list[dict], totals: Counter, chunk: int = 5000
+) -> None:
     """Bulk-insert what `project_events` made (Core, for rebuilds and the benchmark)."""
     for i in range(0, len(rows), chunk):
-        conn.execute(FigureSubject.__table__.insert(), rows[i:i + chunk])
-    day_rows = [{"branch_id": branch_id, "day": d, "metric": m, "key": k, "value": v}
-                for (d, m, k), v in totals.items() if v]
+        conn.execute(FigureSubject.__table__.insert(), rows[i : i + chunk])
+    day_rows = [
+        {"branch_id": branch_id, "day": d, "metric": m, "key": k, "value": v}
+        for (d, m, k), v in totals.items()
+        if v
+    ]
     for i in range(0, len(day_rows), chunk):
-        conn.execute(FigureDay.__table__.insert(), day_rows[i:i + chunk])
+        conn.execute(FigureDay.__table__.insert(), day_rows[i : i + chunk])
 
 
 PROJECTED_PREFIXES = tuple(PREFIX_KIND)
@@ -569,19 +654,30 @@ def rebuild_figures(branch_ids: Iterable[int] | None = None, echo=None) -> dict[
     done = {"branches": 0, "subjects": 0, "rows": 0}
     type_filter = [Event.type.like(f"{p}%") for p in PROJECTED_PREFIXES]
     from sqlalchemy import or_
+
     for branch in branches:
         clock = BranchClock.of(branch)
         session.execute(delete(FigureDay).where(FigureDay.branch_id == branch.id))
         session.execute(delete(FigureSubject).where(FigureSubject.branch_id == branch.id))
         result = session.execute(
-            select(Event.id, Event.type, Event.occurred_at, Event.user_id, Event.payload,
-                   Event.subject_id, Event.device_id, Event.seq)
-            .where(and_(Event.branch_id == branch.id, or_(*type_filter))))
+            select(
+                Event.id,
+                Event.type,
+                Event.occurred_at,
+                Event.user_id,
+                Event.payload,
+                Event.subject_id,
+                Event.device_id,
+                Event.seq,
+            ).where(and_(Event.branch_id == branch.id, or_(*type_filter)))
+        )
         evs = sorted(result.all(), key=lambda r: (r.subject_id, r.occurred_at, r.device_id, r.seq))
-        events = [(r.subject_id, Ev(r.type, r.occurred_at, r.user_id, r.payload, r.id))
-                  for r in evs]
-        rows, totals = project_events((e for _, e in events), clock,
-                                      subject_of=_subject_lookup(events))
+        events = [
+            (r.subject_id, Ev(r.type, r.occurred_at, r.user_id, r.payload, r.id)) for r in evs
+        ]
+        rows, totals = project_events(
+            (e for _, e in events), clock, subject_of=_subject_lookup(events)
+        )
         insert_projection(session.connection(), branch.id, rows, totals)
         session.commit()
         done["branches"] += 1

@@ -4,6 +4,7 @@ Every view goes through `scope()`, which turns `?branch=` into branches the
 signed-in supervisor may read and refuses any other (403); every query below
 filters on those branch ids.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -13,24 +14,29 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..auth.session import role_required
-from ..i18n import ui_lang as lang
 from ..events import Rejected, new_id, record
 from ..htmx import render
+from ..i18n import ui_lang as lang
 from ..models import Branch, Role
 from . import bp
 from .charts import bar_chart, hbar_chart, stacked_bar, wait_group_index, wait_groups
 from .exports import KINDS, generate_csv
 from .figures import PERIOD_LABELS, compute, parse_period
-from .projection import BranchClock
-from .spotchecks import (CHECKLIST_ANSWERS, VISIT_ANSWERS, agreement, candidates, draw,
-                         find_target, recorded)
-from .today import now, today_of
 from .labels import answer_label, labels
+from .projection import BranchClock
+from .spotchecks import (
+    CHECKLIST_ANSWERS,
+    VISIT_ANSWERS,
+    agreement,
+    candidates,
+    draw,
+    find_target,
+    recorded,
+)
+from .today import now, today_of
 
 SUPERVISORS = (Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR)
 supervisors_only = role_required(*SUPERVISORS)
-
-
 
 
 def scope(single: bool = False) -> tuple[list[Branch], str]:
@@ -60,29 +66,44 @@ def branch_today(branch: Branch) -> date:
 
 
 def common(branches: list[Branch], selected: str) -> dict:
-    return {"my_branches": current_user.readable_branches(), "selected": selected,
-            "branches": branches, "labels": labels(), "lang": lang()}
+    return {
+        "my_branches": current_user.readable_branches(),
+        "selected": selected,
+        "branches": branches,
+        "labels": labels(),
+        "lang": lang(),
+    }
 
 
 # --- today -------------------------------------------------------------------
+
 
 @bp.get("/supervisor")
 @supervisors_only
 def dashboard():
     branches, selected = scope()
-    return render("supervisor/dashboard.html", "supervisor/_today.html",
-                  todays=[today_of(b, lang()) for b in branches], **common(branches, selected))
+    return render(
+        "supervisor/dashboard.html",
+        "supervisor/_today.html",
+        todays=[today_of(b, lang()) for b in branches],
+        **common(branches, selected),
+    )
 
 
 @bp.get("/supervisor/today")
 @supervisors_only
 def today():
     branches, selected = scope()
-    return render("supervisor/dashboard.html", "supervisor/_today.html",
-                  todays=[today_of(b, lang()) for b in branches], **common(branches, selected))
+    return render(
+        "supervisor/dashboard.html",
+        "supervisor/_today.html",
+        todays=[today_of(b, lang()) for b in branches],
+        **common(branches, selected),
+    )
 
 
 # --- figures -----------------------------------------------------------------
+
 
 def charts_for(fig: dict, lab: dict) -> dict:
     hours = fig["hours"]
@@ -90,31 +111,49 @@ def charts_for(fig: dict, lab: dict) -> dict:
     hi = max([18, *hours]) if hours else 18
     wait = wait_groups(fig["wait"]["hist"])
     markers = []
-    for name, value in ((_("median"), fig["wait"]["median"]), (_("90th percentile"),
-                                                                fig["wait"]["p90"])):
+    for name, value in (
+        (_("median"), fig["wait"]["median"]),
+        (_("90th percentile"), fig["wait"]["p90"]),
+    ):
         index = wait_group_index(value)
         if index is not None:
             markers.append((index, name))
     t = fig["time"]
     charts = {
-        "hours": bar_chart(_("Visits by hour"), [(f"{h:02d}", hours.get(h, 0))
-                                                 for h in range(lo, hi + 1)], every=2),
-        "purposes": hbar_chart(_("Visits by purpose"), [(lab["purpose"].get(k, k), v)
-                                                        for k, v in fig["purposes"].items()]),
-        "wait": bar_chart(_("Wait from greeting to being served (minutes)"), wait,
-                          markers=markers, cls="chart-wait"),
-        "outcomes": stacked_bar(_("How visits ended"), [
-            (lab["outcome"].get(k, k), fig["outcomes"].get(k, 0), f"part-{i}")
-            for i, k in enumerate(("served", "referred", "walked_away"))]),
-        "time": stacked_bar(_("The lobby manager's time"), [
-            (_("Preparation"), t["prep"] / 3600, "part-0"),
-            (_("Guiding"), t["guide"] / 3600, "part-1"),
-            (_("Selling"), t["sell"] / 3600, "part-2")]),
+        "hours": bar_chart(
+            _("Visits by hour"), [(f"{h:02d}", hours.get(h, 0)) for h in range(lo, hi + 1)], every=2
+        ),
+        "purposes": hbar_chart(
+            _("Visits by purpose"),
+            [(lab["purpose"].get(k, k), v) for k, v in fig["purposes"].items()],
+        ),
+        "wait": bar_chart(
+            _("Wait from greeting to being served (minutes)"),
+            wait,
+            markers=markers,
+            cls="chart-wait",
+        ),
+        "outcomes": stacked_bar(
+            _("How visits ended"),
+            [
+                (lab["outcome"].get(k, k), fig["outcomes"].get(k, 0), f"part-{i}")
+                for i, k in enumerate(("served", "referred", "walked_away"))
+            ],
+        ),
+        "time": stacked_bar(
+            _("The lobby manager's time"),
+            [
+                (_("Preparation"), t["prep"] / 3600, "part-0"),
+                (_("Guiding"), t["guide"] / 3600, "part-1"),
+                (_("Selling"), t["sell"] / 3600, "part-2"),
+            ],
+        ),
     }
     if fig["daily"]:
         every = max(1, len(fig["daily"]) // 10)
-        charts["daily"] = bar_chart(_("Visits per day"), [(d.strftime("%m-%d"), v)
-                                                          for d, v in fig["daily"]], every=every)
+        charts["daily"] = bar_chart(
+            _("Visits per day"), [(d.strftime("%m-%d"), v) for d, v in fig["daily"]], every=every
+        )
     return charts
 
 
@@ -127,35 +166,59 @@ def figures():
     lab = labels()
     from ..lobby.complaints import response_minutes
     from .focus import TARGET_DAYS, day_bounds, period_results
-    complaint_figures = response_minutes([b.id for b in branches],
-                                         *day_bounds(branches[0], period.start, period.days))
-    target_results = ([(b, period_results(b, period.day_list())) for b in branches]
-                      if period.days <= TARGET_DAYS else None)
-    return render("supervisor/figures.html", "supervisor/_figures.html", fig=fig,
-                  target_results=target_results, target_days=TARGET_DAYS,
-                  complaint_figures=complaint_figures,
-                  charts=charts_for(fig, lab), period=period, period_labels=PERIOD_LABELS,
-                  prev=period.shift(-1), next=period.shift(1), **common(branches, selected))
+
+    complaint_figures = response_minutes(
+        [b.id for b in branches], *day_bounds(branches[0], period.start, period.days)
+    )
+    target_results = (
+        [(b, period_results(b, period.day_list())) for b in branches]
+        if period.days <= TARGET_DAYS
+        else None
+    )
+    return render(
+        "supervisor/figures.html",
+        "supervisor/_figures.html",
+        fig=fig,
+        target_results=target_results,
+        target_days=TARGET_DAYS,
+        complaint_figures=complaint_figures,
+        charts=charts_for(fig, lab),
+        period=period,
+        period_labels=PERIOD_LABELS,
+        prev=period.shift(-1),
+        next=period.shift(1),
+        **common(branches, selected),
+    )
 
 
 # --- spot-checks -------------------------------------------------------------
 
+
 def spot_context(branch: Branch, selected: str) -> dict:
     day = branch_today(branch)
     start = day.replace(day=1)
-    return {"day": day, "targets": candidates(branch, day),
-            "done": recorded([branch.id], day, day),
-            "agreement": agreement([branch.id], start, day), "month_start": start,
-            "checklist_answers": CHECKLIST_ANSWERS, "visit_answers": VISIT_ANSWERS,
-            "answer_label": answer_label, **common([branch], selected)}
+    return {
+        "day": day,
+        "targets": candidates(branch, day),
+        "done": recorded([branch.id], day, day),
+        "agreement": agreement([branch.id], start, day),
+        "month_start": start,
+        "checklist_answers": CHECKLIST_ANSWERS,
+        "visit_answers": VISIT_ANSWERS,
+        "answer_label": answer_label,
+        **common([branch], selected),
+    }
 
 
 @bp.get("/supervisor/spotchecks")
 @supervisors_only
 def spotchecks():
     branches, selected = scope(single=True)
-    return render("supervisor/spotchecks.html", "supervisor/_spotcheck_list.html",
-                  **spot_context(branches[0], selected))
+    return render(
+        "supervisor/spotchecks.html",
+        "supervisor/_spotcheck_list.html",
+        **spot_context(branches[0], selected),
+    )
 
 
 @bp.post("/supervisor/spotchecks/draw")
@@ -172,13 +235,18 @@ def spotcheck_draw():
 def spotcheck_form():
     """The blind form for one target: what it is, never what the lobby manager answered."""
     branches, selected = scope(single=True)
-    target = find_target(branches[0], request.args.get("kind", ""), request.args.get("id", ""),
-                         request.args.get("run") or None)
+    target = find_target(
+        branches[0],
+        request.args.get("kind", ""),
+        request.args.get("id", ""),
+        request.args.get("run") or None,
+    )
     if target is None:
         abort(404)
     ctx = spot_context(branches[0], selected)
-    return render("supervisor/spotcheck_page.html", "supervisor/_spotcheck_form.html",
-                  target=target, **ctx)
+    return render(
+        "supervisor/spotcheck_page.html", "supervisor/_spotcheck_form.html", target=target, **ctx
+    )
 
 
 @bp.post("/supervisor/spotchecks")
@@ -206,29 +274,56 @@ def spotcheck_record():
         if note:
             payload["note"] = note
         try:
-            event = record(current_user, "spotcheck.recorded", branch=branch,
-                           subject_id=new_id(), payload=payload, occurred_at=now())
+            event = record(
+                current_user,
+                "spotcheck.recorded",
+                branch=branch,
+                subject_id=new_id(),
+                payload=payload,
+                occurred_at=now(),
+            )
         except Rejected as rejected:
             error = rejected.message
     if error:
-        return render("supervisor/spotcheck_page.html", "supervisor/_spotcheck_form.html",
-                      status=422, target=target, error=error, answer=answer, note=note, **ctx)
+        return render(
+            "supervisor/spotcheck_page.html",
+            "supervisor/_spotcheck_form.html",
+            status=422,
+            target=target,
+            error=error,
+            answer=answer,
+            note=note,
+            **ctx,
+        )
     from ..extensions import db
     from ..models.figures import SpotCheck
+
     check = db.session.get(SpotCheck, event.subject_id)
-    return render("supervisor/spotcheck_page.html", "supervisor/_spotcheck_result.html",
-                  check=check, target=target, **ctx)
+    return render(
+        "supervisor/spotcheck_page.html",
+        "supervisor/_spotcheck_result.html",
+        check=check,
+        target=target,
+        **ctx,
+    )
 
 
 # --- exports -----------------------------------------------------------------
+
 
 @bp.get("/supervisor/exports")
 @supervisors_only
 def exports():
     branches, selected = scope()
     period = parse_period(request.args, branch_today(branches[0]))
-    return render("supervisor/exports.html", "supervisor/_exports.html", period=period,
-                  kinds=KINDS, period_labels=PERIOD_LABELS, **common(branches, selected))
+    return render(
+        "supervisor/exports.html",
+        "supervisor/_exports.html",
+        period=period,
+        kinds=KINDS,
+        period_labels=PERIOD_LABELS,
+        **common(branches, selected),
+    )
 
 
 @bp.get("/supervisor/export/<kind>.csv")
@@ -240,10 +335,15 @@ def export(kind: str):
     period = parse_period(request.args, branch_today(branches[0]))
     body = "".join(generate_csv(kind, branches, period.start, period.end))
     name = f"datang-{kind}-{selected}-{period.start.isoformat()}-{period.end.isoformat()}.csv"
-    return Response(body.encode("utf-8"), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"',
-                             "Content-Type": "text/csv; charset=utf-8",
-                             "Cache-Control": "no-store"})
+    return Response(
+        body.encode("utf-8"),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Type": "text/csv; charset=utf-8",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @bp.app_template_global()

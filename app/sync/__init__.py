@@ -1,4 +1,5 @@
 """The JSON API for devices: push events, pull events, and its OpenAPI description."""
+
 from flask import Blueprint
 
 bp = Blueprint("sync", __name__, url_prefix="/api/v1")

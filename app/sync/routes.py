@@ -12,8 +12,17 @@ from werkzeug.exceptions import HTTPException
 
 from ..database import utcnow
 from ..errors import error_response
-from ..events import (RFC3339, SERVER_DEVICE_PREFIX, DeviceClock, Result, envelope_of,
-                      format_time, ingest, parse_time, readable_types)
+from ..events import (
+    RFC3339,
+    SERVER_DEVICE_PREFIX,
+    DeviceClock,
+    Result,
+    envelope_of,
+    format_time,
+    ingest,
+    parse_time,
+    readable_types,
+)
 from ..extensions import csrf, db, login_manager
 from ..models import Event
 from . import bp
@@ -36,9 +45,14 @@ def authenticate_then_check_csrf():
         owner = request.headers.get("X-Datang-User")  # percent-encoded: headers are Latin-1
         if owner is not None and unquote(owner) != current_user.username:
             owner = unquote(owner)
-            return error_response(409, "wrong_user",
-                                  _("These entries were made by %(user)s; sign in as %(user)s "
-                                    "to send them.", user=owner))
+            return error_response(
+                409,
+                "wrong_user",
+                _(
+                    "These entries were made by %(user)s; sign in as %(user)s to send them.",
+                    user=owner,
+                ),
+            )
     return None
 
 
@@ -102,30 +116,53 @@ def prejudge(raw) -> Result | None:
     """
     if not isinstance(raw, dict):
         return None
-    raw_id = raw.get("id") if isinstance(raw.get("id"), str) and not _unstorable(raw["id"]) \
-        else None
+    raw_id = (
+        raw.get("id") if isinstance(raw.get("id"), str) and not _unstorable(raw["id"]) else None
+    )
     where = _unstorable_path(raw)
     if where:
         code = "invalid_payload" if where.startswith("payload") else "invalid_envelope"
         field = where.removeprefix("payload.") if code == "invalid_payload" else where
-        return Result(raw_id, "rejected", {
-            "code": code, "message": _("%(field)s must not contain a NUL character or a lone "
-                                       "surrogate.", field=field)})
+        return Result(
+            raw_id,
+            "rejected",
+            {
+                "code": code,
+                "message": _(
+                    "%(field)s must not contain a NUL character or a lone surrogate.", field=field
+                ),
+            },
+        )
     device_id = raw.get("device_id")
     if isinstance(device_id, str) and device_id.startswith(SERVER_DEVICE_PREFIX):
-        return Result(raw_id, "rejected", {
-            "code": "reserved_device",
-            "message": _("Device ids beginning with %(prefix)s are reserved for the server.",
-                         prefix=SERVER_DEVICE_PREFIX)})
+        return Result(
+            raw_id,
+            "rejected",
+            {
+                "code": "reserved_device",
+                "message": _(
+                    "Device ids beginning with %(prefix)s are reserved for the server.",
+                    prefix=SERVER_DEVICE_PREFIX,
+                ),
+            },
+        )
     occurred_at = raw.get("occurred_at")
     if isinstance(occurred_at, str) and 0 < len(occurred_at) <= 40:
         try:
             parse_time(occurred_at)
         except OverflowError:
-            return Result(raw_id, "rejected", {
-                "code": "invalid_envelope",
-                "message": _("Invalid value for %(field)s: %(reason)s", field="occurred_at",
-                             reason=_("is not a valid time"))})
+            return Result(
+                raw_id,
+                "rejected",
+                {
+                    "code": "invalid_envelope",
+                    "message": _(
+                        "Invalid value for %(field)s: %(reason)s",
+                        field="occurred_at",
+                        reason=_("is not a valid time"),
+                    ),
+                },
+            )
         except ValueError:
             pass  # the envelope's own validation says what is wrong
     return None
@@ -151,31 +188,40 @@ def device_clock(sent_at) -> DeviceClock | None:
 def sync():
     config = current_app.config
     if request.content_length is not None and request.content_length > config["SYNC_MAX_BYTES"]:
-        return error_response(413, "batch_too_large",
-                              _("The batch is larger than 1 MiB; send it in parts."))
+        return error_response(
+            413, "batch_too_large", _("The batch is larger than 1 MiB; send it in parts.")
+        )
     # The body is read as JSON whatever its Content-Type: the contract names none,
     # and a client's fetch() with a string body says text/plain.
     body = request.get_data(cache=False)
     if len(body) > config["SYNC_MAX_BYTES"]:
-        return error_response(413, "batch_too_large",
-                              _("The batch is larger than 1 MiB; send it in parts."))
+        return error_response(
+            413, "batch_too_large", _("The batch is larger than 1 MiB; send it in parts.")
+        )
     try:
         data = json.loads(body, parse_constant=_not_json_constant)
     except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return bad_batch(_("The body is not JSON."))
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
-        return bad_batch(_("The body must be an object with an \"events\" list."))
+        return bad_batch(_('The body must be an object with an "events" list.'))
     events = data["events"]
     if len(events) > config["SYNC_MAX_EVENTS"]:
-        return error_response(413, "batch_too_large",
-                              _("A batch holds at most %(n)d events; send it in parts.",
-                                n=config["SYNC_MAX_EVENTS"]))
+        return error_response(
+            413,
+            "batch_too_large",
+            _("A batch holds at most %(n)d events; send it in parts.", n=config["SYNC_MAX_EVENTS"]),
+        )
     clock = device_clock(data.get("sent_at"))
     if clock is None:
         return bad_batch(_("sent_at must be an RFC 3339 time with an offset or Z."))
     results = [prejudge(raw) for raw in events]
-    judged = iter(ingest([raw for raw, result in zip(events, results, strict=True)
-                          if result is None], current_user._get_current_object(), clock))
+    judged = iter(
+        ingest(
+            [raw for raw, result in zip(events, results, strict=True) if result is None],
+            current_user._get_current_object(),
+            clock,
+        )
+    )
     results = [result or next(judged) for result in results]
     return jsonify(results=[r.as_json() for r in results], server_time=format_time(utcnow()))
 
@@ -194,7 +240,7 @@ class Cursor(dict):
     base = 0  # the position of a branch not named
 
     @classmethod
-    def parse(cls, text: str) -> "Cursor | None":
+    def parse(cls, text: str) -> Cursor | None:
         """The cursor `text` names, or None when it is not one this server gives."""
         cursor = cls()
         if not text:
@@ -204,8 +250,12 @@ class Cursor(dict):
             return cursor
         for part in text.split(","):
             branch, _sep, position = part.partition(":")
-            if not (branch.isascii() and branch.isdigit() and len(branch) <= 9
-                    and _is_position(position)):
+            if not (
+                branch.isascii()
+                and branch.isdigit()
+                and len(branch) <= 9
+                and _is_position(position)
+            ):
                 return None
             cursor[int(branch)] = int(position)
         return cursor
@@ -249,10 +299,20 @@ def pull():
     # In position order across the branches: restricted to one branch, a page is
     # that branch's next events, in its own order, without a gap.
     events = db.session.scalars(
-        select(Event).where(or_(false(), *(
-            and_(Event.branch_id.in_(ids), Event.position > position)
-            for position, ids in by_position.items())), Event.type.in_(readable_types(role)))
-        .order_by(Event.position).limit(limit)).all()
+        select(Event)
+        .where(
+            or_(
+                false(),
+                *(
+                    and_(Event.branch_id.in_(ids), Event.position > position)
+                    for position, ids in by_position.items()
+                ),
+            ),
+            Event.type.in_(readable_types(role)),
+        )
+        .order_by(Event.position)
+        .limit(limit)
+    ).all()
     if not events:
         return jsonify(events=[], next=since)
     for event in events:
@@ -269,9 +329,14 @@ def pull_cursor() -> str:
     (say after coming back online) would skip what others sent meanwhile.
     """
     branch_ids = current_user.readable_branch_ids()
-    cursor = Cursor((branch_id, position) for branch_id, position in db.session.execute(
-        select(Event.branch_id, func.max(Event.position))
-        .where(Event.branch_id.in_(branch_ids)).group_by(Event.branch_id)))
+    cursor = Cursor(
+        (branch_id, position)
+        for branch_id, position in db.session.execute(
+            select(Event.branch_id, func.max(Event.position))
+            .where(Event.branch_id.in_(branch_ids))
+            .group_by(Event.branch_id)
+        )
+    )
     return cursor.text(branch_ids)
 
 
@@ -282,8 +347,7 @@ def session_info():
     A tablet page served from the service worker's cache may carry a token of
     an older session: on `csrf_failed` the tablet asks here and retries.
     """
-    response = jsonify(user=current_user.username, csrf_token=generate_csrf(),
-                       cursor=pull_cursor())
+    response = jsonify(user=current_user.username, csrf_token=generate_csrf(), cursor=pull_cursor())
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -8,6 +8,7 @@ came of it (visit.wealth_outcome). No free text here: nothing a person could
 type a name or number into. A desk page: forms post online (app.events.record);
 the list is polled every 3 s, 204 while nothing changed.
 """
+
 from __future__ import annotations
 
 from flask import make_response, redirect, request, url_for
@@ -19,8 +20,16 @@ from ..events import Rejected, record
 from ..extensions import db
 from ..htmx import is_htmx, render
 from ..lobby.codes import AMOUNT_BANDS, REFERRAL_RESULTS, label
-from ..lobby.views import (all_need_labels, board_version, labels, products, referrals_of,
-                           suggests_wealth, user_name, waiting_visits)
+from ..lobby.views import (
+    all_need_labels,
+    board_version,
+    labels,
+    products,
+    referrals_of,
+    suggests_wealth,
+    user_name,
+    waiting_visits,
+)
 from ..models import Branch, Role, Visit
 from . import bp
 
@@ -28,12 +37,24 @@ from . import bp
 def list_context(branch: Branch, **extra) -> dict:
     visits = [v for v in waiting_visits(branch) if suggests_wealth(v)]
     now = utcnow()
-    return {"branch": branch, "visits": visits, "referrals": referrals_of(visits),
-            "labels": labels(), "label": label, "need_labels": all_need_labels(),
-            "wait_minutes": lambda v: max(0, int((now - v.greeted_at).total_seconds() // 60)),
-            "user_name": user_name, "me": current_user.id, "bands": AMOUNT_BANDS,
-            "results": REFERRAL_RESULTS, "products": products(branch),
-            "version": board_version(branch), "error": None, "error_visit": None, **extra}
+    return {
+        "branch": branch,
+        "visits": visits,
+        "referrals": referrals_of(visits),
+        "labels": labels(),
+        "label": label,
+        "need_labels": all_need_labels(),
+        "wait_minutes": lambda v: max(0, int((now - v.greeted_at).total_seconds() // 60)),
+        "user_name": user_name,
+        "me": current_user.id,
+        "bands": AMOUNT_BANDS,
+        "results": REFERRAL_RESULTS,
+        "products": products(branch),
+        "version": board_version(branch),
+        "error": None,
+        "error_visit": None,
+        **extra,
+    }
 
 
 @bp.get("/waiting")
@@ -59,7 +80,7 @@ def list_fragment():
 @bp.post("/waiting/visits/<visit_id>/claim")
 @role_required(Role.WEALTH_MANAGER)
 def claim(visit_id: str):
-    """"I'll talk to them": a second wealth manager is told someone already is."""
+    """ "I'll talk to them": a second wealth manager is told someone already is."""
     return record_on_visit(visit_id, "visit.claimed", {})
 
 
@@ -86,5 +107,9 @@ def record_on_visit(visit_id: str, type_: str, payload: dict):
     if not is_htmx() and not error:
         return redirect(url_for("waiting.page"))
     db.session.expire_all()
-    return render("waiting/page.html", "waiting/_list.html", status=422 if error else 200,
-                  **list_context(branch, error=error, error_visit=visit_id))
+    return render(
+        "waiting/page.html",
+        "waiting/_list.html",
+        status=422 if error else 200,
+        **list_context(branch, error=error, error_visit=visit_id),
+    )

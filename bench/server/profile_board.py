@@ -6,6 +6,7 @@ The database is built as bench/server_bench.py builds it (SQLite in a temp dir,
 or a schema of its own in the --database-url PostgreSQL database, dropped after). Prints the time a
 request (best of five batches, wall and CPU) and then the cProfile listing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,11 +44,16 @@ def main() -> None:
 def run(args, url: str) -> None:
     built = build(url, args.visits)
     from app import create_app
+
     app = create_app(SQLALCHEMY_DATABASE_URI=url)
     client = app.test_client()
     token = CSRF_META.search(client.get("/login").get_data(as_text=True)).group(1)
-    assert client.post("/login", data={"username": "lobby1", "password": PASSWORD,
-                                       "csrf_token": token}).status_code == 302
+    assert (
+        client.post(
+            "/login", data={"username": "lobby1", "password": PASSWORD, "csrf_token": token}
+        ).status_code
+        == 302
+    )
     for path in args.path or ["/lobby", "/lobby/board", "/lobby/board?since={version}"]:
         path = path.format(version=built["version"])
         headers = {"HX-Request": "true"} if path.startswith("/lobby/board") else {}
@@ -65,10 +71,13 @@ def run(args, url: str) -> None:
         for _ in range(args.n):
             client.get(path, headers=headers)
         prof.disable()
-        print(f"\n===== {path}: {min(walls):.2f} ms wall, {min(cpus):.2f} ms CPU a request "
-              f"(best of 5 × {args.n}, without the profiler)")
+        print(
+            f"\n===== {path}: {min(walls):.2f} ms wall, {min(cpus):.2f} ms CPU a request "
+            f"(best of 5 × {args.n}, without the profiler)"
+        )
         pstats.Stats(prof).sort_stats(args.sort).print_stats(args.limit)
     from app.extensions import db
+
     with app.app_context():
         db.engine.dispose()  # before the schema is dropped
 

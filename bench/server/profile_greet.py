@@ -5,6 +5,7 @@
 The database is built as bench/server_bench.py builds it. Prints the CPU and
 wall time a greet (without the profiler) and then the cProfile listing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,6 +44,7 @@ def run(args, url: str) -> None:
     build(url, 450)
     from app import create_app
     from app.extensions import db
+
     app = create_app(SQLALCHEMY_DATABASE_URI=url)
     client = app.test_client()
     token = CSRF_META.search(client.get("/login").get_data(as_text=True)).group(1)
@@ -50,12 +52,21 @@ def run(args, url: str) -> None:
     csrf = CSRF_META.search(client.get("/lobby").get_data(as_text=True)).group(1)
 
     def greet() -> None:
-        event = {"id": str(uuid.uuid4()), "type": "visit.greeted",
-                 "occurred_at": "2026-11-30T09:00:00Z", "subject_id": str(uuid.uuid4()),
-                 "branch": "demo", "device_id": "profile", "seq": 1,
-                 "payload": {"purpose": "cash"}}
-        answer = client.post("/api/v1/sync", data=json.dumps({"events": [event]}),
-                              headers={"X-CSRFToken": csrf, "Content-Type": "application/json"})
+        event = {
+            "id": str(uuid.uuid4()),
+            "type": "visit.greeted",
+            "occurred_at": "2026-11-30T09:00:00Z",
+            "subject_id": str(uuid.uuid4()),
+            "branch": "demo",
+            "device_id": "profile",
+            "seq": 1,
+            "payload": {"purpose": "cash"},
+        }
+        answer = client.post(
+            "/api/v1/sync",
+            data=json.dumps({"events": [event]}),
+            headers={"X-CSRFToken": csrf, "Content-Type": "application/json"},
+        )
         assert answer.get_json()["results"][0]["status"] == "accepted", answer.get_data()
 
     for _ in range(20):
@@ -63,8 +74,10 @@ def run(args, url: str) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     for _ in range(args.n):
         greet()
-    print(f"greet: {(time.process_time() - cpu) * 1000 / args.n:.2f} ms CPU, "
-          f"{(time.perf_counter() - started) * 1000 / args.n:.2f} ms wall a request")
+    print(
+        f"greet: {(time.process_time() - cpu) * 1000 / args.n:.2f} ms CPU, "
+        f"{(time.perf_counter() - started) * 1000 / args.n:.2f} ms wall a request"
+    )
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(args.n):

@@ -6,14 +6,16 @@ Only for bench/server_bench.py: the bare endpoint is added here, never to the ap
 The login rate limit is raised (the bench signs in more than ten times a minute
 when run repeatedly); nothing else differs from `run:app`.
 """
+
 from __future__ import annotations
 
 import os
 
 from app import create_app
 
-app = create_app(SQLALCHEMY_DATABASE_URI=os.environ["BENCH_DATABASE_URL"],
-                 LOGIN_RATE_LIMIT="100000 per minute")
+app = create_app(
+    SQLALCHEMY_DATABASE_URI=os.environ["BENCH_DATABASE_URL"], LOGIN_RATE_LIMIT="100000 per minute"
+)
 
 
 def bare():

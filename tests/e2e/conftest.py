@@ -8,6 +8,7 @@ For the offline tests: `ready(page)` waits until the service worker controls
 the page and the outbox is loaded; `server_events` counts what the server
 stored, straight from the test's database (SQLite file or PostgreSQL schema).
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,7 @@ import pytest
 
 # The server and browser helpers live in testbed/ (the benchmarks use them too);
 # the tests import them from here.
-from testbed.browser import (  # noqa: F401
-    CHROMIUM, CHROMIUM_ARGS, LiveServer, ready, sign_in, wait_until)
+from testbed.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, ready, sign_in, wait_until  # noqa: F401
 
 
 @pytest.fixture
@@ -35,14 +35,16 @@ def playwright():
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium is not at {CHROMIUM}: install Debian's chromium package")
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         yield playwright
 
 
 @pytest.fixture(scope="session")
 def browser(playwright):
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                         args=CHROMIUM_ARGS)
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
     yield browser
     browser.close()
 
@@ -55,8 +57,14 @@ def persistent_tablet(playwright, live_server, tmp_path):
     `browser.new_context()` gives; this one can be checked for installability.
     """
     context = playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-        base_url=live_server.url, viewport={"width": 1024, "height": 768}, has_touch=True)
+        str(tmp_path / "profile"),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        base_url=live_server.url,
+        viewport={"width": 1024, "height": 768},
+        has_touch=True,
+    )
     yield context
     context.close()
 
@@ -74,8 +82,11 @@ def tablet(browser, live_server):
     contexts = []
 
     def open_tablet(username: str, *, lang: str = "zh", viewport=(1024, 768)):
-        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
-                                      base_url=live_server.url, has_touch=True)
+        context = browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]},
+            base_url=live_server.url,
+            has_touch=True,
+        )
         contexts.append(context)
         page = context.new_page()
         sign_in(page, live_server.url, username)
@@ -113,7 +124,8 @@ def wait_badge(page, timeout: float = 20.0, **expected) -> dict:
 
 def record_visits(page, count: int, purpose: str = "cash") -> list[str]:
     """Record `count` visit.greeted events through Datang.record; their subject ids."""
-    return page.evaluate("""async ([n, purpose]) => {
+    return page.evaluate(
+        """async ([n, purpose]) => {
         const ids = [];
         for (let i = 0; i < n; i++) {
             const id = Datang.newId();
@@ -121,7 +133,9 @@ def record_visits(page, count: int, purpose: str = "cash") -> list[str]:
             ids.push(id);
         }
         return ids;
-    }""", [count, purpose])
+    }""",
+        [count, purpose],
+    )
 
 
 def outbox_size(page) -> int:
@@ -149,9 +163,11 @@ def move_sign_in(database_url: str, username: str, **ago: timedelta) -> None:
     try:
         with Session(engine) as session:
             user_id = session.scalar(select(User.id).where(User.username == username))
-            session.execute(update(SignIn)
-                            .where(SignIn.user_id == user_id, SignIn.ended_at.is_(None))
-                            .values({column: utcnow() - delta for column, delta in ago.items()}))
+            session.execute(
+                update(SignIn)
+                .where(SignIn.user_id == user_id, SignIn.ended_at.is_(None))
+                .values({column: utcnow() - delta for column, delta in ago.items()})
+            )
             session.commit()
     finally:
         engine.dispose()
@@ -165,8 +181,10 @@ def server_events(database_url):
     engine = create_engine(database_url)
 
     def query(type: str | None = None):
-        sql = ('SELECT e.id, e.type, e.subject_id, u.username FROM event e '
-               'JOIN "user" u ON u.id = e.user_id')
+        sql = (
+            "SELECT e.id, e.type, e.subject_id, u.username FROM event e "
+            'JOIN "user" u ON u.id = e.user_id'
+        )
         params = {}
         if type:
             sql += " WHERE e.type = :type"

@@ -4,6 +4,7 @@ axe-core is vendored under tests/e2e/vendor/axe-core (see its SOURCE.md); it is
 evaluated in the page through the DevTools protocol, which the app's strict
 CSP does not govern, so the pages are checked exactly as they are served.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,10 @@ def axe_findings(page) -> list[dict]:
         violations: r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
             nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))}))""")
     assert result["passes"] > 10, result  # axe really ran its rules on this page
-    print(f"{page.url}: {result['passes']} rules passed, "
-          f"{[(v['id'], v['impact']) for v in result['violations']]}")
+    print(
+        f"{page.url}: {result['passes']} rules passed, "
+        f"{[(v['id'], v['impact']) for v in result['violations']]}"
+    )
     return [v for v in result["violations"] if v["impact"] in SERIOUS]
 
 

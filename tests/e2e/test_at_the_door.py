@@ -1,5 +1,6 @@
 """At the door: a busy lobby fits a 1024×768 landscape tablet - at least ten waiting
 customers visible on /lobby without scrolling, actions one tap away (48 px)."""
+
 from __future__ import annotations
 
 from playwright.sync_api import expect
@@ -31,8 +32,11 @@ def test_ten_waiting_customers_fit_a_landscape_tablet(tablet):
     }""")
     expect(page.locator("[data-testid=visit-card]:not(.pending)")).to_have_count(12, timeout=10000)
     # Busy cards: a route, a conversation and a referral on the first ones.
-    ids = page.eval_on_selector_all("[data-testid=visit-card]", "els => els.map(e => e.dataset.visitId)")
-    page.evaluate("""async (ids) => {
+    ids = page.eval_on_selector_all(
+        "[data-testid=visit-card]", "els => els.map(e => e.dataset.visitId)"
+    )
+    page.evaluate(
+        """async (ids) => {
         for (const id of ids.slice(0, 4)) {
             await Datang.record('visit.triaged', id, {route: 'counter'});
             await Datang.record('visit.engaged', id, {needs: ['deposits']});
@@ -40,7 +44,9 @@ def test_ten_waiting_customers_fit_a_landscape_tablet(tablet):
             await Datang.record('visit.referred', id, {referral_id: referral, to: 'wealth'});
             await Datang.record('referral.created', referral, {visit_id: id, to: 'wealth', consent: true});
         }
-    }""", ids)
+    }""",
+        ids,
+    )
     expect(page.locator("[data-testid=referral-state]")).to_have_count(4, timeout=10000)
     page.evaluate("window.scrollTo(0, 0)")
     visible = page.evaluate(VISIBLE)

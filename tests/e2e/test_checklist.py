@@ -4,6 +4,7 @@ next day, the supervisor's view, and a run started offline by the tablet itself.
 The server's "today" is moved with DATANG_TEST_CLOCK_FILE (read by app/checklist/clock.py
 in the testing environment only) and the browser's with page.clock.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,12 +37,20 @@ def noisy_png(width: int = 1200, height: int = 900) -> bytes:
     rows = b"".join(b"\x00" + os.urandom(width * 3) for _ in range(height))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 1))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 1))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -81,14 +90,16 @@ def server_events(page) -> list[dict]:
 
 def item_status(item_id: str) -> str:
     """A JS expression: the status the item shows now (the list may have been redrawn)."""
-    return f"document.querySelector('[data-testid=\"checklist-item\"][data-item-id=\"{item_id}\"]').dataset.status"
+    return f'document.querySelector(\'[data-testid="checklist-item"][data-item-id="{item_id}"]\').dataset.status'
 
 
 def fill_all_ok(page, skip: set[str] = frozenset()) -> dict:
     """Tap OK on every item (typing a count where a leaflet has none yet), each time
     waiting to see the tap taken, as a person does; return the taps."""
     taps = {"buttons": 0, "counts_typed": 0}
-    ids = page.eval_on_selector_all('[data-testid="checklist-item"]', "els => els.map(el => el.dataset.itemId)")
+    ids = page.eval_on_selector_all(
+        '[data-testid="checklist-item"]', "els => els.map(el => el.dataset.itemId)"
+    )
     for item_id in ids:
         if item_id in skip:
             continue
@@ -110,10 +121,15 @@ def test_all_ok_morning_check_taps_and_time(tablet, live_server, clock_file):
     open_checklist(page)
     total = page.locator('[data-testid="checklist-item"]').count()
     assert total == 24
-    assert page.evaluate("JSON.parse(document.getElementById('checklist-data').textContent).run_id") == run_id(DAY1)
+    assert page.evaluate(
+        "JSON.parse(document.getElementById('checklist-data').textContent).run_id"
+    ) == run_id(DAY1)
     # the tablet derives the same run id as the server (uuid5 in JS, no crypto.subtle needed)
-    assert page.evaluate("DatangChecklist.uuid5(arguments[0], 'demo/2026-03-02')".replace(
-        "arguments[0]", f"'{RUN_NAMESPACE}'")) == run_id(DAY1)
+    assert page.evaluate(
+        "DatangChecklist.uuid5(arguments[0], 'demo/2026-03-02')".replace(
+            "arguments[0]", f"'{RUN_NAMESPACE}'"
+        )
+    ) == run_id(DAY1)
 
     started = time.monotonic()
     taps = fill_all_ok(page)
@@ -122,8 +138,10 @@ def test_all_ok_morning_check_taps_and_time(tablet, live_server, clock_file):
     taps["buttons"] += 1
     elapsed = time.monotonic() - started
     synced(page)
-    print(f"\nALL-OK RUN: {total} items, {taps['buttons']} button taps + "
-          f"{taps['counts_typed']} leaflet counts typed, {elapsed:.1f} s in the browser")
+    print(
+        f"\nALL-OK RUN: {total} items, {taps['buttons']} button taps + "
+        f"{taps['counts_typed']} leaflet counts typed, {elapsed:.1f} s in the browser"
+    )
     assert taps["buttons"] == total + 1
 
     events = server_events(page)
@@ -133,8 +151,9 @@ def test_all_ok_morning_check_taps_and_time(tablet, live_server, clock_file):
     assert page.locator('[data-testid="sign-off"]').count() == 0
 
 
-def test_fault_with_photo_carried_to_next_day_and_seen_by_supervisor(tablet, live_server,
-                                                                     clock_file, tmp_path):
+def test_fault_with_photo_carried_to_next_day_and_seen_by_supervisor(
+    tablet, live_server, clock_file, tmp_path
+):
     page = tablet("lobby1", lang="en")
     set_day(page, clock_file, DAY1, "08:30")
     open_checklist(page)
@@ -148,8 +167,11 @@ def test_fault_with_photo_carried_to_next_day_and_seen_by_supervisor(tablet, liv
     photo = tmp_path / "fault.png"
     photo.write_bytes(noisy_png())
     page.set_input_files('[data-fault-sheet] input[type="file"]', str(photo))
-    wait_until(page, "DatangChecklist.state.photo && DatangChecklist.state.photo.startsWith('data:image/jpeg')",
-               timeout=20)
+    wait_until(
+        page,
+        "DatangChecklist.state.photo && DatangChecklist.state.photo.startsWith('data:image/jpeg')",
+        timeout=20,
+    )
     page.locator('[data-testid="save-fault"]').click()
     wait_until(page, item_status(atm_id) + " === 'fault'")
     fill_all_ok(page, skip={atm_id})
@@ -165,7 +187,8 @@ def test_fault_with_photo_carried_to_next_day_and_seen_by_supervisor(tablet, liv
     assert len(reported[0]["payload"]["photo"]) <= 270_000
     photo_bytes = page.evaluate(
         f"fetch('/checklist/faults/{fault_id}/photo')"
-        ".then(r => r.arrayBuffer()).then(b => b.byteLength)")
+        ".then(r => r.arrayBuffer()).then(b => b.byteLength)"
+    )
     assert 0 < photo_bytes <= 300 * 1024
 
     # The next morning: the fault is on top of the new run.
@@ -179,14 +202,14 @@ def test_fault_with_photo_carried_to_next_day_and_seen_by_supervisor(tablet, liv
         const item = document.querySelector('[data-testid="checklist-item"]');
         return !!(fault.compareDocumentPosition(item) & Node.DOCUMENT_POSITION_FOLLOWING);
     }""")
-    assert page.locator('[data-progress-done]').inner_text() == "0"
+    assert page.locator("[data-progress-done]").inner_text() == "0"
 
     # The supervisor sees it in the branch's history, with the photo.
     boss = tablet("super1", lang="en")
     boss.goto(f"/checklist/history/{run_id(DAY1)}")
     fault = boss.locator(f'[data-testid="run-fault"][data-fault-id="{fault_id}"]')
     assert fault.is_visible() and "Open" in fault.inner_text()
-    assert boss.locator(f'[data-testid="run-fault"] img.fault-photo').count() == 1
+    assert boss.locator('[data-testid="run-fault"] img.fault-photo').count() == 1
     boss.goto("/checklist/history")
     assert boss.locator(f'[data-testid="history-run"][data-run-id="{run_id(DAY1)}"]').is_visible()
 
@@ -195,7 +218,9 @@ def test_fault_with_photo_carried_to_next_day_and_seen_by_supervisor(tablet, liv
     page.locator('[data-testid="fix-note"]').fill("Engineer replaced the card reader")
     page.locator('[data-testid="save-fix"]').click()
     synced(page)
-    wait_until(page, f"document.querySelector('[data-fault-id=\"{fault_id}\"]') === null", timeout=25)
+    wait_until(
+        page, f"document.querySelector('[data-fault-id=\"{fault_id}\"]') === null", timeout=25
+    )
 
 
 def test_tablet_starts_the_new_day_offline(tablet, live_server, clock_file):
@@ -208,7 +233,9 @@ def test_tablet_starts_the_new_day_offline(tablet, live_server, clock_file):
     page.context.set_offline(True)
     first = page.locator('[data-testid="checklist-item"]').first
     first.locator('[data-testid="mark-na"]').click()
-    wait_until(page, "document.querySelector('[data-testid=\"sync-status\"]').dataset.pending === '1'")
+    wait_until(
+        page, "document.querySelector('[data-testid=\"sync-status\"]').dataset.pending === '1'"
+    )
     assert "pending" in first.get_attribute("class")
     clock_file.write_text(moment(DAY2, "08:16").isoformat())
     page.context.set_offline(False)
@@ -219,15 +246,20 @@ def test_tablet_starts_the_new_day_offline(tablet, live_server, clock_file):
     assert events[0]["payload"]["day"] == DAY2
 
 
-def test_a_tap_is_not_lost_when_the_list_is_refreshed_under_the_finger(tablet, live_server, clock_file):
+def test_a_tap_is_not_lost_when_the_list_is_refreshed_under_the_finger(
+    tablet, live_server, clock_file
+):
     """The press and the release of a tap must land on the same button: a refresh that
     answers in between is held back until the finger is lifted."""
     page = tablet("lobby1", lang="en")
     set_day(page, clock_file, DAY1, "08:30")
     open_checklist(page)
-    item_id = page.locator('[data-testid="checklist-item"][data-kind="devices_running"]').first \
-        .get_attribute("data-item-id")
-    button = page.locator(f'[data-testid="checklist-item"][data-item-id="{item_id}"] [data-testid="mark-ok"]')
+    item_id = page.locator(
+        '[data-testid="checklist-item"][data-kind="devices_running"]'
+    ).first.get_attribute("data-item-id")
+    button = page.locator(
+        f'[data-testid="checklist-item"][data-item-id="{item_id}"] [data-testid="mark-ok"]'
+    )
     box = button.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
@@ -238,6 +270,9 @@ def test_a_tap_is_not_lost_when_the_list_is_refreshed_under_the_finger(tablet, l
     page.mouse.up()
     wait_until(page, item_status(item_id) + " === 'ok'")
     synced(page)
-    wait_until(page, "document.querySelector('[data-testid=\"checklist-item\"][data-item-id=\"%s\"]')"
-                     ".classList.contains('pending') === false" % item_id)
+    wait_until(
+        page,
+        f'document.querySelector(\'[data-testid="checklist-item"][data-item-id="{item_id}"]\')'
+        ".classList.contains('pending') === false",
+    )
     wait_until(page, item_status(item_id) + " === 'ok'")

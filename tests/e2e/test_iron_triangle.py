@@ -1,6 +1,7 @@
 """The iron triangle in Chromium: a referral made on the lobby tablet reaches the wealth
 manager's device, is taken there, and the lobby card shows who took it, each within 5 s;
 the same with the lobby tablet offline; two wealth managers racing for one referral."""
+
 from __future__ import annotations
 
 import time
@@ -21,7 +22,7 @@ def greet_and_refer(page, ticket: str, assignee: str | None = None) -> str:
     expect(card).to_have_count(1)
     visit_id = card.get_attribute("data-visit-id")
     card.get_by_test_id("act-refer").click()
-    page.get_by_test_id("refer-save").click()          # no consent yet: refused on the tablet
+    page.get_by_test_id("refer-save").click()  # no consent yet: refused on the tablet
     expect(page.locator("[data-testid=dialog-refer] [data-consent-error]")).to_be_visible()
     if assignee:
         page.get_by_test_id(f"refer-assignee-{assignee}").click()
@@ -31,8 +32,9 @@ def greet_and_refer(page, ticket: str, assignee: str | None = None) -> str:
 
 
 def lobby_state(page, visit_id: str):
-    return page.locator(f'[data-testid=visit-card][data-visit-id="{visit_id}"] '
-                        '[data-testid=referral-state]')
+    return page.locator(
+        f'[data-testid=visit-card][data-visit-id="{visit_id}"] [data-testid=referral-state]'
+    )
 
 
 def referral_card(page, state: str | None = None):
@@ -63,12 +65,18 @@ def test_referral_from_the_lobby_taken_on_the_wealth_managers_device(tablet):
 
     card.get_by_test_id("accept-referral").click()
     expect(desk.locator(f'[data-referral-id="{referral_id}"]')).to_have_attribute(
-        "data-state", "accepted")
-    shown = timed(lambda: expect(lobby_state(lobby, visit_id)).to_have_attribute(
-        "data-state", "accepted", timeout=WITHIN))
+        "data-state", "accepted"
+    )
+    shown = timed(
+        lambda: expect(lobby_state(lobby, visit_id)).to_have_attribute(
+            "data-state", "accepted", timeout=WITHIN
+        )
+    )
     expect(lobby_state(lobby, visit_id)).to_have_text("Taken by 理财经理")
-    print(f"\nreferral on the wealth device after {seen:.1f} s; taken on the lobby card "
-          f"after {shown:.1f} s")
+    print(
+        f"\nreferral on the wealth device after {seen:.1f} s; taken on the lobby card "
+        f"after {shown:.1f} s"
+    )
 
 
 def test_a_referral_made_offline_arrives_when_the_tablet_is_back(tablet, server_events):
@@ -83,18 +91,23 @@ def test_a_referral_made_offline_arrives_when_the_tablet_is_back(tablet, server_
     assert not [e for e in server_events() if e[2] == visit_id]
     expect(referral_card(desk)).to_have_count(0)
 
-    lobby.context.set_offline(False)                  # the browser's "online" event flushes
+    lobby.context.set_offline(False)  # the browser's "online" event flushes
     seen = timed(lambda: expect(referral_card(desk, "open")).to_have_count(1, timeout=WITHIN))
     card = referral_card(desk, "open")
     expect(card.get_by_test_id("referral-assignee")).to_be_visible()
     card.get_by_test_id("accept-referral").click()
     expect(referral_card(desk, "accepted")).to_have_count(1)
-    shown = timed(lambda: expect(lobby_state(lobby, visit_id)).to_have_attribute(
-        "data-state", "accepted", timeout=WITHIN))
+    shown = timed(
+        lambda: expect(lobby_state(lobby, visit_id)).to_have_attribute(
+            "data-state", "accepted", timeout=WITHIN
+        )
+    )
     expect(lobby_state(lobby, visit_id)).to_have_text("Taken by 理财经理二")
     wait_badge(lobby, pending=0, rejected=0)
-    print(f"\nafter reconnecting: on the wealth device in {seen:.1f} s; taken on the lobby "
-          f"card after {shown:.1f} s")
+    print(
+        f"\nafter reconnecting: on the wealth device in {seen:.1f} s; taken on the lobby "
+        f"card after {shown:.1f} s"
+    )
 
 
 def test_two_wealth_managers_race_for_one_referral_one_wins(tablet, server_events):
@@ -107,8 +120,10 @@ def test_two_wealth_managers_race_for_one_referral_one_wins(tablet, server_event
     buttons = [desk.get_by_test_id("accept-referral") for desk in (first, second)]
     # Both tap at once: each request is sent before either answer arrives.
     for desk in (first, second):
-        desk.evaluate("document.querySelector('[data-testid=accept-referral]')"
-                      ".closest('form').requestSubmit()")
+        desk.evaluate(
+            "document.querySelector('[data-testid=accept-referral]')"
+            ".closest('form').requestSubmit()"
+        )
     for desk in (first, second):
         expect(referral_card(desk, "accepted")).to_have_count(1, timeout=WITHIN)
     accepted = server_events("referral.accepted")
@@ -116,7 +131,8 @@ def test_two_wealth_managers_race_for_one_referral_one_wins(tablet, server_event
     winner = accepted[0][3]
     loser = second if winner == "wealth1" else first
     expect(loser.locator("[data-testid=referral-card] [role=alert]")).to_contain_text(
-        "Another wealth manager has taken this referral")
+        "Another wealth manager has taken this referral"
+    )
     name = {"wealth1": "理财经理", "wealth2": "理财经理二"}[winner]
     for desk in (first, second):
         expect(desk.get_by_test_id("taken-by")).to_have_text(f"Taken by {name}")
@@ -149,15 +165,18 @@ def test_the_tellers_call_pitch_and_referral_appear_on_the_visit(tablet):
 
     expect(card.get_by_test_id("step-called")).to_contain_text("5", timeout=WITHIN)
     expect(card.locator(".step-rec")).to_contain_text("Gold credit card", timeout=WITHIN)
-    expect(card.get_by_test_id("referral-state")).to_have_attribute("data-state", "open",
-                                                                    timeout=WITHIN)
+    expect(card.get_by_test_id("referral-state")).to_have_attribute(
+        "data-state", "open", timeout=WITHIN
+    )
     # The named wealth manager takes it; the teller's page and the lobby card follow.
     desk = tablet("wealth2", lang="en")
     referral_card(desk, "open").get_by_test_id("accept-referral").click()
-    expect(card.get_by_test_id("referral-state")).to_have_text("Taken by 理财经理二",
-                                                               timeout=WITHIN)
-    expect(teller.get_by_test_id("referral-state")).to_have_text("Taken by 理财经理二",
-                                                                  timeout=WITHIN)
+    expect(card.get_by_test_id("referral-state")).to_have_text(
+        "Taken by 理财经理二", timeout=WITHIN
+    )
+    expect(teller.get_by_test_id("referral-state")).to_have_text(
+        "Taken by 理财经理二", timeout=WITHIN
+    )
 
 
 def test_the_lobby_tablet_marks_a_visit_called(tablet):

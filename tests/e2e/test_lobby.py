@@ -1,4 +1,5 @@
 """A busy lobby in Chromium: greet, triage, talk, recommend, refer, close; two tablets agree."""
+
 from __future__ import annotations
 
 from playwright.sync_api import expect
@@ -9,8 +10,11 @@ SERVER_CARDS = "document.querySelectorAll('[data-testid=visit-card]:not(.pending
 
 
 def synced(page):
-    wait_until(page, "document.querySelector('[data-testid=sync-status]').dataset.pending === '0'"
-                     " && document.querySelector('[data-testid=sync-status]').dataset.rejected === '0'")
+    wait_until(
+        page,
+        "document.querySelector('[data-testid=sync-status]').dataset.pending === '0'"
+        " && document.querySelector('[data-testid=sync-status]').dataset.rejected === '0'",
+    )
 
 
 def events_on_server(page):
@@ -38,7 +42,9 @@ def test_a_morning_in_the_lobby(tablet, live_server):
     expect(page.get_by_test_id("visit-card")).to_have_count(3)
     synced(page)
     wait_until(page, f"{SERVER_CARDS} === 3")
-    ids = page.eval_on_selector_all("[data-testid=visit-card]", "els => els.map(e => e.dataset.visitId)")
+    ids = page.eval_on_selector_all(
+        "[data-testid=visit-card]", "els => els.map(e => e.dataset.visitId)"
+    )
     cash, wealth, transfer = ids
 
     # The second tablet sees the same board within a few seconds.
@@ -81,8 +87,12 @@ def test_a_morning_in_the_lobby(tablet, live_server):
 
     # The lobby manager sees it on the visit.
     expect(card(page, wealth).get_by_test_id("referral-status")).to_contain_text(
-        page.evaluate("JSON.parse(document.getElementById('lobby-data').textContent)"
-                      ".labels.referral_results.sold"), timeout=8000)
+        page.evaluate(
+            "JSON.parse(document.getElementById('lobby-data').textContent)"
+            ".labels.referral_results.sold"
+        ),
+        timeout=8000,
+    )
 
     # Close all three.
     card(page, cash).get_by_test_id("act-close").click()
@@ -93,8 +103,12 @@ def test_a_morning_in_the_lobby(tablet, live_server):
     page.get_by_test_id("sat-5").click()
     page.get_by_test_id("outcome-served").click()
     synced(page)
-    wait_until(page, "document.querySelectorAll('[data-testid=visit-card]').length === 0", timeout=8)
-    wait_until(second, "document.querySelectorAll('[data-testid=visit-card]').length === 0", timeout=8)
+    wait_until(
+        page, "document.querySelectorAll('[data-testid=visit-card]').length === 0", timeout=8
+    )
+    wait_until(
+        second, "document.querySelectorAll('[data-testid=visit-card]').length === 0", timeout=8
+    )
 
     # What the server holds.
     events = events_on_server(page)
@@ -148,17 +162,24 @@ def test_offline_visit_with_undo_privacy_and_a_refused_step(tablet, live_server)
     page.evaluate("Datang.syncNow()")
     synced(page)
     card_ = card(page, visit_id)
-    wait_until(page, f"!document.querySelector('[data-visit-id=\"{visit_id}\"]').classList.contains('pending')")
+    wait_until(
+        page,
+        f"!document.querySelector('[data-visit-id=\"{visit_id}\"]').classList.contains('pending')",
+    )
     expect(card_.get_by_test_id("not-talked")).to_be_visible()  # the talk was undone
 
     # A step the server refuses stays on the card with the reason.
-    page.evaluate("id => Datang.record('visit.triaged', id, {route: 'self_service', machine: 'ATM-99'})",
-                  visit_id)
+    page.evaluate(
+        "id => Datang.record('visit.triaged', id, {route: 'self_service', machine: 'ATM-99'})",
+        visit_id,
+    )
     wait_until(page, "document.querySelector('[data-testid=sync-status]').dataset.rejected === '1'")
     expect(card(page, visit_id).locator(".step.rejected")).to_contain_text("ATM-99")
 
     history = page.evaluate(
-        "id => fetch('/lobby/visits/' + id, {headers: {'HX-Request': 'true'}}).then(r => r.text())", visit_id)
+        "id => fetch('/lobby/visits/' + id, {headers: {'HX-Request': 'true'}}).then(r => r.text())",
+        visit_id,
+    )
     assert "history-row undone" in history
     types = [e["type"] for e in events_on_server(page)]
     assert types == ["visit.greeted", "visit.engaged", "visit.undone"]

@@ -3,6 +3,7 @@
 Every test counts on the server (straight from its database) that each event
 recorded on the tablet arrived exactly once, under the right user.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ def test_offline_work_then_reconnect(tablet, server_events):
     wait_badge(page, pending=5, rejected=0, state="offline")
     time.sleep(0.5)
     assert not [e for e in server_events() if e[2] in subjects]
-    page.context.set_offline(False)          # the browser's "online" event flushes
+    page.context.set_offline(False)  # the browser's "online" event flushes
     wait_until(page, DRAINED)
     exactly_once(server_events, subjects)
     wait_badge(page, pending=0)
@@ -38,18 +39,18 @@ def test_offline_work_then_reconnect(tablet, server_events):
 def test_reload_and_new_page_offline(tablet, server_events):
     page = tablet("lobby1")
     ready(page)
-    page.evaluate("Datang.pwa.warm()")       # what start-up does for screens not yet opened
+    page.evaluate("Datang.pwa.warm()")  # what start-up does for screens not yet opened
     page.context.set_offline(True)
     subjects = record_visits(page, 3)
-    page.reload()                            # from the service worker
+    page.reload()  # from the service worker
     ready(page)
     assert page.evaluate("navigator.onLine") is False
     wait_badge(page, pending=3, state="offline")
-    page.goto("/checklist")                  # never opened on this tablet, cached at start-up
+    page.goto("/checklist")  # never opened on this tablet, cached at start-up
     ready(page)
     assert page.locator('[data-testid="offline-page"]').count() == 0
     wait_badge(page, pending=3)
-    other = page.context.new_page()          # a new tab, offline
+    other = page.context.new_page()  # a new tab, offline
     other.goto("/lobby")
     ready(other)
     assert len(other.evaluate("Datang.pending()")) == 3
@@ -60,12 +61,17 @@ def test_reload_and_new_page_offline(tablet, server_events):
 
 def test_browser_restart_offline(playwright, live_server, tmp_path, server_events):
     from .conftest import CHROMIUM, CHROMIUM_ARGS
+
     profile = str(tmp_path / "profile")
 
     def launch():
         return playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            base_url=live_server.url)
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            base_url=live_server.url,
+        )
 
     context = launch()
     page = context.new_page()
@@ -73,12 +79,12 @@ def test_browser_restart_offline(playwright, live_server, tmp_path, server_event
     ready(page)
     context.set_offline(True)
     subjects = record_visits(page, 3)
-    context.close()                          # the browser is closed with entries waiting
+    context.close()  # the browser is closed with entries waiting
     context = launch()
     try:
         context.set_offline(True)
         page = context.new_page()
-        page.goto("/lobby")                  # from the service worker
+        page.goto("/lobby")  # from the service worker
         ready(page)
         wait_badge(page, pending=3)
         context.set_offline(False)
@@ -111,12 +117,15 @@ def test_same_batch_sent_twice(tablet, server_events):
     exactly_once(server_events, subjects)
     # And once more by hand: every event of the batch is a duplicate now.
     page.context.unroute("**/api/v1/sync")
-    statuses = page.evaluate("""async body => {
+    statuses = page.evaluate(
+        """async body => {
         const r = await fetch('/api/v1/sync', {method: 'POST', body, headers: {
             'Content-Type': 'application/json',
             'X-CSRFToken': document.querySelector('meta[name=csrf-token]').content}});
         return (await r.json()).results.map(x => x.status);
-    }""", bodies[0])
+    }""",
+        bodies[0],
+    )
     assert statuses == ["duplicate"] * 4
     exactly_once(server_events, subjects)
 
@@ -131,8 +140,8 @@ def test_connection_cut_mid_batch(tablet, server_events):
     def cut(route):
         calls.append(1)
         if len(calls) == 1:
-            route.fetch()                    # the server processed the batch...
-            route.abort("connectionreset")   # ...and the connection dropped on the way back
+            route.fetch()  # the server processed the batch...
+            route.abort("connectionreset")  # ...and the connection dropped on the way back
         else:
             route.continue_()
 
@@ -150,8 +159,10 @@ def test_server_failing_for_a_while(tablet, server_events):
     subjects = record_visits(page, 6)
     answers = [
         dict(status=503, body="overloaded"),
-        dict(status=200, content_type="text/html", body="<html>Wi-Fi sign-in</html>"),  # captive portal
-        dict(status=302, headers={"Location": "/login"}),                                # a redirect
+        dict(
+            status=200, content_type="text/html", body="<html>Wi-Fi sign-in</html>"
+        ),  # captive portal
+        dict(status=302, headers={"Location": "/login"}),  # a redirect
     ]
     calls = []
 
@@ -165,8 +176,8 @@ def test_server_failing_for_a_while(tablet, server_events):
     page.context.route("**/api/v1/sync", failing)
     page.context.set_offline(False)
     wait_until(page, "Datang.status().lastError === 'server'")
-    wait_badge(page, pending=6)              # nothing deleted by a failed answer
-    wait_until(page, DRAINED, timeout=15)    # the back-off timer alone gets there
+    wait_badge(page, pending=6)  # nothing deleted by a failed answer
+    wait_until(page, DRAINED, timeout=15)  # the back-off timer alone gets there
     assert len(calls) >= 4
     exactly_once(server_events, subjects)
 
@@ -181,14 +192,14 @@ def test_server_killed_and_restarted_mid_sync(tablet, live_server, server_events
     def kill_during_request(route):
         if not killed:
             killed.append(1)
-            threading.Timer(0.05, live_server.kill).start()   # while it writes the batch
+            threading.Timer(0.05, live_server.kill).start()  # while it writes the batch
         route.continue_()
 
     page.context.route("**/api/v1/sync", kill_during_request)
     page.context.set_offline(False)
     wait_until(page, "Datang.status().lastError !== null", timeout=15)
     live_server.start()
-    page.evaluate("Datang.syncNow()")        # "sync now", rather than wait out the back-off
+    page.evaluate("Datang.syncNow()")  # "sync now", rather than wait out the back-off
     wait_until(page, DRAINED, timeout=15)
     exactly_once(server_events, subjects)
 
@@ -198,7 +209,7 @@ def test_session_expires_offline_then_sign_in(tablet, live_server, server_events
     ready(page)
     page.context.set_offline(True)
     subjects = record_visits(page, 3)
-    page.context.clear_cookies()             # the session ends while the tablet is offline
+    page.context.clear_cookies()  # the session ends while the tablet is offline
     page.context.set_offline(False)
     prompt = page.locator('[data-testid="signin-prompt"]')
     prompt.wait_for(state="visible")
@@ -224,7 +235,7 @@ def test_two_tablets_one_branch(tablet, server_events):
         page.evaluate("""() => { window.seen = new Set();
             document.addEventListener('datang:synced', e =>
                 (e.detail.events || []).forEach(ev => window.seen.add(ev.subject_id))); }""")
-    pages["lobby2"].context.set_offline(True)          # one works offline for a while
+    pages["lobby2"].context.set_offline(True)  # one works offline for a while
     made = {name: record_visits(page, 3, "transfer") for name, page in pages.items()}
     pages["lobby2"].context.set_offline(False)
     for page in pages.values():
@@ -242,7 +253,9 @@ def test_one_bad_event_in_a_good_batch(tablet, server_events):
     ready(page)
     page.context.set_offline(True)
     good = record_visits(page, 2)
-    page.evaluate("Datang.record('visit.closed', Datang.newId(), {outcome: 'served'})")  # no such visit
+    page.evaluate(
+        "Datang.record('visit.closed', Datang.newId(), {outcome: 'served'})"
+    )  # no such visit
     good += record_visits(page, 2)
     page.context.set_offline(False)
     wait_until(page, DRAINED)

@@ -1,10 +1,11 @@
 """The outbox's own rules: entries bound to their user, one flush across tabs,
 a stale CSRF token, a batch split on 413."""
+
 from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .conftest import outbox_size, ready, record_visits, sign_in, sign_out, wait_badge, wait_until
 
@@ -23,13 +24,15 @@ def quiet(page) -> None:
     page.evaluate("Datang.syncNow()")
 
 
-def test_another_user_never_sends_or_sees_the_first_users_entries(tablet, live_server, server_events):
+def test_another_user_never_sends_or_sees_the_first_users_entries(
+    tablet, live_server, server_events
+):
     page = tablet("lobby1")
     ready(page)
     page.context.route("**/api/v1/sync", lambda route: route.abort())
     first = record_visits(page, 2)
     quiet(page)
-    sign_out(page)                            # lobby1 leaves with two entries unsent
+    sign_out(page)  # lobby1 leaves with two entries unsent
     sign_in(page, live_server.url, "lobby2")
     ready(page)
     page.context.unroute("**/api/v1/sync")
@@ -38,7 +41,7 @@ def test_another_user_never_sends_or_sees_the_first_users_entries(tablet, live_s
     second = record_visits(page, 1)
     wait_until(page, DRAINED)
     page.evaluate("Datang.syncNow()")
-    assert outbox_size(page) == 2             # lobby1's entries: kept, not sent, not shown
+    assert outbox_size(page) == 2  # lobby1's entries: kept, not sent, not shown
     assert greeted(server_events, first + second) == [(second[0], "lobby2")]
 
     # Let background requests finish first: an answer that arrives after the sign-out
@@ -52,17 +55,19 @@ def test_another_user_never_sends_or_sees_the_first_users_entries(tablet, live_s
     assert greeted(server_events, first) == sorted((s, "lobby1") for s in first)
 
 
-def test_a_page_left_open_does_not_send_under_the_next_users_session(tablet, live_server, server_events):
+def test_a_page_left_open_does_not_send_under_the_next_users_session(
+    tablet, live_server, server_events
+):
     page = tablet("lobby1")
     ready(page)
     # Stop the board's polling: its 401 would send this page to the sign-in form
     # (htmx's HX-Redirect) before it records anything.
     page.evaluate("document.querySelectorAll('[hx-trigger*=every]').forEach(el => el.remove())")
-    wait_until(page, "Datang.status().lastSync !== null")   # start-up sync done: the page is quiet
-    other_tab = page.context.new_page()       # someone signs in as lobby2 in another tab
+    wait_until(page, "Datang.status().lastSync !== null")  # start-up sync done: the page is quiet
+    other_tab = page.context.new_page()  # someone signs in as lobby2 in another tab
     sign_out(other_tab)
     sign_in(other_tab, live_server.url, "lobby2")
-    subjects = record_visits(page, 2)         # ...while lobby1's page is still open
+    subjects = record_visits(page, 2)  # ...while lobby1's page is still open
     page.locator('[data-testid="signin-prompt"]').wait_for(state="visible")
     wait_badge(page, pending=2, state="paused")
     assert greeted(server_events, subjects) == []
@@ -90,8 +95,11 @@ def test_batch_split_on_413(tablet, server_events):
         sizes.append(len(body["events"]))
         sent_at.append(datetime.fromisoformat(body["sent_at"]))
         if len(sizes) == 1:
-            route.fulfill(status=413, content_type="application/json",
-                          body='{"error": {"code": "batch_too_large", "message": "too large"}}')
+            route.fulfill(
+                status=413,
+                content_type="application/json",
+                body='{"error": {"code": "batch_too_large", "message": "too large"}}',
+            )
         else:
             route.continue_()
 
@@ -100,7 +108,7 @@ def test_batch_split_on_413(tablet, server_events):
     wait_until(page, DRAINED)
     assert sizes[:3] == [8, 4, 4]
     # Every batch carries the device's clock at sending, with its offset (RFC 3339).
-    assert all(abs(moment - datetime.now(timezone.utc)) < timedelta(minutes=1) for moment in sent_at)
+    assert all(abs(moment - datetime.now(UTC)) < timedelta(minutes=1) for moment in sent_at)
     assert all(moment.utcoffset() is not None for moment in sent_at)
     assert greeted(server_events, subjects) == sorted((s, "lobby1") for s in subjects)
 
@@ -125,7 +133,7 @@ def test_one_flush_at_a_time_across_tabs(tablet, server_events):
         route.fulfill(response=response)
 
     page.context.route("**/api/v1/sync", slow)
-    page.context.set_offline(False)          # both tabs hear "online" and want to flush
+    page.context.set_offline(False)  # both tabs hear "online" and want to flush
     second.evaluate("Datang.syncNow()")
     wait_until(page, DRAINED)
     wait_badge(second, pending=0)

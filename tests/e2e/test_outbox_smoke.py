@@ -1,4 +1,5 @@
 """The outbox end to end in Chromium: a recorded event reaches the server once."""
+
 from .conftest import wait_until
 
 
@@ -11,7 +12,9 @@ def test_recorded_event_reaches_server(tablet, live_server):
     assert page.url.endswith("/lobby")
     wait_until(page, "window.Datang !== undefined")
     subject = page.evaluate("Datang.newId()")
-    page.evaluate("id => Datang.record('visit.greeted', id, {purpose: 'cash', ticket: 'A7'})", subject)
+    page.evaluate(
+        "id => Datang.record('visit.greeted', id, {purpose: 'cash', ticket: 'A7'})", subject
+    )
     wait_until(page, "Datang.pending().then(p => p.length === 0)")
     events = server_events(page, live_server)
     assert [e["subject_id"] for e in events] == [subject]

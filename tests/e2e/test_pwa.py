@@ -1,4 +1,5 @@
 """The installable app: manifest, icons, service worker, offline fallback, updates."""
+
 from __future__ import annotations
 
 import struct
@@ -56,8 +57,11 @@ def test_offline_fallback_and_fragments_kept_apart(tablet, live_server):
     assert page.evaluate(fetch, False) == online_page
     assert page.evaluate(fetch, True)["text"] == online_fragment["text"]
     # ...but a poll never gets a copy: it is older than what the page shows.
-    assert page.evaluate("""() => fetch('/lobby', {headers: {'HX-Request': 'true', 'X-Datang-Background': '1'}})
-        .then(r => r.status)""") == 503
+    assert (
+        page.evaluate("""() => fetch('/lobby', {headers: {'HX-Request': 'true', 'X-Datang-Background': '1'}})
+        .then(r => r.status)""")
+        == 503
+    )
     # A screen this tablet never opened: the offline page, in both languages.
     page.goto("/supervisor")
     assert page.locator('[data-testid="offline-page"]').count() == 1
@@ -85,7 +89,7 @@ def test_update_keeps_the_outbox(tablet, live_server, server_events):
         page.click('[data-testid="update-reload"]')
     ready(page)
     assert page.evaluate("Datang.pwa.version()") != old_version
-    assert len(page.evaluate("Datang.pending()")) == 3   # the outbox survived the new worker
+    assert len(page.evaluate("Datang.pending()")) == 3  # the outbox survived the new worker
 
     page.context.unroute("**/api/v1/sync")
     page.evaluate("Datang.syncNow()")
@@ -96,6 +100,7 @@ def test_update_keeps_the_outbox(tablet, live_server, server_events):
 
 
 # --- server side, no browser -------------------------------------------------
+
 
 def test_offline_page_speaks_both_languages_and_names_nobody(client):
     text = client.get("/offline").get_data(as_text=True)
@@ -119,12 +124,16 @@ def test_session_endpoint_and_owner_check(sign_in):
     assert info["user"] == "lobby1" and info["csrf_token"]
     answer = tablet.sync([], headers={"X-Datang-User": "lobby2", "X-CSRFToken": tablet.csrf})
     assert answer.status_code == 409 and answer.get_json()["error"]["code"] == "wrong_user"
-    assert tablet.sync([], headers={"X-Datang-User": "lobby1", "X-CSRFToken": tablet.csrf}).status_code == 200
+    assert (
+        tablet.sync([], headers={"X-Datang-User": "lobby1", "X-CSRFToken": tablet.csrf}).status_code
+        == 200
+    )
 
 
 def test_tablet_strings_are_translated(sign_in):
     import json
     import re
+
     page = sign_in("lobby1").get("/lobby?lang=zh").get_data(as_text=True)
     assert "立即同步" in page and 'data-testid="sync-status"' in page
     strings = json.loads(re.search(r'id="datang-strings">(.*?)</script>', page, re.S).group(1))

@@ -5,21 +5,35 @@ once the tablet hears of it the service worker's copies of the screens are gone:
 offline, /lobby shows the offline page, never the board. The entries waiting in
 the outbox stay, bound to their user, and go as theirs when that person is back.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
 
-from .conftest import (move_sign_in, outbox_size, ready, record_visits, sign_in, sign_out,
-                       wait_badge, wait_until)
 from testbed.serve import PASSWORD
 
+from .conftest import (
+    move_sign_in,
+    outbox_size,
+    ready,
+    record_visits,
+    sign_in,
+    sign_out,
+    wait_badge,
+    wait_until,
+)
+
 NEW_PASSWORD = "a-new-pass-5678"
-SCREENS_CACHED = ("caches.open('datang-pages-v1').then(c => c.match('/lobby', {ignoreVary: true}))"
-                  ".then(hit => !!hit)")
-SCREENS_GONE = ("caches.keys().then(names => !names.includes('datang-pages-v1')"
-                " && !names.includes('datang-fragments-v1'))")
+SCREENS_CACHED = (
+    "caches.open('datang-pages-v1').then(c => c.match('/lobby', {ignoreVary: true}))"
+    ".then(hit => !!hit)"
+)
+SCREENS_GONE = (
+    "caches.keys().then(names => !names.includes('datang-pages-v1')"
+    " && !names.includes('datang-fragments-v1'))"
+)
 DRAINED = "Datang.pending().then(p => p.length === 0)"
 
 
@@ -40,8 +54,11 @@ def toggle_active(admin, username: str, active: bool) -> None:
     row = user_row(admin, username)
     row.locator("button[type=submit]").click()
     wanted = "!" if active else ""
-    wait_until(admin, f"{wanted}document.querySelector('[data-username=\"{username}\"]')"
-                      ".classList.contains('row-inactive')")
+    wait_until(
+        admin,
+        f"{wanted}document.querySelector('[data-username=\"{username}\"]')"
+        ".classList.contains('row-inactive')",
+    )
 
 
 def quiet_board(page) -> None:
@@ -54,7 +71,9 @@ def assert_no_board_offline(page) -> None:
     for path in ("/lobby", "/checklist"):
         page.goto(path)
         assert page.locator('[data-testid="offline-page"], input[name=password]').count() >= 1
-        assert page.locator('[data-testid^="purpose-"], [data-testid="checklist-item"]').count() == 0
+        assert (
+            page.locator('[data-testid^="purpose-"], [data-testid="checklist-item"]').count() == 0
+        )
         assert page.locator("body[data-user]").count() == 0
     page.context.set_offline(False)
 
@@ -66,7 +85,8 @@ def assert_sent_once_as(server_events, subjects, username) -> None:
 
 @pytest.mark.parametrize("ending", ["idle", "lifetime", "password_reset", "deactivation"])
 def test_an_ended_session_leaves_no_board_offline_and_keeps_the_entries(
-        ending, tablet, live_server, database_url, server_events):
+    ending, tablet, live_server, database_url, server_events
+):
     page = tablet("lobby1")
     ready(page)
     assert page.evaluate(SCREENS_CACHED)
@@ -78,31 +98,37 @@ def test_an_ended_session_leaves_no_board_offline_and_keeps_the_entries(
     if ending == "idle":
         move_sign_in(database_url, "lobby1", last_seen_at=timedelta(hours=2))
     elif ending == "lifetime":
-        move_sign_in(database_url, "lobby1", started_at=timedelta(hours=13),
-                     last_seen_at=timedelta(minutes=1))
+        move_sign_in(
+            database_url,
+            "lobby1",
+            started_at=timedelta(hours=13),
+            last_seen_at=timedelta(minutes=1),
+        )
     elif ending == "password_reset":
         reset_password(admin, "lobby1")
     else:
         toggle_active(admin, "lobby1", active=False)
 
-    page.context.set_offline(False)          # the outbox sends: the server answers 401
+    page.context.set_offline(False)  # the outbox sends: the server answers 401
     wait_badge(page, state="paused", pending=2)
     wait_until(page, SCREENS_GONE)
     assert_no_board_offline(page)
-    assert outbox_size(page) == 2            # the entries stay, bound to lobby1
+    assert outbox_size(page) == 2  # the entries stay, bound to lobby1
 
     if ending == "deactivation":
         toggle_active(admin, "lobby1", active=True)
-    sign_in(page, live_server.url, "lobby1",
-            NEW_PASSWORD if ending == "password_reset" else PASSWORD)
+    sign_in(
+        page, live_server.url, "lobby1", NEW_PASSWORD if ending == "password_reset" else PASSWORD
+    )
     ready(page)
     wait_until(page, DRAINED)
     assert outbox_size(page) == 0
     assert_sent_once_as(server_events, subjects, "lobby1")
 
 
-def test_signing_out_leaves_no_board_offline_and_keeps_the_entries(tablet, live_server,
-                                                                    server_events):
+def test_signing_out_leaves_no_board_offline_and_keeps_the_entries(
+    tablet, live_server, server_events
+):
     page = tablet("lobby1")
     ready(page)
     assert page.evaluate(SCREENS_CACHED)
@@ -120,14 +146,15 @@ def test_signing_out_leaves_no_board_offline_and_keeps_the_entries(tablet, live_
     assert_sent_once_as(server_events, subjects, "lobby1")
 
 
-def test_the_boards_poll_hears_of_the_end_and_takes_the_tablet_to_sign_in(tablet, live_server,
-                                                                           database_url):
+def test_the_boards_poll_hears_of_the_end_and_takes_the_tablet_to_sign_in(
+    tablet, live_server, database_url
+):
     """htmx's 401 (HX-Redirect to the sign-in page) clears the copies too."""
     page = tablet("lobby1")
     ready(page)
     assert page.evaluate(SCREENS_CACHED)
     move_sign_in(database_url, "lobby1", last_seen_at=timedelta(hours=2))
-    page.wait_for_url(lambda url: "/login?" in url, timeout=15000)   # the board polls every 3 s
+    page.wait_for_url(lambda url: "/login?" in url, timeout=15000)  # the board polls every 3 s
     wait_until(page, SCREENS_GONE)
     assert_no_board_offline(page)
 

@@ -5,14 +5,23 @@ outbox starts sending; or idle on the server, heard of by the next sync), and th
 person or another signs in. Every entry must reach the server exactly once, under the
 user who made it.
 """
+
 from __future__ import annotations
 
 import time
 from collections import Counter
 from datetime import timedelta
 
-from .conftest import (move_sign_in, outbox_size, ready, record_visits, sign_in, sign_out,
-                       wait_badge, wait_until)
+from .conftest import (
+    move_sign_in,
+    outbox_size,
+    ready,
+    record_visits,
+    sign_in,
+    sign_out,
+    wait_badge,
+    wait_until,
+)
 
 CYCLES = 50
 # Who signs in next: the same person twice, then the other one.
@@ -23,17 +32,21 @@ DRAINED = "Datang.pending().then(p => p.filter(e => e.status === 'pending').leng
 def loaded(page) -> None:
     """The tablet page's outbox is up; its board does not poll (a poll's 401 would take
     the page to the sign-in form on its own, in the middle of a step)."""
-    wait_until(page, "document.body.dataset.user !== undefined && window.Datang !== undefined"
-                     " && window.Datang.pwa !== undefined")
+    wait_until(
+        page,
+        "document.body.dataset.user !== undefined && window.Datang !== undefined"
+        " && window.Datang.pwa !== undefined",
+    )
     page.evaluate("document.querySelectorAll('[hx-trigger*=every]').forEach(el => el.remove())")
 
 
-def test_fifty_sessions_ending_with_entries_waiting(tablet, live_server, database_url,
-                                                   server_events):
+def test_fifty_sessions_ending_with_entries_waiting(
+    tablet, live_server, database_url, server_events
+):
     started = time.monotonic()
     page = tablet(USERS[0])
     ready(page)
-    made: dict[str, str] = {}                  # subject -> the user who recorded it
+    made: dict[str, str] = {}  # subject -> the user who recorded it
     user = USERS[0]
     for cycle in range(CYCLES):
         loaded(page)
@@ -51,7 +64,7 @@ def test_fifty_sessions_ending_with_entries_waiting(tablet, live_server, databas
         user = USERS[(cycle + 1) % len(USERS)]
         sign_in(page, live_server.url, user)
 
-    loaded(page)                               # each comes back once more to send the rest
+    loaded(page)  # each comes back once more to send the rest
     wait_until(page, DRAINED)
     sign_out(page)
     sign_in(page, live_server.url, "lobby2" if user == "lobby1" else "lobby1")

@@ -1,5 +1,6 @@
 """The source document's rules on the tablet: large cash to the counter, a large transfer
 to another bank with its talking points, and the funds kept recorded on closing."""
+
 from __future__ import annotations
 
 from playwright.sync_api import expect
@@ -15,15 +16,18 @@ def test_large_cash_and_a_transfer_to_another_bank_kept(tablet, live_server):
     page.get_by_test_id("purpose-transfer").click()
     expect(page.get_by_test_id("visit-card")).to_have_count(2)
     synced(page)
-    wait_until(page, "document.querySelectorAll('[data-testid=visit-card]:not(.pending)')"
-                     ".length === 2")
-    cash, transfer = page.eval_on_selector_all("[data-testid=visit-card]",
-                                               "els => els.map(e => e.dataset.visitId)")
+    wait_until(
+        page, "document.querySelectorAll('[data-testid=visit-card]:not(.pending)').length === 2"
+    )
+    cash, transfer = page.eval_on_selector_all(
+        "[data-testid=visit-card]", "els => els.map(e => e.dataset.visitId)"
+    )
 
     # Cash: the amount is asked; ¥50,000 or more is suggested to the counter, not a machine.
     card(page, cash).get_by_test_id("act-triage").click()
     expect(page.locator("[data-testid=dialog-triage] [data-band-field]")).not_to_have_class(
-        "choice quiet")
+        "choice quiet"
+    )
     expect(page.get_by_test_id("route-self_service")).to_have_class("button route suggested")
     page.get_by_test_id("band-50k_200k").click()
     expect(page.get_by_test_id("route-counter")).to_have_class("button route suggested")
@@ -41,8 +45,12 @@ def test_large_cash_and_a_transfer_to_another_bank_kept(tablet, live_server):
     page.get_by_test_id("kept-200k_1m").click()
     page.get_by_test_id("outcome-served").click()
     # The close is drawn at once and sent afterwards: wait until the server has it.
-    wait_until(page, "id => fetch('/api/v1/events').then(r => r.json()).then(d => d.events.some("
-                     "e => e.type === 'visit.closed' && e.subject_id === id))", transfer)
+    wait_until(
+        page,
+        "id => fetch('/api/v1/events').then(r => r.json()).then(d => d.events.some("
+        "e => e.type === 'visit.closed' && e.subject_id === id))",
+        transfer,
+    )
     synced(page)
 
     events = {(e["subject_id"], e["type"]): e["payload"] for e in events_on_server(page)}

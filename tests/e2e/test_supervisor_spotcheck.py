@@ -1,8 +1,9 @@
 """A supervisor runs a blind spot-check in a real browser (strict CSP, htmx swaps)."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .conftest import wait_until
 
@@ -16,18 +17,29 @@ SYNC = """async (events) => {
 
 
 def event(type_, subject, payload, seq):
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {"id": str(uuid.uuid4()), "type": type_, "occurred_at": now, "subject_id": subject,
-            "branch": "demo", "device_id": "e2e-lobby", "seq": seq, "payload": payload}
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "id": str(uuid.uuid4()),
+        "type": type_,
+        "occurred_at": now,
+        "subject_id": subject,
+        "branch": "demo",
+        "device_id": "e2e-lobby",
+        "seq": seq,
+        "payload": payload,
+    }
 
 
 def test_blind_spot_check(tablet):
     lobby = tablet("lobby1")
     visit = str(uuid.uuid4())
-    statuses = lobby.evaluate(SYNC, [
-        event("visit.greeted", visit, {"purpose": "cash", "ticket": "E77"}, 1),
-        event("visit.closed", visit, {"outcome": "walked_away"}, 2),
-    ])
+    statuses = lobby.evaluate(
+        SYNC,
+        [
+            event("visit.greeted", visit, {"purpose": "cash", "ticket": "E77"}, 1),
+            event("visit.closed", visit, {"outcome": "walked_away"}, 2),
+        ],
+    )
     assert statuses == ["accepted", "accepted"]
 
     page = tablet("super1", lang="en", viewport=(1280, 800))

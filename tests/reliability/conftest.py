@@ -4,6 +4,7 @@ DATANG_SOAK_SECONDS (default 60) and DATANG_SOAK_TABLETS (default 20) size the s
 DATANG_CRASH_CYCLES (default 3) the crash test. The database is the `database_url`
 of tests/conftest.py: a SQLite file, or a PostgreSQL schema with TEST_DATABASE_URL.
 """
+
 from __future__ import annotations
 
 import os

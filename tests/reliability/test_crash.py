@@ -5,14 +5,15 @@ After each kill (server down) and each restart (the clients have resent): every
 acknowledged event stored once, nothing unknown; SQLite passes integrity_check
 and foreign_key_check; the read models equal a rebuild from the events.
 """
+
 from __future__ import annotations
 
-from .conftest import assert_exactly_once, env_number
 from testbed.reliability import run_crash
+
+from .conftest import assert_exactly_once, env_number
 
 
 def test_kill_9_during_sync_loses_and_doubles_nothing(database_url, server_log):
     cycles = int(env_number("DATANG_CRASH_CYCLES", 3))
-    report = run_crash(database_url, cycles=cycles, log_path=server_log,
-                       up=(0.3, 1.5))
+    report = run_crash(database_url, cycles=cycles, log_path=server_log, up=(0.3, 1.5))
     assert_exactly_once(report)

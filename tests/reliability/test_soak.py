@@ -3,10 +3,12 @@
 The CI version runs 60 s (DATANG_SOAK_SECONDS); bench/soak.py runs 10 minutes.
 Counted on the server, straight from the database.
 """
+
 from __future__ import annotations
 
-from .conftest import assert_exactly_once, env_number
 from testbed.reliability import run_soak
+
+from .conftest import assert_exactly_once, env_number
 
 
 def test_tablets_sync_for_a_while_and_nothing_is_lost_or_doubled(database_url, server_log):
