@@ -222,53 +222,38 @@ def focus_first(branch: Branch, day: date, products: list[Product]) -> tuple[lis
 # --- the branch head's page ---------------------------------------------------------
 
 
-class FocusForm(FlaskForm):
+def _daily_target(label) -> IntegerField:
+    return IntegerField(
+        label,
+        default=0,
+        validators=[
+            InputRequired(_l("Enter a number.")),
+            NumberRange(
+                min=0, max=MAX_TARGET, message=_l("Enter a number from %(min)s to %(max)s.")
+            ),
+        ],
+        render_kw={"inputmode": "numeric"},
+    )
+
+
+class _SpanForm(FlaskForm):
+    """A day or a week from a date: what the branch head's settings are for."""
+
+    span = SelectField(
+        _l("For"), choices=[("day", _l("One day")), ("week", _l("One week"))], default="day"
+    )
+    starts_on = DateField(_l("From"), validators=[InputRequired(_l("Enter a date."))])
+
+
+class FocusForm(_SpanForm):
     product = SelectField(_l("Product"), validators=[DataRequired(_l("Choose a product."))])
     priority = SelectField(_l("Kind"), choices=list(PRIORITY_LABELS.items()), default="focus")
-    span = SelectField(
-        _l("For"), choices=[("day", _l("One day")), ("week", _l("One week"))], default="day"
-    )
-    starts_on = DateField(_l("From"), validators=[InputRequired(_l("Enter a date."))])
-    daily_recommendations = IntegerField(
-        _l("Recommendations a day"),
-        default=0,
-        validators=[
-            InputRequired(_l("Enter a number.")),
-            NumberRange(
-                min=0, max=MAX_TARGET, message=_l("Enter a number from %(min)s to %(max)s.")
-            ),
-        ],
-        render_kw={"inputmode": "numeric"},
-    )
+    daily_recommendations = _daily_target(_l("Recommendations a day"))
 
 
-class TargetForm(FlaskForm):
-    span = SelectField(
-        _l("For"), choices=[("day", _l("One day")), ("week", _l("One week"))], default="day"
-    )
-    starts_on = DateField(_l("From"), validators=[InputRequired(_l("Enter a date."))])
-    referrals = IntegerField(
-        _l("Referrals a day"),
-        default=0,
-        validators=[
-            InputRequired(_l("Enter a number.")),
-            NumberRange(
-                min=0, max=MAX_TARGET, message=_l("Enter a number from %(min)s to %(max)s.")
-            ),
-        ],
-        render_kw={"inputmode": "numeric"},
-    )
-    sales = IntegerField(
-        _l("Sales a day"),
-        default=0,
-        validators=[
-            InputRequired(_l("Enter a number.")),
-            NumberRange(
-                min=0, max=MAX_TARGET, message=_l("Enter a number from %(min)s to %(max)s.")
-            ),
-        ],
-        render_kw={"inputmode": "numeric"},
-    )
+class TargetForm(_SpanForm):
+    referrals = _daily_target(_l("Referrals a day"))
+    sales = _daily_target(_l("Sales a day"))
 
 
 def _offered(branch: Branch) -> list[Product]:
