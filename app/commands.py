@@ -1,4 +1,7 @@
-"""Operator commands: `seed-demo`, `create-user`, `import-products`, backups (docs/contract.md)."""
+"""Operator commands: `seed-demo`, `create-user`, `import-products`, backups.
+
+They are listed in docs/product-rules.md ("Commands").
+"""
 
 from __future__ import annotations
 

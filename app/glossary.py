@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 TERMS = {
-    # people (docs/product.md, "People and roles")
+    # people (docs/product-rules.md, "People and roles")
     "lobby_manager": _l("Lobby manager"),  # 大堂经理
     "teller": _l("Teller"),  # 柜员
     "wealth_manager": _l("Wealth manager"),  # 理财经理

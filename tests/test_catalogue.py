@@ -1,4 +1,4 @@
-"""The product catalogue: `flask --app run import-products` (docs/contract.md, "Products")."""
+"""The product catalogue: `flask --app run import-products` (docs/product-rules.md, "Commands")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The iron triangle: a referral named to a wealth manager, taken ("on my way"), handed on,
-closed with the product sold; the visit called to a counter (docs/events-referrals.md)."""
+closed with the product sold; the visit called to a counter (docs/events-lobby.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The product catalogue as the bank keeps it: loaded from a CSV or edited by an admin.
 
 `flask --app run import-products FILE.csv [--branch CODE ...]` is fixed by
-docs/contract.md ("Products"): a UTF-8 CSV (a BOM is allowed) with the header
+docs/product-rules.md ("Commands", products): a UTF-8 CSV (a BOM is allowed) with the header
 `code,name_zh,name_en,needs,risk_level,ends_on`. Every row is checked before
 anything is written; one bad row and the file changes nothing.
 

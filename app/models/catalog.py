@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
 
-# docs/contract.md, "Products": letters, digits, `_` or `-`, at most 32.
+# docs/product-rules.md, "Commands": letters, digits, `_` or `-`, at most 32.
 PRODUCT_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # The regulator's product risk levels, R1 (lowest) to R5.
 RISK_LEVELS = ("R1", "R2", "R3", "R4", "R5")
