@@ -34,6 +34,7 @@ def store_event(app, branch: str, position: int) -> str:
                 id=event_id,
                 type="visit.greeted",
                 occurred_at=utcnow(),
+                device_occurred_at=utcnow(),
                 subject_id=str(uuid.uuid4()),
                 branch_id=branch_id,
                 device_id="late",

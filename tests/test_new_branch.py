@@ -142,8 +142,8 @@ def test_a_new_branch_runs_a_whole_day_without_demo_data(empty_app, tmp_path):
     for kind in ITEM_KINDS:
         ok(admin.post(f"/admin/checklist-template/east/kind/{kind}", data={"enabled": "on"}))
 
-    # 5. the day: checklist before opening
-    app.config["CHECKLIST_NOW"] = datetime.fromisoformat(at("08:00"))
+    # 5. the day, sent in the evening (the server refuses times ahead of its clock)
+    app.config["CHECKLIST_NOW"] = datetime.fromisoformat(at("18:00"))
     lobby = SignedIn(app.test_client(), "east-lobby")
     wealth = SignedIn(app.test_client(), "east-wealth")
     head = SignedIn(app.test_client(), "east-head")
