@@ -610,7 +610,10 @@
   }
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.addEventListener("message", function (evt) {
-      if (evt.data && evt.data.type === "FLUSH") flush();   // Background Sync
+      // Background Sync. A page in back-off keeps to its timer: the worker's sync
+      // fires at once while the browser is online, and each failed flush registers
+      // another, so obeying it retried a failing server in a tight loop.
+      if (evt.data && evt.data.type === "FLUSH" && !state.attempt) flush();
     });
   }
   if (navigator.storage && navigator.storage.persist) {
