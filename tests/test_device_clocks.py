@@ -199,7 +199,9 @@ def test_a_skew_that_leaves_the_calendar_is_refused_not_a_500(app, lobby1):
 
 def test_forms_posted_online_use_the_servers_clock(app, server_clock, sign_in):
     teller = sign_in("teller1")
-    response = teller.post("/referrals", data={"to": "wealth", "purpose": "wealth", "consent": "yes"})
+    response = teller.post(
+        "/referrals", data={"to": "wealth", "purpose": "wealth", "consent": "yes"}
+    )
     assert response.status_code in (200, 302, 303), response.get_data(as_text=True)
     with app.app_context():
         event = db.session.scalar(select(Event).where(Event.type == "referral.created"))

@@ -161,8 +161,11 @@ def move_sign_in(database_url: str, username: str, **ago: timedelta) -> None:
 
     engine = create_engine(database_url)
     try:
+        # One statement, its transaction's first: on SQLite a read first would make the
+        # write an upgrade, refused at once ("database is locked") when the live server
+        # wrote in between, instead of waiting its turn (busy_timeout).
+        user_id = select(User.id).where(User.username == username).scalar_subquery()
         with Session(engine) as session:
-            user_id = session.scalar(select(User.id).where(User.username == username))
             session.execute(
                 update(SignIn)
                 .where(SignIn.user_id == user_id, SignIn.ended_at.is_(None))

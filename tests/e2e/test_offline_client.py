@@ -139,3 +139,28 @@ def test_one_flush_at_a_time_across_tabs(tablet, server_events):
     wait_badge(second, pending=0)
     assert most[0] == 1 and len(sent) == len(set(sent)) == 40
     assert greeted(server_events, subjects) == sorted((s, "lobby1") for s in subjects)
+
+
+def test_a_tab_of_another_user_busy_syncing_does_not_hold_this_one_back(tablet, live_server):
+    """The cross-tab sync lock is per user: the holder sends only its own user's entries."""
+    page = tablet("lobby1")
+    ready(page)
+    page.evaluate("document.querySelectorAll('[hx-trigger*=every]').forEach(el => el.remove())")
+    wait_until(page, "Datang.status().lastSync !== null")
+    other_tab = page.context.new_page()
+    held = []
+    other_tab.route(
+        "**/api/v1/events*", lambda route: held.append(route)
+    )  # lobby2's flush waits in its pull
+    token = page.evaluate("document.querySelector('meta[name=csrf-token]').content")
+    other_tab.request.post("/logout", form={"csrf_token": token})
+    sign_in(other_tab, live_server.url, "lobby2")
+    deadline = time.monotonic() + 15
+    while not held and time.monotonic() < deadline:
+        other_tab.wait_for_timeout(50)  # lets Playwright hand over the request
+    assert held, "lobby2's tab never started its sync"
+    record_visits(page, 2)  # lobby1's page must try now (and hear 409)
+    page.locator('[data-testid="signin-prompt"]').wait_for(state="visible", timeout=10000)
+    wait_badge(page, pending=2, state="paused")
+    for route in held:
+        route.continue_()

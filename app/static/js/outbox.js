@@ -363,10 +363,11 @@
     return inflight;
   }
 
-  // One flush at a time across every tab of this browser.
+  // One flush at a time across the tabs of this browser, per user: a holder sends only
+  // its own user's entries, so a tab of another user must not leave the work to it.
   function locked() {
     if (!navigator.locks) return run();
-    return navigator.locks.request(LOCK_NAME, { ifAvailable: true }, function (lock) {
+    return navigator.locks.request(LOCK_NAME + ":" + user, { ifAvailable: true }, function (lock) {
       // Another tab is sending; it tells us when it is done (see broadcast).
       return lock ? run() : { busy: true };
     });
@@ -609,7 +610,10 @@
   }
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.addEventListener("message", function (evt) {
-      if (evt.data && evt.data.type === "FLUSH") flush();   // Background Sync
+      // Background Sync. A page in back-off keeps to its timer: the worker's sync
+      // fires at once while the browser is online, and each failed flush registers
+      // another, so obeying it retried a failing server in a tight loop.
+      if (evt.data && evt.data.type === "FLUSH" && !state.attempt) flush();
     });
   }
   if (navigator.storage && navigator.storage.persist) {
