@@ -76,6 +76,7 @@ POLICY: dict[str, dict] = {
     # the lobby manager's tablet
     "lobby.board": {"roles": LOBBY, "scope": "own"},
     "lobby.board_fragment": {"roles": LOBBY, "scope": "own", "htmx": True},
+    "lobby.complaints_fragment": {"roles": LOBBY, "scope": "own", "htmx": True},
     "lobby.visit_detail": {"roles": LOBBY, "scope": "scoped"},
     "lobby.visit_card": {"roles": LOBBY, "scope": "scoped", "htmx": True},
     "lobby.settings": {"roles": ADMIN, "scope": "global"},

@@ -165,3 +165,54 @@ def test_the_supervisor_sees_response_times(app, lobby1, sign_in):
         'data-testid="fig-complaints-followed" data-opened="2" data-responded="1" data-resolved="0"'
     ) in html
     assert 'data-testid="fig-complaint-response" data-minutes="12"' in html
+
+
+def test_the_lobby_tablet_records_complaints_through_the_outbox(app, lobby1):
+    cid = str(uuid.uuid4())
+    lobby1.sync([opened(cid, 30, category="fees")])
+    page = lobby1.get("/lobby").get_data(as_text=True)
+    # Buttons for lobby.js (Datang.record), no form posted online; the list refreshes itself.
+    assert 'data-complaint-step="complaint.responded"' in page
+    assert 'id="tpl-complaint"' in page and "data-complaint-form" in page
+    assert 'action="/complaints' not in page
+    assert 'hx-get="/lobby/complaints"' in page
+    assert '"complaint_categories"' in page  # the labels lobby.js draws pending items with
+    assert 'data-complaint-category="waiting"' in page  # the close dialog's category chips
+    # The desk pages keep their forms.
+    assert 'action="/complaints' in lobby1.get("/checklist").get_data(as_text=True)
+
+
+def test_the_lobby_complaint_list_fragment(app, lobby1, sign_in):
+    cid = str(uuid.uuid4())
+    lobby1.sync([opened(cid, 30), make_event("complaint.responded", cid, {})])
+    fragment = lobby1.get("/lobby/complaints", headers={"HX-Request": "true"})
+    html = fragment.get_data(as_text=True)
+    assert fragment.status_code == 200 and "<html" not in html
+    assert f'data-complaint-id="{cid}" data-status="responded"' in html
+    assert 'data-complaint-step="complaint.resolved"' in html
+    assert 'data-complaint-step="complaint.responded"' not in html  # already answered
+    # Another branch's lobby manager sees only their own.
+    other = sign_in("lobby-north").get("/lobby/complaints", headers={"HX-Request": "true"})
+    assert cid not in other.get_data(as_text=True)
+    assert lobby1.get("/lobby/complaints").status_code == 302
+
+
+def test_a_complaint_from_the_close_dialog_is_tracked_with_its_visit(app, lobby1):
+    visit, cid = str(uuid.uuid4()), str(uuid.uuid4())
+    events = [
+        make_event("visit.greeted", visit, {"purpose": "cash"}, occurred_at=stamp(20)),
+        make_event("visit.complaint", visit, {"note": "等太久"}, occurred_at=stamp(10)),
+        make_event(
+            "complaint.opened",
+            cid,
+            {"category": "other", "source": "lobby", "visit_id": visit, "note": "等太久"},
+            occurred_at=stamp(10),
+        ),
+        make_event("visit.closed", visit, {"outcome": "served"}, occurred_at=stamp(10)),
+    ]
+    assert statuses(lobby1.sync(events)) == ["accepted"] * 4
+    assert statuses(lobby1.sync(events)) == ["duplicate"] * 4
+    row = complaint(app, cid)
+    assert (row.visit_id, row.source, row.status, row.note) == (visit, "lobby", "open", "等太久")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Complaint)) == 1

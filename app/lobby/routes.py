@@ -68,6 +68,16 @@ def board_fragment():
     return board_response(branch)
 
 
+@bp.get("/lobby/complaints")
+@role_required(Role.LOBBY_MANAGER)
+def complaints_fragment():
+    """The open complaints on the tablet, asked for again after every sync that moved something."""
+    branch = current_branch()
+    if not is_htmx():
+        return redirect(url_for("lobby.board"))
+    return render("_complaint_list.html", **complaints_context(branch), back="lobby")
+
+
 @bp.get("/lobby/visits/<visit_id>")
 @role_required(Role.LOBBY_MANAGER)
 def visit_detail(visit_id: str):

@@ -53,6 +53,7 @@ from .codes import (
     SEGMENTS,
     label,
 )
+from .complaints import CATEGORY_LABELS, SOURCE_LABELS, STATUS_LABELS
 from .rules import branch_rules
 
 RECENTLY_CLOSED = timedelta(minutes=30)
@@ -174,6 +175,9 @@ def labels() -> dict:
         "referral_results": strings(REFERRAL_RESULT_LABELS),
         "referral_status": strings(REFERRAL_STATUS_LABELS),
         "events": strings(EVENT_LABELS),
+        "complaint_categories": strings(CATEGORY_LABELS),
+        "complaint_sources": strings(SOURCE_LABELS),
+        "complaint_status": strings(STATUS_LABELS),
     }
     _LABELS[translations] = result
     return result

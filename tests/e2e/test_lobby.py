@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from .conftest import wait_until
@@ -183,3 +185,83 @@ def test_offline_visit_with_undo_privacy_and_a_refused_step(tablet, live_server)
     assert "history-row undone" in history
     types = [e["type"] for e in events_on_server(page)]
     assert types == ["visit.greeted", "visit.engaged", "visit.undone"]
+
+
+def test_complaints_offline_are_tracked_once_synced(tablet, server_events):
+    """Offline: a complaint opened from the side panel, one noted when closing a visit,
+    the first marked responded; back online each event reaches the server once and
+    both complaints are tracked items in their states."""
+    page = tablet("lobby1", lang="en")
+    wait_until(page, "window.Datang !== undefined")
+    page.context.set_offline(True)
+    page.get_by_test_id("purpose-card").click()
+    visit = page.locator("[data-testid=visit-card].pending")
+    expect(visit).to_have_count(1)
+    visit_id = visit.get_attribute("data-visit-id")
+
+    page.locator(".complaint-new summary").click()
+    page.get_by_test_id("complaint-category").select_option("waiting")
+    page.get_by_test_id("complaint-source").select_option("comment_book")
+    page.get_by_test_id("complaint-new-note").fill("queue too long")
+    page.get_by_test_id("complaint-save").click()
+    pending = page.locator("[data-testid=complaint].pending")
+    expect(pending).to_have_count(1)
+    expect(pending).to_contain_text("Waiting time")
+    expect(pending).to_contain_text("Not yet synced")
+    first_id = pending.get_attribute("data-complaint-id")
+
+    visit.get_by_test_id("act-close").click()
+    page.get_by_test_id("close-complaint-fees").click()
+    page.get_by_test_id("complaint-note").fill("fee not explained")
+    page.get_by_test_id("outcome-served").click()
+    expect(pending).to_have_count(2)
+    second_id = pending.nth(1).get_attribute("data-complaint-id")
+    expect(pending.nth(1)).to_contain_text("Fees")
+
+    first = page.locator(f'[data-testid=complaint][data-complaint-id="{first_id}"]')
+    first.get_by_test_id("complaint-respond").click()
+    expect(first.locator(".complaint-step.pending")).to_contain_text("Responded")
+    expect(first.get_by_test_id("complaint-respond")).to_be_hidden()
+    wait_until(page, "document.querySelector('[data-testid=sync-status]').dataset.pending === '6'")
+    assert server_events() == []
+
+    page.context.set_offline(False)
+    page.evaluate("Datang.syncNow()")
+    synced(page)
+    expect(page.locator("[data-testid=complaint].pending")).to_have_count(0)
+    tracked = page.locator("[data-testid=complaint]:not(.pending)")
+    expect(tracked.locator(f'xpath=self::*[@data-complaint-id="{first_id}"]')).to_have_attribute(
+        "data-status", "responded"
+    )
+    second = page.locator(f'[data-testid=complaint][data-complaint-id="{second_id}"]')
+    expect(second).to_have_attribute("data-status", "open")
+    expect(second).to_contain_text("Fees")
+    expect(second).to_contain_text("fee not explained")
+
+    page.evaluate("Datang.syncNow()")  # a second sync sends nothing again
+    stored = server_events()
+    assert len({row[0] for row in stored}) == len(stored)
+    assert sorted((type_, subject) for _, type_, subject, _ in stored) == sorted(
+        [
+            ("visit.greeted", visit_id),
+            ("complaint.opened", first_id),
+            ("visit.complaint", visit_id),
+            ("complaint.opened", second_id),
+            ("visit.closed", visit_id),
+            ("complaint.responded", first_id),
+        ]
+    )
+    assert {row[3] for row in stored} == {"lobby1"}
+
+    # A complaint the server refuses stays in the list with the server's reason.
+    refused_id = page.evaluate(
+        "() => { const id = Datang.newId();"
+        " return Datang.record('complaint.opened', id, {category: 'weather', source: 'lobby'})"
+        ".then(() => id); }"
+    )
+    wait_until(page, "document.querySelector('[data-testid=sync-status]').dataset.rejected === '1'")
+    reason = page.evaluate("Datang.pending().then(entries => entries[0].error.message)")
+    assert reason and reason != "Not yet synced"
+    refused = page.locator(f'[data-testid=complaint][data-complaint-id="{refused_id}"]')
+    expect(refused).to_have_class(re.compile(r"\brejected\b"))
+    expect(refused.locator(".pending-mark")).to_have_text(reason)

@@ -241,6 +241,58 @@
     }
   };
 
+  // Complaints are their own subjects (app/lobby/complaints.py), listed beside the board.
+  function complaintItem(id) { return document.querySelector('.complaint[data-complaint-id="' + esc(id) + '"]'); }
+  R["complaint.opened"] = function (entry) {
+    var ev = entry.event, p = ev.payload, text = lbl("complaint_categories", p.category);
+    var li = complaintItem(ev.subject_id);
+    if (li && !li.classList.contains("pending")) return; // the server's item is there
+    if (!li) {
+      var tpl = document.getElementById("tpl-complaint"), list = document.getElementById("complaint-list");
+      if (!tpl || !list) { problem(entry, text); return; }
+      li = tpl.content.firstElementChild.cloneNode(true);
+      li.dataset.complaintId = ev.subject_id;
+      li.querySelector(".complaint-category").textContent = text;
+      li.querySelector(".complaint-source").textContent = lbl("complaint_sources", p.source);
+      list.appendChild(li);
+    }
+    li.dataset.pendingId = entry.id;
+    li.classList.toggle("rejected", entry.status === "rejected");
+    li.querySelector(".pending-mark").textContent = statusText(entry);
+  };
+  function complaintStep(entry) {
+    var ev = entry.event, li = complaintItem(ev.subject_id);
+    var text = lbl("complaint_status", ev.type === "complaint.responded" ? "responded" : "resolved");
+    if (!li) { problem(entry, text); return; }
+    var mark = li.querySelector('[data-pending-id="' + esc(entry.id) + '"]');
+    if (!mark) {
+      mark = document.createElement("span");
+      mark.className = "complaint-step pending";
+      mark.dataset.pendingId = entry.id;
+      li.appendChild(mark);
+    }
+    mark.classList.toggle("rejected", entry.status === "rejected");
+    mark.textContent = text + " · " + statusText(entry);
+    // The step is taken (or refused, with its reason): its button is not offered twice.
+    var button = li.querySelector('[data-complaint-step="' + ev.type + '"]');
+    if (button) button.hidden = entry.status === "pending";
+  }
+  R["complaint.responded"] = complaintStep;
+  R["complaint.resolved"] = complaintStep;
+
+  function openComplaint(form) {
+    var note = noteOf(form);
+    if (note === null) return;
+    var payload = {
+      category: form.querySelector("[data-complaint-category]").value,
+      source: form.querySelector("[data-complaint-source]").value
+    };
+    if (note) payload.note = note;
+    form.querySelector("[data-note]").value = "";
+    form.open = false;
+    record("complaint.opened", Datang.newId(), payload);
+  }
+
   function productName(code) {
     for (var i = 0; i < DATA.products.length; i++) if (DATA.products[i].code === code) return DATA.products[i].name;
     return code;
@@ -333,7 +385,7 @@
       dlg.querySelector("[data-note]").value = "";
     },
     close: function (dlg, el) {
-      $all("[data-sat], [data-kept-band]", dlg).forEach(function (b) { press(b, false); });
+      $all("[data-sat], [data-kept-band], [data-complaint-category]", dlg).forEach(function (b) { press(b, false); });
       dlg.querySelector("[data-note]").value = "";
       var suggested = el.dataset.referralId ? "referred" : "served";
       $all("[data-outcome]", dlg).forEach(function (b) {
@@ -485,10 +537,16 @@
       record("visit.undone", t.dataset.visitId, { event_id: t.dataset.eventId });
       return;
     }
+    if (t.hasAttribute("data-complaint-step")) {
+      t.hidden = true;
+      record(t.dataset.complaintStep, t.closest(".complaint").dataset.complaintId, {});
+      return;
+    }
+    if (t.hasAttribute("data-complaint-save")) { openComplaint(t.closest("[data-complaint-form]")); return; }
     if (!dlg) return;
     if (t.hasAttribute("data-close-dialog")) { closeDialog(); return; }
     // one-of-a-kind choices inside a dialog
-    ["data-band", "data-machine", "data-sat", "data-kept-band", "data-refer-to", "data-assignee", "data-set-purpose", "data-set-segment"].forEach(function (attr) {
+    ["data-band", "data-machine", "data-sat", "data-kept-band", "data-complaint-category", "data-refer-to", "data-assignee", "data-set-purpose", "data-set-segment"].forEach(function (attr) {
       if (!t.hasAttribute(attr)) return;
       var on = t.getAttribute("aria-pressed") !== "true";
       $all("[" + attr + "]", dlg).forEach(function (b) { press(b, false); });
@@ -532,10 +590,14 @@
       var closed = { outcome: t.dataset.outcome }, sat = pressedIn(dlg, "data-sat")[0];
       if (sat) closed.satisfaction = Number(sat);
       var kept = pressedIn(dlg, "data-kept-band")[0];
+      // A complaint noted here is also followed through as its own tracked complaint.
+      var complaint = { category: pressedIn(dlg, "data-complaint-category")[0] || "other",
+                        source: "lobby", visit_id: state.visitId, note: note };
       var visitId = state.visitId;
       closeDialog();
       (kept ? record("visit.funds_kept", visitId, { amount_band: kept }) : Promise.resolve())
         .then(function () { return note ? record("visit.complaint", visitId, { note: note }) : null; })
+        .then(function () { return note ? record("complaint.opened", Datang.newId(), complaint) : null; })
         .then(function () { return record("visit.closed", visitId, closed); });
       return;
     }
