@@ -297,6 +297,10 @@
     for (var i = 0; i < DATA.products.length; i++) if (DATA.products[i].code === code) return DATA.products[i].name;
     return code;
   }
+  function productIndex(code) {
+    for (var i = 0; i < DATA.products.length; i++) if (DATA.products[i].code === code) return i;
+    return DATA.products.length;
+  }
 
   // --- greeting ----------------------------------------------------------------
   function greet(purpose) {
@@ -368,9 +372,19 @@
         var match = words(b.dataset.needs).some(function (n) { return needs.indexOf(n) >= 0; });
         b.classList.toggle("matches", match);
       });
-      chips.filter(function (b) { return b.classList.contains("matches"); })
-        .concat(chips.filter(function (b) { return !b.classList.contains("matches"); }))
-        .forEach(function (b) { box.appendChild(b); });
+      // The branch head's focus products first, then general ones, then the rest; within
+      // each, those matching the customer's needs first, then in the server's order.
+      var rank = function (b) {
+        var mark = b.querySelector("[data-focus]");
+        var group = mark ? (mark.dataset.focus === "focus" ? 0 : 1) : 2;
+        return [group, b.classList.contains("matches") ? 0 : 1, productIndex(b.dataset.product)];
+      };
+      chips.map(function (b) { return { chip: b, rank: rank(b) }; })
+        .sort(function (a, b) {
+          for (var i = 0; i < a.rank.length; i++) if (a.rank[i] !== b.rank[i]) return a.rank[i] - b.rank[i];
+          return 0;
+        })
+        .forEach(function (item) { box.appendChild(item.chip); });
       dlg.querySelector("[data-need-warning]").hidden = needs.length > 0;
       dlg.querySelector("[data-recommend-body]").hidden = needs.length === 0;
       dlg.querySelector("[data-error]").hidden = true;
