@@ -12,11 +12,13 @@ real clock.
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 
 from .database import utcnow
+from .models import Branch
 
 
 def now() -> datetime:
@@ -32,3 +34,20 @@ def now() -> datetime:
         if text:
             return datetime.fromisoformat(text)
     return utcnow()
+
+
+# --- a branch's own time: its zone, its day, its opening -----------------------
+
+
+def branch_zone(branch: Branch) -> ZoneInfo:
+    return ZoneInfo(branch.timezone or "Asia/Shanghai")
+
+
+def local_day(branch: Branch, moment: datetime) -> date:
+    return moment.astimezone(branch_zone(branch)).date()
+
+
+def opening_time(branch: Branch, day: date) -> datetime:
+    """The moment (UTC) the branch opens on `day`, in its own time zone."""
+    local = datetime.combine(day, branch.opens_at or time(9, 0), tzinfo=branch_zone(branch))
+    return local.astimezone(UTC)

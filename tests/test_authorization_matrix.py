@@ -28,6 +28,7 @@ import json
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine, select, text
@@ -38,7 +39,7 @@ from app.demo import seed_demo
 from app.extensions import db, limiter
 from app.models import Branch, Event, Product, Role, User
 
-from .authz_fixtures import BranchData, add_branch_and_staff, record_branch, stamp
+from .authz_fixtures import BranchData, add_branch_and_staff, local_now, record_branch, stamp
 from .conftest import CSRF_META, DEMO_PASSWORD, PG_URL, SignedIn, _pg_schema_url, make_event
 
 ANYONE = "anyone"  # signed out too
@@ -347,6 +348,13 @@ def query_and_form(endpoint: str, branch_code: str, objects: BranchData) -> tupl
         form.update(kind="visit", id=objects.visit, answer="")
     if endpoint == "referrals.create":
         form.update(visit_id=objects.visit)
+    if endpoint == "supervisor.export":
+        # The data was stamped up to 20 minutes ago: just after the branch's midnight
+        # that is yesterday, so the export asks for both days, not "today".
+        today = local_now().date()
+        query.update(
+            period="range", start=(today - timedelta(days=1)).isoformat(), end=today.isoformat()
+        )
     return query, form
 
 

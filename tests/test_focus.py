@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from app.checklist.inventory import local_day
+from app.clock import local_day
 from app.database import utcnow
 from app.extensions import db
 from app.models import Branch, DailyTarget, FocusProduct

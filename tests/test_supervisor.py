@@ -183,8 +183,6 @@ def test_csv_cells_never_run_as_formulas():
 def test_blind_spot_check_of_a_visit(app, sign_in, lobby_data):
     from datetime import datetime
 
-    from app.checklist import clock  # noqa: F401
-
     app.config["CHECKLIST_NOW"] = datetime(2026, 11, 10, 8, 0, tzinfo=UTC)  # 16:00 local
     super1 = sign_in("super1")
     v3 = lobby_data["visits"][2]  # the lobby manager recorded a walk-away

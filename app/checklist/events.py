@@ -20,11 +20,12 @@ from flask_babel import gettext as _
 from pydantic import AfterValidator, Field, field_validator
 from sqlalchemy import delete, select
 
+from ..clock import local_day
 from ..events import Applied, Payload, Rejected, add, event_type, get, new_row, register_aggregate
 from ..extensions import db
 from ..models import ChecklistEntry, ChecklistRun, Fault, FaultPhoto, Role, Subject
 from ..privacy import FreeText
-from .inventory import MAX_LEAFLET_COUNT, generate_items, is_late, local_day, run_id
+from .inventory import MAX_LEAFLET_COUNT, generate_items, is_late, run_id
 
 LOBBY = {Role.LOBBY_MANAGER}
 FIXERS = {Role.LOBBY_MANAGER, Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR}

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from ..clock import opening_time
 from ..extensions import db
 from ..models import Branch, Equipment, Leaflet, TemplateItem
 
@@ -83,20 +83,6 @@ MAX_LEAFLET_COUNT = 100_000
 
 def run_id(branch_code: str, day: date) -> str:
     return str(uuid.uuid5(RUN_NAMESPACE, f"{branch_code}/{day.isoformat()}"))
-
-
-def branch_zone(branch: Branch) -> ZoneInfo:
-    return ZoneInfo(branch.timezone or "Asia/Shanghai")
-
-
-def local_day(branch: Branch, moment: datetime) -> date:
-    return moment.astimezone(branch_zone(branch)).date()
-
-
-def opening_time(branch: Branch, day: date) -> datetime:
-    """The moment (UTC) the branch opens on `day`, in its own time zone."""
-    local = datetime.combine(day, branch.opens_at or time(9, 0), tzinfo=branch_zone(branch))
-    return local.astimezone(UTC)
 
 
 def is_late(branch: Branch, day: date, signed_at: datetime) -> bool:

@@ -11,17 +11,16 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
+from .. import clock
+from ..clock import local_day, opening_time
 from ..extensions import db
 from ..models import Branch, ChecklistEntry, ChecklistRun, Fault
-from . import clock
 from .inventory import (
     KIND_TITLES,
     LeafletState,
     generate_items,
     item_label,
     leaflet_state,
-    local_day,
-    opening_time,
     run_id,
 )
 

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import delete, select
 
-from ..checklist.inventory import local_day
+from ..clock import local_day
 from ..events import (
     Applied,
     Payload,

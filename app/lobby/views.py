@@ -13,7 +13,7 @@ from jinja2 import pass_context
 from markupsafe import Markup
 from sqlalchemy import bindparam, func, select
 
-from ..checklist.inventory import local_day
+from ..clock import local_day
 from ..database import utcnow
 from ..events import format_time
 from ..extensions import db

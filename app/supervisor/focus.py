@@ -29,7 +29,7 @@ from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
-from ..checklist.inventory import branch_zone
+from ..clock import branch_zone, local_day
 from ..extensions import db
 from ..glossary import TERMS
 from ..htmx import render
@@ -206,7 +206,6 @@ def period_results(branch: Branch, days: list[date]) -> dict:
 
 def today_lines(branch: Branch, user: User | None = None) -> list[TargetLine]:
     """progress() for the branch's today, as the desk pages show it."""
-    from ..checklist.inventory import local_day
     from .today import now
 
     return progress(branch, local_day(branch, now()), user)

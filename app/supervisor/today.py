@@ -7,14 +7,14 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
+from .. import clock
+from ..clock import local_day, opening_time
 from ..extensions import db
 from ..models import Branch, Visit
 
 
 def now() -> datetime:
-    """The server's now; the checklist's clock, which tests may move."""
-    from ..checklist import clock
-
+    """The server's now (app/clock.py), which tests may move."""
     return clock.now()
 
 
@@ -37,7 +37,6 @@ class Today:
 
 
 def today_of(branch: Branch, lang: str | None = None) -> Today:
-    from ..checklist.inventory import local_day, opening_time
     from ..checklist.queries import critical_open_at_opening, open_faults, run_view
 
     moment = now()

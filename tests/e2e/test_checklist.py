@@ -1,7 +1,7 @@
 """The pre-opening checklist in Chromium: the whole morning check, a fault carried to the
 next day, the supervisor's view, and a run started offline by the tablet itself.
 
-The server's "today" is moved with DATANG_TEST_CLOCK_FILE (read by app/checklist/clock.py
+The server's "today" is moved with DATANG_TEST_CLOCK_FILE (read by app/clock.py
 in the testing environment only) and the browser's with page.clock.
 """
 
