@@ -313,6 +313,11 @@ def parse_time(value: str) -> datetime:
 
 # An event may be dated at most this far ahead of the server's clock (clock_ahead).
 CLOCK_AHEAD_LIMIT = timedelta(minutes=10)
+# A measured skew this small is the network's delay, not a wrong clock: it
+# differs from batch to batch, and correcting by it would reorder one tablet's
+# own entries (a first batch slowed 300 ms would date its tap after the next
+# batch's). Within it, the device's times stand.
+SKEW_DEAD_BAND = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -331,7 +336,8 @@ class DeviceClock:
     @classmethod
     def from_sent_at(cls, sent_at: datetime) -> DeviceClock:
         now = server_now()
-        return cls(now, now - sent_at)
+        skew = now - sent_at
+        return cls(now, skew if abs(skew) > SKEW_DEAD_BAND else timedelta(0))
 
     def corrected(self, device_time: datetime) -> datetime:
         """The event's time by the server's clock.

@@ -58,6 +58,20 @@ def visit_of(app, visit_id: str) -> Visit:
         return visit
 
 
+def test_a_batch_delayed_by_the_network_keeps_the_tablets_own_order(app, server_clock, lobby1):
+    """Two batches of one tablet with a right clock, the first 2 s on the way, the next
+    10 ms: the skews measured differ by the delays, and the taps 100 ms apart keep
+    their order (the device's times stand within the dead band)."""
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    tapped = SERVER_NOW - timedelta(seconds=5)
+    one = greeted(first, occurred_at=format_time(tapped))
+    two = greeted(second, occurred_at=format_time(tapped + timedelta(milliseconds=100)))
+    send(lobby1, [one], SERVER_NOW - timedelta(seconds=2))
+    send(lobby1, [two], SERVER_NOW - timedelta(milliseconds=10))
+    assert visit_of(app, first).greeted_at < visit_of(app, second).greeted_at
+    assert stored(app, one["id"]).occurred_at == tapped
+
+
 @pytest.mark.parametrize(
     "skew",
     [timedelta(days=2), timedelta(hours=-3), timedelta(0)],
