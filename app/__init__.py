@@ -8,6 +8,27 @@ from flask import Flask
 
 from config import config_for
 
+from . import (
+    admin,
+    auth,
+    checklist,
+    commands,
+    counter,
+    database,  # noqa: F401  (installs the engine hooks)
+    errors,
+    lobby,
+    pwa,
+    referrals,
+    security,
+    static_files,
+    supervisor,
+    sync,
+    templating,
+    waiting,
+)
+from .extensions import babel, compress, csrf, db, limiter, login_manager, migrate
+from .i18n import compile_translations, select_locale, select_timezone, translation_directories
+
 
 def create_app(env_name: str | None = None, **overrides) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
@@ -39,7 +60,8 @@ def configure(app: Flask, env_name: str | None, overrides: dict) -> None:
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         # Behind nginx/Caddy: the client's address (sign-in throttling, the audit
-        # log) and https come from the proxy's X-Forwarded-* headers.
+        # log) and https come from the proxy's X-Forwarded-* headers. Imported only
+        # then: most deployments have no proxy.
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way
@@ -52,10 +74,6 @@ def configure(app: Flask, env_name: str | None, overrides: dict) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import database  # noqa: F401  (installs the engine hooks)
-    from .extensions import babel, compress, csrf, db, limiter, login_manager, migrate
-    from .i18n import compile_translations, select_locale, select_timezone, translation_directories
-
     db.init_app(app)
     migrate.init_app(
         app,
@@ -75,63 +93,33 @@ def register_extensions(app: Flask) -> None:
         default_translation_directories=";".join(translation_directories(app)),
     )
     login_manager.init_app(app)
-    from .auth import session as auth_session
 
-    auth_session.init_login(app)
+
+# In the order their blueprints are registered (the first that matches a URL wins).
+FEATURES = (auth, pwa, lobby, checklist, referrals, counter, supervisor, waiting, admin, sync)
 
 
 def register_blueprints(app: Flask) -> None:
-    from .admin import bp as admin_bp
-    from .auth import bp as auth_bp
-    from .checklist import bp as checklist_bp
-    from .counter import bp as counter_bp
-    from .lobby import bp as lobby_bp
-    from .pwa import bp as pwa_bp
-    from .referrals import bp as referrals_bp
-    from .supervisor import bp as supervisor_bp
-    from .sync import bp as sync_bp
-    from .waiting import bp as waiting_bp
-
-    for bp in (
-        auth_bp,
-        pwa_bp,
-        lobby_bp,
-        checklist_bp,
-        referrals_bp,
-        counter_bp,
-        supervisor_bp,
-        waiting_bp,
-        admin_bp,
-        sync_bp,
-    ):
-        app.register_blueprint(bp)
+    """Each feature registers its blueprint, event types, observers and demo data."""
+    for feature in FEATURES:
+        feature.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from .errors import register
-
-    register(app)
+    errors.register(app)
 
 
 def register_commands(app: Flask) -> None:
-    from .commands import register
-
-    register(app)
+    commands.register(app)
 
 
 def register_security_headers(app: Flask) -> None:
-    from .security import register
-
-    register(app)
+    security.register(app)
 
 
 def register_static_files(app: Flask) -> None:
-    from .static_files import register
-
-    register(app)
+    static_files.register(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from .templating import register
-
-    register(app)
+    templating.register(app)

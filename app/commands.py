@@ -1,14 +1,19 @@
-"""Operator commands: `seed-demo`, `create-user`, `import-products`, backups.
+"""Operator commands: `seed-demo`, `create-user`, backups. The features add their own
+(`import-products` in app/admin/commands.py, `rebuild-figures` in app/supervisor/commands.py).
 
 They are listed in docs/product-rules.md ("Commands").
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from .backup import backup, restore
+from .demo import seed_demo
 from .extensions import db
 from .models import Branch, Role, User
 
@@ -22,8 +27,6 @@ def register(app: Flask) -> None:
         password = current_app.config["DEMO_PASSWORD"]
         if not password:
             raise click.ClickException("DATANG_DEMO_PASSWORD is not set.")
-        from .demo import seed_demo
-
         added = seed_demo(password)
         click.echo(f"demo data: {added['branches']} branches and {added['users']} users added")
 
@@ -31,10 +34,6 @@ def register(app: Flask) -> None:
     @click.argument("target", required=False)
     def backup_command(target):
         """Write a consistent backup of the live database to TARGET."""
-        from datetime import datetime
-
-        from .backup import backup
-
         url = current_app.config["SQLALCHEMY_DATABASE_URI"]
         target = target or f"datang-{datetime.now():%Y%m%d-%H%M%S}.backup"
         click.echo(f"backup written to {backup(url, target)}")
@@ -44,35 +43,10 @@ def register(app: Flask) -> None:
     @click.confirmation_option(prompt="This replaces the database with the backup. Go on?")
     def restore_command(source):
         """Replace the database with a backup made by `backup`."""
-        from .backup import restore
-
         db.session.remove()
         db.engine.dispose()
         restore(current_app.config["SQLALCHEMY_DATABASE_URI"], source)
         click.echo("restored")
-
-    @app.cli.command("import-products")
-    @click.argument("csv_file", type=click.File("rb"))
-    @click.option(
-        "--branch",
-        "branch_codes",
-        multiple=True,
-        help="Offer the products in this branch; repeat for several. Default: all.",
-    )
-    def import_products_command(csv_file, branch_codes):
-        """Load or update products from a CSV (docs/setup-branch.md); all rows or none."""
-        from .admin.catalogue import CatalogueError, import_products
-
-        try:
-            done = import_products(csv_file.read(), branch_codes)
-        except CatalogueError as error:
-            for line, what in error.problems:
-                click.echo(f"{csv_file.name}:{line}: {what}" if line else what, err=True)
-            raise click.ClickException("nothing was imported") from None
-        click.echo(
-            f"products: {done['added']} added, {done['updated']} updated, "
-            f"offered in {', '.join(done['branches'])}"
-        )
 
     @app.cli.command("create-user")
     @click.argument("username")

@@ -5,8 +5,10 @@ Safe to run twice: what is there already is left as it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, time
 
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from .extensions import db
@@ -61,15 +63,25 @@ def seed_demo(password: str) -> dict[str, int]:
     for branch in branches.values():
         seed_catalogue(branch)
     db.session.flush()
-    for seed in FEATURE_SEEDS:
+    for seed in current_app.extensions.get(SEEDS_KEY, ()):
         seed(branches)
     db.session.commit()
     return added
 
 
-# Features add their own demo data (inventory, catalogue, ...) here; each must
-# be safe to run twice.
-FEATURE_SEEDS: list = []
+# Where an app keeps the features' demo seeds (app.extensions[SEEDS_KEY]).
+SEEDS_KEY = "datang_demo_seeds"
+
+
+def register_seed(app: Flask, seed: Callable[[dict[str, Branch]], None]) -> None:
+    """Add a feature's own demo data (inventory, triage rules, ...) to `app`'s seed-demo.
+
+    A feature's init_app calls it; once per seed however often the app is set up.
+    Each seed gets the branches by code and must be safe to run twice.
+    """
+    seeds = app.extensions.setdefault(SEEDS_KEY, [])
+    if seed not in seeds:
+        seeds.append(seed)
 
 
 PRODUCTS = [

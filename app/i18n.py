@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, request, session
+from flask_babel import get_locale
 from flask_login import current_user
 
 
@@ -28,8 +31,6 @@ def select_locale() -> str:
 
 def ui_lang() -> str:
     """'en' or 'zh': which of a record's two names (name / name_en) to show."""
-    from flask_babel import get_locale
-
     return "en" if get_locale().language == "en" else "zh"
 
 
@@ -63,9 +64,6 @@ def compile_translations(app: Flask) -> None:
     The .mo files are build products kept out of git, so a fresh clone works
     with no extra step.
     """
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
     for root in translation_directories(app):
         for dirpath, _dirs, files in os.walk(root):
             for name in (f for f in files if f.endswith(".po")):

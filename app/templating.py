@@ -1,4 +1,4 @@
-"""Names the templates share: navigation, labels of codes, time formatting."""
+"""Names the templates share: navigation, a purpose's label (app/vocabulary.py), time formatting."""
 
 from __future__ import annotations
 
@@ -9,20 +9,7 @@ from flask_login import current_user
 
 from .i18n import ui_lang
 from .models import Role
-
-PURPOSE_LABELS = {
-    "cash": _l("Cash"),
-    "transfer": _l("Transfer"),
-    "account": _l("Account"),
-    "card": _l("Card"),
-    "wealth": _l("Wealth"),
-    "loan": _l("Loan"),
-    "bills": _l("Bills"),
-    "inquiry": _l("Inquiry"),
-    "complaint": _l("Complaint"),
-    "corporate": _l("Corporate"),
-    "other": _l("Other"),
-}
+from .vocabulary import PURPOSE_LABELS
 
 FEATURE_TITLES = {
     "lobby": _l("Lobby"),

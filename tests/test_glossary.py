@@ -1,4 +1,4 @@
-"""One word for each thing (app/glossary.py): a code never reads two ways."""
+"""One word for each thing (app/vocabulary.py): a code never reads two ways."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import pytest
 from babel.messages.pofile import read_po
 from flask_babel import force_locale
 
-from app.glossary import TERMS
+from app import vocabulary
+from app.models.branch import ROLE_LABELS
+from app.supervisor import labels
+from app.vocabulary import TERMS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,13 +25,9 @@ def _msgid(value) -> str:
 
 def label_tables() -> dict[str, dict]:
     """Every table that gives codes their words, by name."""
-    from app.lobby import codes, complaints
-    from app.models.branch import ROLE_LABELS
-    from app.supervisor import focus, labels
-
     tables = {
-        f"lobby.codes.{name}": table
-        for name, table in vars(codes).items()
+        f"vocabulary.{name}": table
+        for name, table in vars(vocabulary).items()
         if name.endswith("_LABELS") and isinstance(table, dict)
     }
     tables.update(
@@ -39,8 +38,6 @@ def label_tables() -> dict[str, dict]:
         }
     )
     tables["roles"] = {role.value: label for role, label in ROLE_LABELS.items()}
-    tables["complaints.SOURCE_LABELS"] = complaints.SOURCE_LABELS
-    tables["focus.PRIORITY_LABELS"] = focus.PRIORITY_LABELS
     return tables
 
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.lobby.codes import PURPOSES
 from app.lobby.rules import DEFAULT_RULES, Rule, suggest_route
 from app.models import Event, NeedTag, RouteRule, SelfServiceMachine, Visit
 from app.privacy import personal_data_in
+from app.vocabulary import PURPOSES
 
 from .conftest import greeted, make_event
 

@@ -21,7 +21,7 @@ from datetime import date
 from sqlalchemy import select
 
 from ..extensions import db
-from ..lobby.events import known_need_codes
+from ..lobby import known_need_codes
 from ..models import Branch, Product
 from ..models.catalog import PRODUCT_CODE, RISK_LEVELS
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from ..database import utcnow
 from ..extensions import db
 from ..htmx import render
-from ..lobby.views import need_tags
+from ..lobby import need_tags
 from ..models import Branch, Product
 from . import bp
 from .catalogue import ProductData, rows_of, save_product

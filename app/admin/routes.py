@@ -13,7 +13,7 @@ from flask_login import current_user, login_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..auth.session import role_required
+from ..auth import role_required
 from ..extensions import db
 from ..htmx import is_htmx, render
 from ..models import Branch, Role, User

@@ -1,5 +1,21 @@
-from flask import Blueprint
+"""Signing in and out, and who is signed in (app/auth/session.py).
+
+Public surface: the guards and the branch of a request, which every feature's pages use.
+"""
+
+from flask import Blueprint, Flask
+
+from .session import current_branch, in_branch, init_login, role_required
 
 bp = Blueprint("auth", __name__)
 
-from . import routes  # noqa: E402,F401
+__all__ = ["bp", "current_branch", "in_branch", "init_app", "role_required"]
+
+
+def init_app(app: Flask) -> None:
+    """Register the sign-in pages and the session checks on `app`."""
+    # Imported when the app is built: its @bp.route decorators fill the blueprint.
+    from . import routes  # noqa: F401
+
+    init_login(app)
+    app.register_blueprint(bp)

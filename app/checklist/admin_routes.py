@@ -14,7 +14,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from ..auth.session import role_required
+from ..auth import role_required
 from ..extensions import db
 from ..htmx import render
 from ..models import Branch, Equipment, Leaflet, Product, Role, TemplateItem

@@ -1,4 +1,5 @@
-"""Demo inventory and checklist template for the demo branches (added to app.demo.FEATURE_SEEDS).
+"""Demo inventory and checklist template for the demo branches (registered by
+app/checklist/__init__.py through app.demo.register_seed).
 
 Safe to run twice: a branch that already has equipment, leaflets or template
 rows keeps them as they are.

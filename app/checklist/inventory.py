@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -198,8 +199,6 @@ def generate_items(branch: Branch) -> list[dict]:
 
 def item_label(item: dict, lang: str | None = None) -> str:
     """What an item asks, in the reader's language."""
-    from flask_babel import gettext as _
-
     name = (item.get("name_en") if lang == "en" and item.get("name_en") else item.get("name")) or ""
     kind: str = item.get("kind", "")
     if kind == "custom":

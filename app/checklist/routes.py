@@ -12,11 +12,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..auth.session import current_branch, role_required
+from ..auth import current_branch, role_required
 from ..extensions import db
 from ..htmx import render
 from ..i18n import ui_lang as lang
-from ..lobby.complaints import complaints_context
+from ..lobby import complaints_context
 from ..models import Branch, ChecklistRun, Fault, FaultPhoto, Role
 from . import bp
 from .inventory import MAX_LEAFLET_COUNT, RUN_NAMESPACE, item_label

@@ -17,16 +17,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..auth.session import current_branch, in_branch, role_required
+from ..auth import current_branch, in_branch, role_required
 from ..database import utcnow
 from ..events import Rejected, new_id, record, record_together
 from ..extensions import db
 from ..htmx import is_htmx, render
 from ..i18n import ui_lang
-from ..lobby.codes import RESPONSES, label
-from ..lobby.views import (
+from ..lobby import (
     board_version,
-    labels,
     machines,
     products,
     referrals_of,
@@ -34,6 +32,7 @@ from ..lobby.views import (
     wealth_managers,
 )
 from ..models import Branch, Role, Visit
+from ..vocabulary import RESPONSES, label, labels
 from . import bp
 
 TICKET_MAX = 10

@@ -13,16 +13,15 @@ Documented in docs/events-lobby.md.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
-from typing import Literal, get_args
 
 from flask import abort, redirect, request, url_for
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from pydantic import Field, field_validator
 from sqlalchemy import delete, select
 
-from ..auth.session import current_branch, role_required
+from ..auth import current_branch, role_required
 from ..events import (
     Applied,
     Payload,
@@ -36,38 +35,19 @@ from ..events import (
     register_aggregate,
 )
 from ..extensions import db
-from ..glossary import TERMS
 from ..htmx import render
 from ..models import Branch, Complaint, Role, Subject
 from ..privacy import FreeText
+from ..vocabulary import (
+    COMPLAINT_CATEGORIES,
+    COMPLAINT_CATEGORY_LABELS,
+    COMPLAINT_SOURCE_LABELS,
+    COMPLAINT_SOURCES,
+    COMPLAINT_STATUS_LABELS,
+    ComplaintCategory,
+    ComplaintSource,
+)
 from . import bp
-
-ComplaintCategory = Literal[
-    "waiting", "attitude", "fees", "machines", "products", "environment", "other"
-]
-COMPLAINT_CATEGORIES: tuple[str, ...] = get_args(ComplaintCategory)
-ComplaintSource = Literal["lobby", "teller", "comment_book"]
-COMPLAINT_SOURCES: tuple[str, ...] = get_args(ComplaintSource)
-
-CATEGORY_LABELS = {
-    "waiting": _l("Waiting time"),
-    "attitude": _l("Staff attitude"),
-    "fees": _l("Fees"),
-    "machines": _l("Self-service machines"),
-    "products": _l("Products"),
-    "environment": _l("Branch environment"),
-    "other": _l("Other"),
-}
-SOURCE_LABELS = {
-    "lobby": _l("Lobby"),
-    "teller": TERMS["teller"],
-    "comment_book": TERMS["comment_book"],
-}
-STATUS_LABELS = {
-    "open": _l("Open"),
-    "responded": _l("Responded"),
-    "resolved": _l("Resolved"),
-}
 
 OPENERS = {Role.LOBBY_MANAGER, Role.TELLER}
 RESPONDERS = {Role.LOBBY_MANAGER, Role.TELLER, Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR}
@@ -83,8 +63,6 @@ class ComplaintOpened(Payload):
     @field_validator("visit_id")
     @classmethod
     def _uuid(cls, value):
-        import uuid
-
         if value is None:
             return value
         try:
@@ -217,9 +195,9 @@ def complaints_context(branch: Branch) -> dict:
         "complaints": open_complaints([branch.id]),
         "complaint_categories": COMPLAINT_CATEGORIES,
         "complaint_sources": COMPLAINT_SOURCES,
-        "category_labels": CATEGORY_LABELS,
-        "source_labels": SOURCE_LABELS,
-        "complaint_status_labels": STATUS_LABELS,
+        "category_labels": COMPLAINT_CATEGORY_LABELS,
+        "source_labels": COMPLAINT_SOURCE_LABELS,
+        "complaint_status_labels": COMPLAINT_STATUS_LABELS,
         "can_open_complaint": current_user.role in OPENERS,
         "can_respond_complaint": current_user.role in RESPONDERS,
         "can_resolve_complaint": current_user.role in RESOLVERS,

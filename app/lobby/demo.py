@@ -1,13 +1,13 @@
 """The lobby's demo data: triage rules, self-service machines and need tags.
 
-Appended to app.demo.FEATURE_SEEDS; adds only what is missing, so it is safe to run twice.
+Registered by app/lobby/__init__.py (app.demo.register_seed); adds only what is
+missing, so it is safe to run twice.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..demo import FEATURE_SEEDS
 from ..extensions import db
 from ..models import NeedTag, RouteRule, SelfServiceMachine
 from .codes import DEFAULT_NEED_TAGS
@@ -40,7 +40,3 @@ def seed_lobby(branches: dict) -> None:
                     SelfServiceMachine(branch_id=branch.id, name=name, position=position)
                 )
     db.session.flush()
-
-
-if seed_lobby not in FEATURE_SEEDS:
-    FEATURE_SEEDS.append(seed_lobby)

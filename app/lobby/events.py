@@ -45,8 +45,7 @@ from ..models import (
     VisitRecommendation,
 )
 from ..privacy import FreeText
-from .codes import (  # noqa: F401
-    DEFAULT_NEED_TAGS,
+from ..vocabulary import (  # noqa: F401
     PURPOSES,
     AmountBand,
     Flag,
@@ -58,6 +57,7 @@ from .codes import (  # noqa: F401
     Route,
     Segment,
 )
+from .codes import DEFAULT_NEED_TAGS
 
 LOBBY_ROLES = {Role.LOBBY_MANAGER}
 # The referral desk shows a wealth manager the waiting-area facts of the visits

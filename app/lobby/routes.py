@@ -10,13 +10,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..auth.session import current_branch, in_branch, role_required
+from ..auth import current_branch, in_branch, role_required
 from ..extensions import db
 from ..htmx import is_htmx, not_modified, render, unchanged_since
 from ..models import Branch, NeedTag, Role, SelfServiceMachine, Visit
-from ..supervisor.focus import today_lines
+from ..supervisor import today_lines
+from ..vocabulary import AMOUNT_BANDS, PURPOSES, ROUTES
 from . import bp
-from .codes import AMOUNT_BANDS, PURPOSES, ROUTES
 from .complaints import complaints_context
 from .rules import Rule, branch_rules, save_rules
 from .views import (

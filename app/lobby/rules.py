@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import RouteRule
-from .codes import AMOUNT_BANDS, PURPOSES
+from ..vocabulary import AMOUNT_BANDS, PURPOSES
 
 
 @dataclass(frozen=True)

@@ -30,21 +30,20 @@ from ..models import (
     Visit,
 )
 from ..privacy import refusal_message
-from ..templating import PURPOSE_LABELS
-from .codes import (
+from ..supervisor import focus_first
+from ..vocabulary import (
     AMOUNT_BANDS,
     BAND_LABELS,
-    DEFAULT_NEED_TAGS,
     EVENT_LABELS,
     FLAG_LABELS,
     FLAGS,
     OUTCOME_LABELS,
     OUTCOMES,
+    PRIORITY_LABELS,
+    PURPOSE_LABELS,
     PURPOSES,
     REFER_TO,
     REFER_TO_LABELS,
-    REFERRAL_RESULT_LABELS,
-    REFERRAL_STATUS_LABELS,
     RESPONSE_LABELS,
     RESPONSES,
     ROUTE_LABELS,
@@ -52,12 +51,12 @@ from .codes import (
     SEGMENT_LABELS,
     SEGMENTS,
     label,
+    labels,
 )
-from .complaints import CATEGORY_LABELS, SOURCE_LABELS, STATUS_LABELS
+from .codes import DEFAULT_NEED_TAGS
 from .rules import branch_rules
 
 RECENTLY_CLOSED = timedelta(minutes=30)
-_LABELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # translations -> labels()
 _GETTEXT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # translations -> strings
 GETTEXT_CACHE_SIZE = 4096
 
@@ -147,40 +146,6 @@ def referrals_of(visits: list[Visit]) -> dict[str, Referral]:
             select(Referral).where(Referral.id.in_(ids), Referral.branch_id.in_(branches))
         )
     }
-
-
-def labels() -> dict:
-    """Every code label the lobby's templates and lobby.js need, in the current language.
-
-    Made once per catalogue (the tables are constants, so the labels depend only on
-    the translations in use) and shared between requests: treat it as read-only.
-    """
-    translations = get_translations()
-    cached = _LABELS.get(translations)
-    if cached is not None:
-        return cached
-
-    def strings(table):
-        return {k: str(v) for k, v in table.items()}
-
-    result = {
-        "purposes": strings(PURPOSE_LABELS),
-        "segments": strings(SEGMENT_LABELS),
-        "flags": strings(FLAG_LABELS),
-        "routes": strings(ROUTE_LABELS),
-        "bands": strings(BAND_LABELS),
-        "responses": strings(RESPONSE_LABELS),
-        "outcomes": strings(OUTCOME_LABELS),
-        "refer_to": strings(REFER_TO_LABELS),
-        "referral_results": strings(REFERRAL_RESULT_LABELS),
-        "referral_status": strings(REFERRAL_STATUS_LABELS),
-        "events": strings(EVENT_LABELS),
-        "complaint_categories": strings(CATEGORY_LABELS),
-        "complaint_sources": strings(SOURCE_LABELS),
-        "complaint_status": strings(STATUS_LABELS),
-    }
-    _LABELS[translations] = result
-    return result
 
 
 def template_gettext():
@@ -395,8 +360,6 @@ def page_data(
 
 def static_context(branch: Branch) -> dict:
     """What the greet panel and the dialogs list: codes in order, with labels."""
-    from ..supervisor.focus import PRIORITY_LABELS, focus_first
-
     offered, focus = focus_first(branch, local_day(branch, utcnow()), products(branch))
     tags, machine_names = need_tags(), machines(branch)
     return {

@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..database import UTCDateTime, utcnow
 from ..extensions import db
-from ..glossary import TERMS
+from ..vocabulary import TERMS
 
 
 class Role(str, enum.Enum):
@@ -33,7 +33,7 @@ class Role(str, enum.Enum):
         return str(ROLE_LABELS[self])
 
 
-ROLE_LABELS = {role: TERMS[role.value] for role in Role}  # app/glossary.py
+ROLE_LABELS = {role: TERMS[role.value] for role in Role}  # app/vocabulary.py
 
 
 user_branches = Table(

@@ -24,9 +24,9 @@ from sqlalchemy import delete, select
 
 from ..events import Applied, Payload, Rejected, add, event_type, get, new_row, register_aggregate
 from ..extensions import db
-from ..lobby.codes import AmountBand, Purpose, ReferralResult, ReferTo, Segment
 from ..models import Product, Referral, Role, Subject, User, Visit
 from ..privacy import FreeText
+from ..vocabulary import AmountBand, Purpose, ReferralResult, ReferTo, Segment
 
 SENDER_ROLES = {Role.LOBBY_MANAGER, Role.TELLER}
 RECEIVER_ROLES = {Role.WEALTH_MANAGER}

@@ -16,23 +16,31 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from ..auth.session import current_branch, in_branch, role_required
+from ..auth import current_branch, in_branch, role_required
 from ..database import utcnow
 from ..events import Rejected, new_id, record
 from ..extensions import db
 from ..htmx import is_htmx, not_modified, render
-from ..lobby.codes import AMOUNT_BANDS, PURPOSES, REFER_TO, REFERRAL_RESULTS, SEGMENTS, label
-from ..lobby.complaints import complaints_context
-from ..lobby.rules import branch_rules, large_cash_band
-from ..lobby.views import (
+from ..lobby import (
     board_version,
-    labels,
+    branch_rules,
+    complaints_context,
+    large_cash_band,
     referral_overdue_in,
     referral_take_time,
     wealth_managers,
 )
 from ..models import Branch, Product, Referral, Role, Visit
-from ..supervisor.focus import today_lines
+from ..supervisor import today_lines
+from ..vocabulary import (
+    AMOUNT_BANDS,
+    PURPOSES,
+    REFER_TO,
+    REFERRAL_RESULTS,
+    SEGMENTS,
+    label,
+    labels,
+)
 from . import bp
 
 DESK_ROLES = (Role.WEALTH_MANAGER, Role.TELLER)

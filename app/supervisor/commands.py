@@ -10,14 +10,13 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Branch
 from . import bp
+from .projection import rebuild_figures
 
 
 @bp.cli.command("rebuild-figures")
 @click.option("--branch", "codes", multiple=True, help="A branch code; repeat; all if none.")
 def rebuild_figures_command(codes):
     """Recompute figure_day and figure_subject from the event log, branch by branch."""
-    from .projection import rebuild_figures
-
     ids = None
     if codes:
         ids = list(db.session.scalars(select(Branch.id).where(Branch.code.in_(codes))))

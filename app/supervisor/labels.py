@@ -1,11 +1,21 @@
-"""Labels for the codes the supervisor's pages show (the lobby's own labels where it has them)."""
+"""Labels for the codes the supervisor's pages show: its own, and the shared ones of
+app/vocabulary.py under the names its templates use."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from ..glossary import TERMS
-from ..templating import PURPOSE_LABELS
+from ..vocabulary import (
+    BAND_LABELS,
+    COMPLAINT_CATEGORY_LABELS,
+    COMPLAINT_SOURCE_LABELS,
+    COMPLAINT_STATUS_LABELS,
+    PURPOSE_LABELS,
+    REFERRAL_RESULT_LABELS,
+    RESPONSE_LABELS,
+    ROUTE_LABELS,
+    TERMS,
+)
 
 CHECKLIST_ANSWER_LABELS = {"ok": _l("OK"), "fault": _l("Fault"), "na": _l("Not applicable")}
 VISIT_ANSWER_LABELS = {
@@ -30,18 +40,16 @@ EXPORT_LABELS = {
 
 
 def labels() -> dict:
-    from ..lobby import codes, complaints
-
     return {
-        "complaint_category": complaints.CATEGORY_LABELS,
-        "complaint_source": complaints.SOURCE_LABELS,
-        "complaint_status": complaints.STATUS_LABELS,
+        "complaint_category": COMPLAINT_CATEGORY_LABELS,
+        "complaint_source": COMPLAINT_SOURCE_LABELS,
+        "complaint_status": COMPLAINT_STATUS_LABELS,
         "purpose": PURPOSE_LABELS,
         "outcome": VISIT_ANSWER_LABELS,
-        "route": getattr(codes, "ROUTE_LABELS", {}),
-        "response": getattr(codes, "RESPONSE_LABELS", {}),
-        "result": getattr(codes, "REFERRAL_RESULT_LABELS", {}),
-        "band": getattr(codes, "BAND_LABELS", {}),
+        "route": ROUTE_LABELS,
+        "response": RESPONSE_LABELS,
+        "result": REFERRAL_RESULT_LABELS,
+        "band": BAND_LABELS,
         "verdict": VERDICT_LABELS,
         "target": TARGET_LABELS,
         "checklist": CHECKLIST_STATUS_LABELS,

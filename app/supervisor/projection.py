@@ -25,9 +25,10 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, insert, select, tuple_
+from sqlalchemy import and_, delete, insert, or_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 
-from ..events import EVENT_OBSERVERS, Applied
+from ..events import Applied
 from ..extensions import db
 from ..models import Branch, Event
 from ..models.figures import FigureDay, FigureSubject
@@ -442,13 +443,10 @@ def _upsert_counts(branch_id: int, delta: Counter) -> None:
         return
     session = db.session
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # same API
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert  # the same API
     # One statement for any number of rows (executemany): its compiled form is
     # cached, where a multi-row VALUES would be compiled again every time.
-    stmt = insert(FigureDay)
+    stmt = upsert(FigureDay)
     stmt = stmt.on_conflict_do_update(
         index_elements=["branch_id", "day", "metric", "key"],
         set_={"value": FigureDay.value + stmt.excluded.value},
@@ -586,10 +584,6 @@ def observe(accepted: list[Applied]) -> None:
         log.exception("figures: could not project %d subjects; run rebuild-figures", len(touched))
 
 
-if observe not in EVENT_OBSERVERS:
-    EVENT_OBSERVERS.append(observe)
-
-
 # --- rebuild -----------------------------------------------------------------
 
 
@@ -653,8 +647,6 @@ def rebuild_figures(branch_ids: Iterable[int] | None = None, echo=None) -> dict[
         branches = [b for b in branches if b.id in wanted]
     done = {"branches": 0, "subjects": 0, "rows": 0}
     type_filter = [Event.type.like(f"{p}%") for p in PROJECTED_PREFIXES]
-    from sqlalchemy import or_
-
     for branch in branches:
         clock = BranchClock.of(branch)
         session.execute(delete(FigureDay).where(FigureDay.branch_id == branch.id))

@@ -13,11 +13,14 @@ from flask import Response, abort, g, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..auth.session import role_required
+from ..auth import role_required
 from ..events import Rejected, new_id, record
+from ..extensions import db
 from ..htmx import render
 from ..i18n import ui_lang as lang
+from ..lobby import response_minutes
 from ..models import Branch, Role
+from ..models.figures import SpotCheck
 from . import bp
 from .charts import bar_chart, hbar_chart, stacked_bar, wait_group_index, wait_groups
 from .exports import KINDS, generate_csv
@@ -33,6 +36,7 @@ from .spotchecks import (
     find_target,
     recorded,
 )
+from .targets import TARGET_DAYS, day_bounds, period_results
 from .today import now, today_of
 
 SUPERVISORS = (Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR)
@@ -164,9 +168,6 @@ def figures():
     period = parse_period(request.args, branch_today(branches[0]))
     fig = compute(branches, period, today=max(branch_today(b) for b in branches))
     lab = labels()
-    from ..lobby.complaints import response_minutes
-    from .focus import TARGET_DAYS, day_bounds, period_results
-
     complaint_figures = response_minutes(
         [b.id for b in branches], *day_bounds(branches[0], period.start, period.days)
     )
@@ -295,9 +296,6 @@ def spotcheck_record():
             note=note,
             **ctx,
         )
-    from ..extensions import db
-    from ..models.figures import SpotCheck
-
     check = db.session.get(SpotCheck, event.subject_id)
     return render(
         "supervisor/spotcheck_page.html",

@@ -6,11 +6,14 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask_babel import get_locale
 from sqlalchemy import case, func, select
 
+from ..checklist import entries_of, get_run, item_label, latest_entries
 from ..extensions import db
-from ..models import Branch, User, Visit
+from ..models import Branch, ChecklistRun, User, Visit
 from ..models.figures import SpotCheck
+from ..vocabulary import PURPOSE_LABELS
 from .projection import BranchClock, zone
 
 CHECKLIST_ANSWERS = ("ok", "fault", "na")
@@ -41,8 +44,6 @@ def day_bounds(branch: Branch, day: date) -> tuple[datetime, datetime]:
 
 
 def _visit_target(visit: Visit) -> Target:
-    from ..templating import PURPOSE_LABELS
-
     try:
         purpose = str(PURPOSE_LABELS.get(visit.purpose, visit.purpose))
     except Exception:  # noqa: BLE001  (no locale outside a request)
@@ -61,8 +62,6 @@ def _visit_target(visit: Visit) -> Target:
 
 def _lang() -> str | None:
     try:
-        from flask_babel import get_locale
-
         return "en" if get_locale().language == "en" else "zh"
     except Exception:  # noqa: BLE001  (no request: a rebuild from the command line)
         return None
@@ -70,9 +69,6 @@ def _lang() -> str | None:
 
 def _run_targets(run) -> list[Target]:
     """A run's items that the lobby manager has answered, with their latest answer."""
-    from ..checklist.inventory import item_label
-    from ..checklist.queries import entries_of, latest_entries
-
     items = {i["id"]: i for i in run.items or []}
     lang = _lang()
     out = []
@@ -101,8 +97,6 @@ def find_target(branch: Branch, kind: str, target_id: str, run_id: str | None) -
         if visit is None or visit.branch_id != branch.id or visit.status == "void":
             return None
         return _visit_target(visit)
-    from ..models import ChecklistRun
-
     query = select(ChecklistRun).where(ChecklistRun.branch_id == branch.id)
     if run_id:
         query = query.where(ChecklistRun.id == run_id)
@@ -115,8 +109,6 @@ def find_target(branch: Branch, kind: str, target_id: str, run_id: str | None) -
 
 def candidates(branch: Branch, day: date) -> list[Target]:
     """The day's answered checklist items and visits, not yet spot-checked."""
-    from ..checklist.queries import get_run
-
     run = get_run(branch, day)
     targets = _run_targets(run) if run is not None else []
     start, end = day_bounds(branch, day)

@@ -8,8 +8,10 @@ from datetime import date, datetime
 from sqlalchemy import select
 
 from .. import clock
+from ..checklist import critical_open_at_opening, open_faults, run_view
 from ..clock import local_day, opening_time
 from ..extensions import db
+from ..lobby import open_complaints
 from ..models import Branch, Visit
 
 
@@ -37,8 +39,6 @@ class Today:
 
 
 def today_of(branch: Branch, lang: str | None = None) -> Today:
-    from ..checklist.queries import critical_open_at_opening, open_faults, run_view
-
     moment = now()
     day = local_day(branch, moment)
     view = run_view(branch, day, lang, with_faults=False)
@@ -66,8 +66,6 @@ def today_of(branch: Branch, lang: str | None = None) -> Today:
         for v in waiting
         if not (v.engaged_count or 0)
     ]
-    from ..lobby.complaints import open_complaints
-
     complaints = [
         (c, (moment - c.opened_at).total_seconds() / 3600) for c in open_complaints([branch.id])
     ]

@@ -1,7 +1,16 @@
-"""The JSON API for devices: push events, pull events, and its OpenAPI description."""
+"""The JSON API for devices: push events, pull events, and its OpenAPI description.
 
-from flask import Blueprint
+No other feature imports it.
+"""
+
+from flask import Blueprint, Flask
 
 bp = Blueprint("sync", __name__, url_prefix="/api/v1")
 
-from . import routes  # noqa: E402,F401
+
+def init_app(app: Flask) -> None:
+    """Register the API on `app`."""
+    # Imported when the app is built: its @bp.route decorators fill the blueprint.
+    from . import routes  # noqa: F401
+
+    app.register_blueprint(bp)

@@ -1,5 +1,14 @@
-from flask import Blueprint
+"""The wealth manager's view of the waiting area (/waiting). No other feature imports it."""
+
+from flask import Blueprint, Flask
 
 bp = Blueprint("waiting", __name__)
 
-from . import routes  # noqa: E402,F401
+
+def init_app(app: Flask) -> None:
+    """Register the waiting-area page on `app`."""
+    # Imported when the app is built, not with the package: its @bp.route decorators
+    # fill the blueprint, and it imports the lobby's public surface.
+    from . import routes  # noqa: F401
+
+    app.register_blueprint(bp)

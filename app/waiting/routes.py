@@ -14,16 +14,14 @@ from __future__ import annotations
 from flask import make_response, redirect, request, url_for
 from flask_login import current_user
 
-from ..auth.session import current_branch, in_branch, role_required
+from ..auth import current_branch, in_branch, role_required
 from ..database import utcnow
 from ..events import Rejected, record
 from ..extensions import db
 from ..htmx import is_htmx, render
-from ..lobby.codes import AMOUNT_BANDS, REFERRAL_RESULTS, label
-from ..lobby.views import (
+from ..lobby import (
     all_need_labels,
     board_version,
-    labels,
     products,
     referrals_of,
     suggests_wealth,
@@ -31,6 +29,7 @@ from ..lobby.views import (
     waiting_visits,
 )
 from ..models import Branch, Role, Visit
+from ..vocabulary import AMOUNT_BANDS, REFERRAL_RESULTS, label, labels
 from . import bp
 
 

@@ -1,0 +1,203 @@
+"""The day's or week's focus (重点产品 / 一般产品) and targets, and how far the branch got.
+
+The branch head sets them at /supervisor/focus (app/supervisor/focus.py). What
+is *done* is read from the read models the events fold into:
+
+- recommendations of a focus product: `VisitRecommendation` rows, by the
+  recorder of their event;
+- referrals: `Referral` rows by creation time and sender;
+- sales: referrals whose outcome is `sold`, by outcome time and wealth manager.
+
+`progress()` feeds the small "today: target / done" partial
+(templates/_targets.html) that the lobby, referral and desk pages include
+(through `today_lines`, which app/supervisor/__init__.py offers them).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from .. import clock
+from ..clock import branch_zone, local_day
+from ..extensions import db
+from ..i18n import ui_lang as lang
+from ..models import (
+    Branch,
+    DailyTarget,
+    Event,
+    FocusProduct,
+    Product,
+    Referral,
+    User,
+    VisitRecommendation,
+)
+
+# Targets against results are drawn day by day: up to a month of them.
+TARGET_DAYS = 31
+
+
+def day_bounds(branch: Branch, day: date, days: int = 1) -> tuple[datetime, datetime]:
+    """The UTC moments the branch's local `day` (and `days` - 1 more) starts and ends."""
+    start = datetime.combine(day, time(0), tzinfo=branch_zone(branch))
+    return (start.astimezone(UTC), (start + timedelta(days=days)).astimezone(UTC))
+
+
+def focus_on(branch: Branch, day: date) -> list[FocusProduct]:
+    """The focus products of `day`: focus before general, the latest setting of a code wins."""
+    rows = db.session.scalars(
+        select(FocusProduct)
+        .where(
+            FocusProduct.branch_id == branch.id,
+            FocusProduct.starts_on <= day,
+            FocusProduct.ends_on >= day,
+        )
+        .order_by(FocusProduct.set_at.desc(), FocusProduct.id.desc())
+    )
+    latest: dict[str, FocusProduct] = {}
+    for row in rows:
+        latest.setdefault(row.product_code, row)
+    return sorted(latest.values(), key=lambda f: (f.priority != "focus", f.product_code))
+
+
+def target_on(branch: Branch, day: date) -> DailyTarget | None:
+    return db.session.scalars(
+        select(DailyTarget)
+        .where(
+            DailyTarget.branch_id == branch.id,
+            DailyTarget.starts_on <= day,
+            DailyTarget.ends_on >= day,
+        )
+        .order_by(DailyTarget.set_at.desc(), DailyTarget.id.desc())
+    ).first()
+
+
+@dataclass
+class TargetLine:
+    key: str  # rec:<code> | referrals | sales
+    label: str
+    target: int
+    done: int
+    mine: int | None = None  # the signed-in person's part, where asked
+
+    @property
+    def reached(self) -> bool:
+        return self.target > 0 and self.done >= self.target
+
+
+def _done(branch: Branch, start: datetime, end: datetime, codes: list[str]) -> dict:
+    """Per line key: Counter of user id -> count, in [start, end)."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    if codes:
+        for code, user_id in db.session.execute(
+            select(VisitRecommendation.product_code, Event.user_id)
+            .join(Event, Event.id == VisitRecommendation.event_id)
+            .where(
+                VisitRecommendation.branch_id == branch.id,
+                VisitRecommendation.product_code.in_(codes),
+                VisitRecommendation.recommended_at >= start,
+                VisitRecommendation.recommended_at < end,
+            )
+        ):
+            counts[f"rec:{code}"][user_id] += 1
+    for (user_id,) in db.session.execute(
+        select(Referral.created_by_id).where(
+            Referral.branch_id == branch.id, Referral.created_at >= start, Referral.created_at < end
+        )
+    ):
+        counts["referrals"][user_id] += 1
+    for (seller_id,) in db.session.execute(
+        select(Referral.outcome_by_id).where(
+            Referral.branch_id == branch.id,
+            Referral.result == "sold",
+            Referral.outcome_at >= start,
+            Referral.outcome_at < end,
+        )
+    ):
+        counts["sales"][seller_id] += 1
+    return counts
+
+
+def progress(branch: Branch, day: date, user: User | None = None) -> list[TargetLine]:
+    """The day's targets and what is done: the branch's, and `user`'s part of it."""
+    focus = focus_on(branch, day)
+    target = target_on(branch, day)
+    if not focus and target is None:
+        return []
+    language = lang()
+    names = {
+        p.code: p.display_name(language)
+        for p in db.session.scalars(
+            select(Product).where(
+                Product.branch_id == branch.id, Product.code.in_([f.product_code for f in focus])
+            )
+        )
+    }
+    counts = _done(branch, *day_bounds(branch, day), [f.product_code for f in focus])
+    lines = [
+        TargetLine(
+            f"rec:{f.product_code}",
+            _("Recommend %(name)s", name=names.get(f.product_code, f.product_code)),
+            f.daily_recommendations,
+            0,
+        )
+        for f in focus
+    ]
+    if target is not None:
+        lines += [
+            TargetLine("referrals", _("Referrals"), target.referrals, 0),
+            TargetLine("sales", _("Sales"), target.sales, 0),
+        ]
+    for line in lines:
+        line.done = sum(counts[line.key].values())
+        if user is not None:
+            line.mine = counts[line.key][user.id]
+    return lines
+
+
+def period_results(branch: Branch, days: list[date]) -> dict:
+    """Per day: target and done of each line; per person: what each did over the days."""
+    by_day = [(day, progress(branch, day)) for day in days]
+    start, end = day_bounds(branch, days[0], len(days))
+    codes = sorted(
+        {line.key[4:] for _day, lines in by_day for line in lines if line.key.startswith("rec:")}
+    )
+    counts = _done(branch, start, end, codes)
+    people: defaultdict[int, dict[str, int]] = defaultdict(
+        lambda: {"recs": 0, "referrals": 0, "sales": 0}
+    )
+    for key, per_user in counts.items():
+        column = "recs" if key.startswith("rec:") else key
+        for user_id, n in per_user.items():
+            people[user_id][column] += n
+    names = (
+        {
+            u.id: u.display_name or u.username
+            for u in db.session.scalars(select(User).where(User.id.in_(list(people))))
+        }
+        if people
+        else {}
+    )
+    return {
+        "days": [(day, lines) for day, lines in by_day if lines],
+        "people": sorted(
+            ({"name": names.get(uid, "?"), **done} for uid, done in people.items()),
+            key=lambda p: p["name"],
+        ),
+    }
+
+
+def today_lines(branch: Branch, user: User | None = None) -> list[TargetLine]:
+    """progress() for the branch's today, as the desk pages show it."""
+    return progress(branch, local_day(branch, clock.now()), user)
+
+
+def focus_first(branch: Branch, day: date, products: list[Product]) -> tuple[list, dict]:
+    """The products with the day's focus products first; code -> priority of those."""
+    priority = {f.product_code: f.priority for f in focus_on(branch, day)}
+    rank = {"focus": 0, "general": 1}
+    return sorted(products, key=lambda p: rank.get(priority.get(p.code) or "", 2)), priority
