@@ -50,6 +50,8 @@ from .registry import AGGREGATES, EVENT_TYPES, Applied, EventType, Rejected, kin
 
 @dataclass
 class Result:
+    """The answer for one event: accepted (with the event stored), duplicate or rejected."""
+
     id: str | None
     status: str  # accepted | duplicate | rejected
     error: dict[str, str] | None = None
