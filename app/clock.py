@@ -1,5 +1,5 @@
 """The server's "now", which tests may move: the checklist's "today", the
-supervisor's figures, and the trust rules of device clocks (app/events.py)
+supervisor's figures, and the trust rules of device clocks (app/events/envelope.py)
 measure time by it.
 
 Only when DATANG_ENV=testing: `app.config["CHECKLIST_NOW"]` (an aware

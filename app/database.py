@@ -117,5 +117,5 @@ def write_transaction(branch_codes: Iterable[str]):
                     )
             yield session
     finally:
-        # Rows `app.events.add` remembered for this transaction (strong references).
+        # Rows `app.events.queue_row` remembered for this transaction (strong references).
         session.info.pop("datang_added", None)

@@ -34,7 +34,7 @@ CITING_FILES = [
 ]
 DOC_CITATION = re.compile(r"(?<![\w/.-])docs/[\w./-]+\.md\b")
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
-# A backticked path into the repository in a doc, e.g. `app/events.py`.
+# A backticked path into the repository in a doc, e.g. `app/events/apply.py`.
 CODE_PATH = re.compile(r"`((?:app|tests|testbed|bench|docs|scripts|migrations)/[\w./-]+\.\w+)`")
 
 

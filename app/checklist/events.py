@@ -21,7 +21,16 @@ from pydantic import AfterValidator, Field, field_validator
 from sqlalchemy import delete, select
 
 from ..clock import local_day
-from ..events import Applied, Payload, Rejected, add, event_type, get, new_row, register_aggregate
+from ..events import (
+    Applied,
+    Payload,
+    Rejected,
+    event_type,
+    find_row,
+    new_row,
+    queue_row,
+    register_aggregate,
+)
 from ..extensions import db
 from ..models import ChecklistEntry, ChecklistRun, Fault, FaultPhoto, Role, Subject
 from ..privacy import FreeText
@@ -146,14 +155,14 @@ register_aggregate("fault", _reset_fault)
 
 
 def run_items(a: Applied) -> list[dict]:
-    run = get(ChecklistRun, a.subject.id)
+    run = find_row(ChecklistRun, a.subject.id)
     return run.items if run is not None else generate_items(a.branch)
 
 
 def _run_of(a: Applied, day: str) -> ChecklistRun:
-    # `get`/`add`: the run started by an earlier event of the batch is found
+    # `find_row`/`queue_row`: the run started by an earlier event of the batch is found
     # before any flush, and is written before its entries (which refer to it).
-    run = get(ChecklistRun, a.subject.id)
+    run = find_row(ChecklistRun, a.subject.id)
     if run is None:
         run = ChecklistRun(
             id=a.subject.id,
@@ -161,7 +170,7 @@ def _run_of(a: Applied, day: str) -> ChecklistRun:
             day=date.fromisoformat(day),
             items=generate_items(a.branch),
         )
-        add(run)
+        queue_row(run)
     return run
 
 
@@ -245,7 +254,7 @@ def item_recorded(a: Applied) -> None:
     p: ItemRecorded = a.payload
     run = _run_of(a, p.day)
     e = a.event
-    add(
+    queue_row(
         new_row(
             ChecklistEntry,
             id=e.id,

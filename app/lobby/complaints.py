@@ -26,11 +26,11 @@ from ..events import (
     Applied,
     Payload,
     Rejected,
-    add,
     event_type,
-    get,
+    find_row,
     new_id,
     new_row,
+    queue_row,
     record,
     register_aggregate,
 )
@@ -93,7 +93,7 @@ register_aggregate("complaint", _reset)
 )
 def opened(a: Applied) -> None:
     p: ComplaintOpened = a.payload
-    add(
+    queue_row(
         new_row(
             Complaint,
             id=a.subject.id,
@@ -123,7 +123,7 @@ def opened(a: Applied) -> None:
     description="Someone answered the customer; the first response counts for the response time.",
 )
 def responded(a: Applied) -> None:
-    complaint = get(Complaint, a.subject.id)
+    complaint = find_row(Complaint, a.subject.id)
     if complaint.responded_at is None:
         complaint.responded_at = a.event.occurred_at
         complaint.responded_by_id = a.event.user_id
@@ -140,7 +140,7 @@ def responded(a: Applied) -> None:
     description="The complaint is settled; the first resolution counts.",
 )
 def resolved(a: Applied) -> None:
-    complaint = get(Complaint, a.subject.id)
+    complaint = find_row(Complaint, a.subject.id)
     if complaint.resolved_at is None:
         complaint.resolved_at = a.event.occurred_at
         complaint.resolved_by_id = a.event.user_id

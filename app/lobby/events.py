@@ -26,10 +26,10 @@ from ..events import (
     Applied,
     Payload,
     Rejected,
-    add,
     event_type,
-    get,
+    find_row,
     new_row,
+    queue_row,
     rebuild,
     register_aggregate,
 )
@@ -226,7 +226,7 @@ def step(apply):
         if was_undone(a):
             return
         apply(a)
-        visit = get(Visit, a.subject.id)
+        visit = find_row(Visit, a.subject.id)
         visit.last_step_event_id = a.event.id
         visit.last_step_type = a.event.type
 
@@ -234,9 +234,9 @@ def step(apply):
 
 
 def _visit(a: Applied) -> Visit:
-    # `get`, not session.get: the visit may have been greeted earlier in this
+    # `find_row`, not session.get: the visit may have been greeted earlier in this
     # batch and not flushed yet (the write path flushes once a batch).
-    return get(Visit, a.subject.id)
+    return find_row(Visit, a.subject.id)
 
 
 @event_type(
@@ -253,7 +253,7 @@ def greeted(a: Applied) -> None:
     # An undone greeting (recorded by mistake) leaves a void visit, so that its
     # later events still have something to fold into, and nothing counts it.
     undone = was_undone(a)
-    add(
+    queue_row(
         new_row(
             Visit,
             id=a.subject.id,

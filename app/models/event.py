@@ -80,8 +80,8 @@ class QueuedEvent:
 
     It has the attributes of an `Event` that the checks, the folds and the
     observers read, but none of the ORM's bookkeeping: building an `Event`
-    costs more than inserting its row. `app.events.Batch.write_queued` inserts
-    the rows of a batch with one executemany.
+    costs more than inserting its row. `RowQueue.insert_all_before_commit`
+    (app/events/fast_lane.py) inserts the rows of a batch with one executemany.
     """
 
     __slots__ = (

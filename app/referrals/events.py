@@ -22,7 +22,16 @@ from flask_babel import gettext as _
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import delete, select
 
-from ..events import Applied, Payload, Rejected, add, event_type, get, new_row, register_aggregate
+from ..events import (
+    Applied,
+    Payload,
+    Rejected,
+    event_type,
+    find_row,
+    new_row,
+    queue_row,
+    register_aggregate,
+)
 from ..extensions import db
 from ..models import Product, Referral, Role, Subject, User, Visit
 from ..privacy import FreeText
@@ -132,7 +141,7 @@ def _check_created(a: Applied) -> None:
     visit_id = a.payload.visit_id
     if visit_id is None:
         return
-    visit = get(Visit, visit_id)  # greeted maybe earlier in this batch, not flushed yet
+    visit = find_row(Visit, visit_id)  # greeted maybe earlier in this batch, not flushed yet
     if visit is None or visit.branch_id != a.branch.id:
         raise Rejected(
             "unknown_visit", _("The visit of this referral is not known in this branch.")
@@ -140,7 +149,7 @@ def _check_created(a: Applied) -> None:
 
 
 def _referral(a: Applied) -> Referral:
-    return get(Referral, a.subject.id)
+    return find_row(Referral, a.subject.id)
 
 
 def _check_still_open(referral: Referral) -> None:
@@ -196,7 +205,7 @@ def _check_outcome(a: Applied) -> None:
 )
 def created(a: Applied) -> None:
     p: ReferralCreated = a.payload
-    add(
+    queue_row(
         new_row(
             Referral,
             id=a.subject.id,

@@ -1,0 +1,109 @@
+"""What one write transaction knows (`Batch`): the events, subjects and
+branches it looked up, the events it accepted, and the fast lane's queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Branch, Event, Subject, User
+from .envelope import Checked, DeviceClock, canonical_uuid, check_envelope_and_payload
+from .fast_lane import RowQueue
+from .registry import EVENT_OBSERVERS, Applied, Rejected
+
+
+class Batch:
+    """What one write transaction knows: looked-up branches, events and subjects.
+
+    `prefetch` reads the known events and subjects of a whole batch in two
+    queries, so judging each event costs no look-up of its own.
+    """
+
+    def __init__(self, safe: bool = True, clock: DeviceClock | None = None) -> None:
+        # safe: each event's writes in a savepoint of their own. A batch from a
+        # device is first tried without (savepoints cost a flush and two
+        # statements an event); should any event's effects fail, the whole
+        # transaction is rolled back and the batch judged again, safely.
+        self.safe = safe
+        self.clock = clock or DeviceClock()
+        self.branches: dict[str, Branch | None] = {}
+        self.writable: dict[tuple[int, int], bool] = {}
+        self.events: dict[str, Event | None] = {}
+        self.subjects: dict[str, Subject | None] = {}
+        self.accepted: list[Applied] = []
+        # The fast lane's rows, kept out of the ORM session till they are
+        # inserted (app/events/fast_lane.py); the safe lane leaves it empty.
+        self.queue = RowQueue()
+        # Ids of the subjects this batch started (either lane), for Applied.new_subject.
+        self.created: set[str] = set()
+        # id(raw event) -> its checked envelope and payload (or why not), from `precheck`.
+        self.checked: dict[int, Checked] = {}
+
+    def precheck(self, raw_events: list[Any]) -> set[str]:
+        """Check each event's envelope and payload, which needs no database, and
+        give the codes of the branches the batch names: the ones to lock.
+
+        Runs before the write transaction, so the write lock is held for the
+        look-ups and writes alone; `apply_event` raises what was found at the same
+        step as ever, so every answer is what it would be without.
+        """
+        codes = set()
+        for raw in raw_events:
+            if isinstance(raw, dict):
+                checked = self.checked[id(raw)] = check_envelope_and_payload(raw)
+                if not isinstance(checked.envelope, Rejected):
+                    codes.add(checked.envelope.branch)
+        return codes
+
+    def prefetch(self, raw_events: list[Any]) -> None:
+        ids, subject_ids = set(), set()
+        for raw in raw_events:
+            if isinstance(raw, dict):
+                ids.add(canonical_uuid(raw.get("id")))
+                subject_ids.add(canonical_uuid(raw.get("subject_id")))
+        session = db.session
+        for chunk in _chunks(sorted(i for i in ids if i is not None)):
+            self.events.update(dict.fromkeys(chunk))
+            for event in session.scalars(select(Event).where(Event.id.in_(chunk))):
+                self.events[event.id] = event
+        for chunk in _chunks(sorted(i for i in subject_ids if i is not None)):
+            self.subjects.update(dict.fromkeys(chunk))
+            for subject in session.scalars(select(Subject).where(Subject.id.in_(chunk))):
+                self.subjects[subject.id] = subject
+
+    def event(self, event_id: str) -> Event | None:
+        if event_id not in self.events:
+            self.events[event_id] = db.session.scalar(select(Event).where(Event.id == event_id))
+        return self.events[event_id]
+
+    def subject(self, subject_id: str) -> Subject | None:
+        if subject_id not in self.subjects:
+            self.subjects[subject_id] = db.session.get(Subject, subject_id)
+        return self.subjects[subject_id]
+
+    def can_write(self, user: User, branch: Branch) -> bool:
+        """`user.can_write(branch)`, asked once a batch (it walks the user's branches)."""
+        key = (user.id, branch.id)
+        if key not in self.writable:
+            self.writable[key] = user.can_write(branch)
+        return self.writable[key]
+
+    def branch(self, code: str) -> Branch | None:
+        if code not in self.branches:
+            self.branches[code] = db.session.scalar(select(Branch).where(Branch.code == code))
+        return self.branches[code]
+
+    def notify_observers(self) -> None:
+        """Give the observers the events accepted, once, before the transaction commits."""
+        if self.accepted:
+            for observer in EVENT_OBSERVERS:
+                observer(self.accepted)
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
