@@ -118,8 +118,17 @@ def ready(page, timeout: float = 15.0) -> None:
             timeout=timeout,
         )
     except AssertionError:
-        state = page.evaluate("""() => ({url: location.href, datang: !!window.Datang,
-            pwa: !!(window.Datang && Datang.pwa), controller: !!navigator.serviceWorker.controller,
-            warm: !!(window.Datang && Datang.pwa && Datang.pwa.isWarm),
-            online: navigator.onLine})""")
+        # Which step stalled: the worker's registration says whether it is still
+        # installing (precaching), waiting, or active but not yet controlling.
+        state = page.evaluate("""async () => {
+            const reg = await navigator.serviceWorker.getRegistration();
+            const worker = (w) => w ? w.state : null;
+            return {url: location.href, datang: !!window.Datang,
+              pwa: !!(window.Datang && Datang.pwa),
+              controller: !!navigator.serviceWorker.controller,
+              warm: !!(window.Datang && Datang.pwa && Datang.pwa.isWarm),
+              online: navigator.onLine,
+              installing: reg ? worker(reg.installing) : 'no registration',
+              waiting: reg ? worker(reg.waiting) : null, active: reg ? worker(reg.active) : null};
+        }""")
         raise AssertionError(f"page not ready: {state}") from None
