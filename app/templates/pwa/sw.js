@@ -205,7 +205,7 @@ function offlinePage() {
 }
 
 function offlineFragment() {
-  // htmx swaps nothing on a 503; outbox.js tells the user when they asked for it.
+  // htmx swaps nothing on a 503; outbox-ui.js tells the user when they asked for it.
   return new Response(JSON.stringify({ error: { code: "offline", message: "" } }), {
     status: 503, headers: { "Content-Type": "application/json", "X-Datang-Offline": "1" }
   });
