@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -45,6 +45,7 @@ from ..models import (
     VisitRecommendation,
 )
 from . import bp
+from .forms import FocusRemoveForm
 from .routes import branch_today, common, scope, supervisors_only
 
 PRIORITY_LABELS = {code: TERMS[code] for code in ("focus", "general")}  # 重点产品 / 一般产品
@@ -348,10 +349,10 @@ def focus_add():
 def focus_remove():
     """Takes a focus product off; the form names it (`focus_id`), `?branch=` its branch."""
     branch, selected = _scope()
-    raw = request.form.get("focus_id", "")
-    if not raw.isdigit():
+    form = FocusRemoveForm()
+    if not form.validate():
         abort(400)
-    row = db.session.get(FocusProduct, int(raw))
+    row = db.session.get(FocusProduct, int(form.focus_id.data))
     if row is None or row.branch_id != branch.id:
         abort(404)
     db.session.delete(row)
