@@ -15,17 +15,11 @@ from sqlalchemy import func, select
 
 from ..auth.session import role_required
 from ..extensions import db
+from ..form_helpers import first_errors
 from ..htmx import render
 from ..models import Branch, Equipment, Leaflet, Product, Role, TemplateItem
 from . import bp
-from .forms import (
-    CustomItemForm,
-    EquipmentForm,
-    LeafletForm,
-    NewEquipmentForm,
-    TemplateKindForm,
-    first_errors,
-)
+from .forms import CustomItemForm, EquipmentForm, LeafletForm, NewEquipmentForm, TemplateKindForm
 from .inventory import EQUIPMENT_KINDS, ITEM_KINDS, KIND_TITLES, template_for
 
 admin_only = role_required(Role.ADMIN)

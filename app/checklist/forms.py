@@ -3,7 +3,7 @@
 The field names are those the pages post (and tests and scripts with them).
 The messages are the screens' own, each a translation looked up when the
 form is checked; a page shows the first message of each field
-(`first_errors`).
+(`app.form_helpers.first_errors`).
 """
 
 from __future__ import annotations
@@ -12,30 +12,13 @@ from datetime import date
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
-from wtforms import Field, StringField
+from wtforms import StringField
 from wtforms.validators import StopValidation, ValidationError
 
 from ..extensions import db
+from ..form_helpers import FlagField, stripped
 from ..models import Branch, Product
 from .inventory import EQUIPMENT_KINDS, MAX_LEAFLET_COUNT
-
-FLAG_VALUES = ("1", "on", "true", "y")
-
-
-def stripped(value: str | None) -> str:
-    return (value or "").strip()
-
-
-class FlagField(Field):
-    """A checkbox: on only for the values a checkbox or a script sends for "yes"."""
-
-    data: bool
-
-    def process_formdata(self, valuelist: list) -> None:
-        self.data = bool(valuelist) and valuelist[0] in FLAG_VALUES
-
-    def process_data(self, value) -> None:
-        self.data = bool(value)
 
 
 class Filled:
@@ -55,11 +38,6 @@ class AtMost:
     def __call__(self, form, field) -> None:
         if len(field.data or "") > self.limit:
             raise ValidationError(_("At most %(n)d characters.", n=self.limit))
-
-
-def first_errors(form: FlaskForm) -> dict[str, str]:
-    """The first message of each field that has one, by the field's name."""
-    return {field.name: field.errors[0] for field in form if field.errors}
 
 
 class EquipmentForm(FlaskForm):

@@ -11,15 +11,8 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
+from ..form_helpers import stripped, text
 from .spotchecks import CHECKLIST_ANSWERS, VISIT_ANSWERS
-
-
-def stripped(value: str | None) -> str:
-    return (value or "").strip()
-
-
-def text(value: str | None) -> str:
-    return value or ""
 
 
 class SpotCheckForm(FlaskForm):
