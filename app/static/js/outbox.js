@@ -5,6 +5,8 @@
 // It reads the page only for its settings (<body data-user, data-branch,
 // data-cursor>, one string) and the CSRF token it sends (and refreshes).
 // The contract is docs/sync-contract.md; how this file keeps it, docs/client.md.
+// (About 500 lines, one file: the storage, the sending and its timing share one
+// state, the pause, the back-off and the lock, which no other file should touch.)
 //
 // Public API (window.Datang), stable: others build pages against it.
 //   Datang.record(type, subjectId, payload, {branch}) -> Promise<entry>
