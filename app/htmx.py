@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import make_response, render_template, request
+from flask import get_flashed_messages, make_response, render_template, request
 
 
 def is_htmx() -> bool:
@@ -29,13 +29,28 @@ def not_modified():
     return response
 
 
+def flashed_toasts() -> str:
+    """The messages flashed so far, as an out-of-band swap into base.html's `#toasts`.
+
+    Taken from the session here, so the next full page does not show them again.
+    """
+    messages = get_flashed_messages(with_categories=True)
+    return render_template("_toasts_oob.html", messages=messages) if messages else ""
+
+
 def render(page: str, fragment: str | None = None, status: int = 200, **context):
     """Render `fragment` for an htmx request and `page` otherwise.
 
-    `Vary: HX-Request` keeps caches (the service worker's too) from handing a
-    fragment to a full page load or the other way round.
+    An answer to htmx carries the flashed messages with it (`flashed_toasts`):
+    a fragment has no layout to show them in. (A whole page has, and takes them
+    itself, so none are left to add.) `Vary: HX-Request` keeps caches (the
+    service worker's too) from handing a fragment to a full page load or the
+    other way round.
     """
-    template = fragment if fragment and is_htmx() else page
-    response = make_response(render_template(template, **context), status)
+    if not is_htmx():
+        body = render_template(page, **context)
+    else:
+        body = render_template(fragment or page, **context) + flashed_toasts()
+    response = make_response(body, status)
     response.headers.add("Vary", "HX-Request")
     return response

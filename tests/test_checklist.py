@@ -17,7 +17,16 @@ from app.checklist.inventory import generate_items, is_late, leaflet_state, run_
 from app.checklist.queries import critical_open_at_opening, entries_of, latest_entries, open_faults
 from app.demo import seed_demo
 from app.extensions import db
-from app.models import Branch, ChecklistRun, Equipment, Fault, FaultPhoto, TemplateItem
+from app.models import (
+    Branch,
+    ChecklistRun,
+    Equipment,
+    Fault,
+    FaultPhoto,
+    Leaflet,
+    Product,
+    TemplateItem,
+)
 
 from .conftest import DEMO_PASSWORD, make_event
 
@@ -667,6 +676,37 @@ def test_admin_equipment_and_leaflets(app, sign_in):
     assert good.status_code == 302
     names = [i["name"] for i in items_of(app) if i["kind"] == "leaflet"]
     assert "新折页" in names
+
+
+def test_admin_forms_say_what_is_wrong_with_each_field(app, sign_in):
+    """The admin's checklist forms (app/checklist/forms.py): 422 and each field's own message."""
+    admin = sign_in("admin")
+    admin.get("/admin/equipment?lang=en")
+    refused = admin.post("/admin/equipment/demo", data={"kind": "toaster", "name": " "})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "Choose a kind of equipment." in html and "This field is required." in html
+    too_long = admin.post("/admin/equipment/demo", data={"kind": "atm", "name": "x" * 101})
+    assert too_long.status_code == 422 and "At most 100 characters." in too_long.get_data(
+        as_text=True
+    )
+    with app.app_context():
+        other = db.session.scalar(select(Product).where(Product.branch_id != 1))
+        other_id = other.id
+        db.session.remove()
+    bad = admin.post(
+        "/admin/leaflets/demo",
+        data={"name": "新折页", "min_stock": "²", "ends_on": "soon", "product_id": str(other_id)},
+    )
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "Enter a whole number from 0 to 100000." in html
+    assert "Enter a date as YYYY-MM-DD." in html
+    assert "Choose one of this branch&#39;s products." in html
+    label = admin.post("/admin/checklist-template/demo/custom", data={"label": "x" * 201})
+    assert label.status_code == 422 and "At most 200 characters." in label.get_data(as_text=True)
+    with app.app_context():
+        assert not db.session.scalar(select(Leaflet).where(Leaflet.name == "新折页"))
 
 
 def test_admin_template(app, sign_in):

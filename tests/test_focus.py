@@ -113,12 +113,13 @@ def test_a_focus_product_is_taken_off(super1, app):
     set_focus(super1, app)
     with app.app_context():
         focus_id = db.session.scalar(select(FocusProduct.id))
-    assert (
-        super1.post(
-            "/supervisor/focus/products/remove?branch=demo", data={"focus_id": "x"}
-        ).status_code
-        == 400
-    )
+    for garbage in ("x", "", "²", "-1"):  # "²".isdigit() is true, int("²") fails
+        assert (
+            super1.post(
+                "/supervisor/focus/products/remove?branch=demo", data={"focus_id": garbage}
+            ).status_code
+            == 400
+        ), garbage
     assert (
         super1.post(
             "/supervisor/focus/products/remove?branch=demo", data={"focus_id": str(focus_id + 99)}

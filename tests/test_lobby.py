@@ -458,6 +458,47 @@ def test_settings_change_rules_machines_and_tags(app, sign_in):
     assert {"purpose": "cash", "route": "counter", "min_band": None} in data["rules"]
 
 
+def test_settings_saved_by_htmx_say_so_in_a_toast_once(app, sign_in):
+    """An htmx post's flash comes back with its fragment, out of band, and not on the next page."""
+    admin = sign_in("admin")
+    with app.app_context():
+        form = settings_form()
+        for t in db.session.scalars(select(NeedTag)):
+            form[f"tag-{t.id}-name"] = t.name
+            form[f"tag-{t.id}-name_en"] = t.name_en
+            if t.active:
+                form[f"tag-{t.id}-active"] = "on"
+        db.session.remove()
+    response = admin.post("/lobby/settings?branch=demo&lang=en", data=form, htmx=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in html
+    assert 'id="lobby-settings"' in html
+    toasts = html[html.index('<div id="toasts" hx-swap-oob="beforeend">') :]
+    assert '<p class="toast toast-ok" data-testid="toast">Lobby settings saved.</p>' in toasts
+    page = admin.get("/lobby/settings?branch=demo").get_data(as_text=True)
+    assert "Lobby settings saved." not in page and 'data-testid="toast"' not in page
+    # A fragment with nothing flashed carries no toast region.
+    fragment = admin.get("/lobby/settings?branch=demo", headers=HX).get_data(as_text=True)
+    assert "hx-swap-oob" not in fragment
+
+
+def test_settings_saved_by_a_plain_post_say_so_on_the_next_page(app, sign_in):
+    admin = sign_in("admin")
+    with app.app_context():
+        form = settings_form()
+        for t in db.session.scalars(select(NeedTag)):
+            form[f"tag-{t.id}-name"] = t.name
+            form[f"tag-{t.id}-name_en"] = t.name_en
+            if t.active:
+                form[f"tag-{t.id}-active"] = "on"
+        db.session.remove()
+    response = admin.post("/lobby/settings?branch=demo&lang=en", data=form)
+    assert response.status_code == 302
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert '<p class="toast toast-ok" data-testid="toast">Lobby settings saved.</p>' in page
+    assert "Lobby settings saved." not in admin.get("/lobby/settings").get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     "changes",
     [

@@ -8,7 +8,6 @@ day's run; a run already started keeps the items it was started with.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from flask import abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
@@ -16,10 +15,12 @@ from sqlalchemy import func, select
 
 from ..auth import role_required
 from ..extensions import db
+from ..form_helpers import first_errors
 from ..htmx import render
 from ..models import Branch, Equipment, Leaflet, Product, Role, TemplateItem
 from . import bp
-from .inventory import EQUIPMENT_KINDS, ITEM_KINDS, KIND_TITLES, MAX_LEAFLET_COUNT, template_for
+from .forms import CustomItemForm, EquipmentForm, LeafletForm, NewEquipmentForm, TemplateKindForm
+from .inventory import EQUIPMENT_KINDS, ITEM_KINDS, KIND_TITLES, template_for
 
 admin_only = role_required(Role.ADMIN)
 
@@ -38,19 +39,6 @@ def _branch(code: str | None) -> Branch:
     if branch is None:
         abort(404)
     return branch
-
-
-def _text(name: str, required: bool = False, limit: int = 100) -> tuple[str, str | None]:
-    value = (request.form.get(name) or "").strip()
-    if required and not value:
-        return value, _("This field is required.")
-    if len(value) > limit:
-        return value, _("At most %(n)d characters.", n=limit)
-    return value, None
-
-
-def _flag(name: str) -> bool:
-    return request.form.get(name) in ("1", "on", "true", "y")
 
 
 def _next_sort(model, branch: Branch) -> int:
@@ -90,7 +78,6 @@ def _equipment_page(branch: Branch, errors: dict | None = None, status: int = 20
         products=products,
         kinds=EQUIPMENT_KINDS,
         errors=errors or {},
-        form=request.form,
         today=date.today(),
     )
 
@@ -101,29 +88,22 @@ def equipment():
     return _equipment_page(_branch(request.args.get("branch")))
 
 
-def _equipment_fields() -> tuple[dict, dict]:
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    for name, required in (("name", True), ("name_en", False)):
-        values[name], error = _text(name, required)
-        if error:
-            errors[name] = error
-    values["critical"] = _flag("critical")
-    return values, errors
-
-
 @bp.post("/admin/equipment/<code>")
 @admin_only
 def equipment_add(code: str):
     branch = _branch(code)
-    values, errors = _equipment_fields()
-    kind = request.form.get("kind", "")
-    if kind not in EQUIPMENT_KINDS:
-        errors["kind"] = _("Choose a kind of equipment.")
-    if errors:
-        return _equipment_page(branch, {"new": errors}, 422)
+    form = NewEquipmentForm()
+    if not form.validate():
+        return _equipment_page(branch, {"new": first_errors(form)}, 422)
     db.session.add(
-        Equipment(branch_id=branch.id, kind=kind, sort=_next_sort(Equipment, branch), **values)
+        Equipment(
+            branch_id=branch.id,
+            kind=form.kind.data,
+            sort=_next_sort(Equipment, branch),
+            name=form.name.data,
+            name_en=form.name_en.data,
+            critical=form.critical.data,
+        )
     )
     db.session.commit()
     flash(_("Equipment added."), "info")
@@ -137,56 +117,24 @@ def equipment_edit(code: str, item_id: int):
     piece = db.session.get(Equipment, item_id)
     if piece is None or piece.branch_id != branch.id:
         abort(404)
-    values, errors = _equipment_fields()
-    if errors:
-        return _equipment_page(branch, {f"eq-{piece.id}": errors}, 422)
-    for key, value in values.items():
-        setattr(piece, key, value)
-    piece.active = _flag("active")
+    form = EquipmentForm()
+    if not form.validate():
+        return _equipment_page(branch, {f"eq-{piece.id}": first_errors(form)}, 422)
+    piece.name, piece.name_en = form.name.data, form.name_en.data
+    piece.critical, piece.active = form.critical.data, form.active.data
     db.session.commit()
     flash(_("Equipment saved."), "info")
     return redirect(url_for("checklist.equipment", branch=branch.code))
-
-
-def _leaflet_fields(branch: Branch) -> tuple[dict, dict]:
-    values: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    for name, required in (("name", True), ("name_en", False)):
-        values[name], error = _text(name, required)
-        if error:
-            errors[name] = error
-    raw = (request.form.get("min_stock") or "").strip()
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) > MAX_LEAFLET_COUNT:
-        errors["min_stock"] = _("Enter a whole number from 0 to 100000.")
-    else:
-        values["min_stock"] = int(raw)
-    raw = (request.form.get("ends_on") or "").strip()
-    values["ends_on"] = None
-    if raw:
-        try:
-            values["ends_on"] = date.fromisoformat(raw)
-        except ValueError:
-            errors["ends_on"] = _("Enter a date as YYYY-MM-DD.")
-    raw = (request.form.get("product_id") or "").strip()
-    values["product_id"] = None
-    if raw:
-        whole = raw.isascii() and raw.isdigit() and len(raw) <= 9
-        product = db.session.get(Product, int(raw)) if whole else None
-        if product is None or product.branch_id != branch.id:
-            errors["product_id"] = _("Choose one of this branch's products.")
-        else:
-            values["product_id"] = product.id
-    return values, errors
 
 
 @bp.post("/admin/leaflets/<code>")
 @admin_only
 def leaflet_add(code: str):
     branch = _branch(code)
-    values, errors = _leaflet_fields(branch)
-    if errors:
-        return _equipment_page(branch, {"new-leaflet": errors}, 422)
-    db.session.add(Leaflet(branch_id=branch.id, sort=_next_sort(Leaflet, branch), **values))
+    form = LeafletForm(branch)
+    if not form.validate():
+        return _equipment_page(branch, {"new-leaflet": first_errors(form)}, 422)
+    db.session.add(Leaflet(branch_id=branch.id, sort=_next_sort(Leaflet, branch), **form.values()))
     db.session.commit()
     flash(_("Leaflet added."), "info")
     return redirect(url_for("checklist.equipment", branch=branch.code))
@@ -199,12 +147,12 @@ def leaflet_edit(code: str, leaflet_id: int):
     leaflet = db.session.get(Leaflet, leaflet_id)
     if leaflet is None or leaflet.branch_id != branch.id:
         abort(404)
-    values, errors = _leaflet_fields(branch)
-    if errors:
-        return _equipment_page(branch, {f"lf-{leaflet.id}": errors}, 422)
-    for key, value in values.items():
+    form = LeafletForm(branch)
+    if not form.validate():
+        return _equipment_page(branch, {f"lf-{leaflet.id}": first_errors(form)}, 422)
+    for key, value in form.values().items():
         setattr(leaflet, key, value)
-    leaflet.active = _flag("active")
+    leaflet.active = form.active.data
     db.session.commit()
     flash(_("Leaflet saved."), "info")
     return redirect(url_for("checklist.equipment", branch=branch.code))
@@ -244,8 +192,9 @@ def template_kind(code: str, kind: str):
     if row is None:
         row = TemplateItem(branch_id=branch.id, kind=kind, sort=ITEM_KINDS.index(kind))
         db.session.add(row)
-    row.enabled = _flag("enabled")
-    row.critical = _flag("critical")
+    form = TemplateKindForm()
+    form.validate()  # two checkboxes: nothing to refuse
+    row.enabled, row.critical = form.enabled.data, form.critical.data
     db.session.commit()
     flash(_("Checklist template saved."), "info")
     return redirect(url_for("checklist.template", branch=branch.code))
@@ -255,17 +204,16 @@ def template_kind(code: str, kind: str):
 @admin_only
 def template_custom_add(code: str):
     branch = _branch(code)
-    label, error = _text("label", True, 200)
-    label_en, error_en = _text("label_en", False, 200)
-    if error or error_en:
-        return _template_page(branch, {"new": {"label": error, "label_en": error_en}}, 422)
+    form = CustomItemForm()
+    if not form.validate():
+        return _template_page(branch, {"new": first_errors(form)}, 422)
     db.session.add(
         TemplateItem(
             branch_id=branch.id,
             kind="custom",
-            label=label,
-            label_en=label_en,
-            critical=_flag("critical"),
+            label=form.label.data,
+            label_en=form.label_en.data,
+            critical=form.critical.data,
             enabled=True,
             sort=_next_sort(TemplateItem, branch) + 100,
         )
@@ -282,13 +230,11 @@ def template_custom_edit(code: str, row_id: int):
     row = db.session.get(TemplateItem, row_id)
     if row is None or row.branch_id != branch.id or row.kind != "custom":
         abort(404)
-    label, error = _text("label", True, 200)
-    label_en, error_en = _text("label_en", False, 200)
-    if error or error_en:
-        return _template_page(branch, {f"c-{row.id}": {"label": error, "label_en": error_en}}, 422)
-    row.label, row.label_en = label, label_en
-    row.critical = _flag("critical")
-    row.enabled = _flag("enabled")
+    form = CustomItemForm()
+    if not form.validate():
+        return _template_page(branch, {f"c-{row.id}": first_errors(form)}, 422)
+    row.label, row.label_en = form.label.data, form.label_en.data
+    row.critical, row.enabled = form.critical.data, form.enabled.data
     db.session.commit()
     flash(_("Checklist template saved."), "info")
     return redirect(url_for("checklist.template", branch=branch.code))

@@ -34,6 +34,7 @@ from ..lobby import (
 from ..models import Branch, Role, Visit
 from ..vocabulary import RESPONSES, label, labels
 from . import bp
+from .forms import CounterStepForm
 
 TICKET_MAX = 10
 
@@ -143,11 +144,11 @@ def act(visit_id: str, action: str):
     """One of the teller's steps on the visit: call, pitch, divert, refer."""
     branch = current_branch()
     visit = in_branch(Visit, visit_id, branch)
-    form = request.form
+    form = CounterStepForm()
     error = None
     try:
         if action == "call":
-            counter = form.get("counter", "").strip()
+            counter = form.counter.data
             record(
                 current_user,
                 "visit.called",
@@ -161,12 +162,12 @@ def act(visit_id: str, action: str):
                 "visit.pitched",
                 branch=branch,
                 subject_id=visit.id,
-                payload={"product": form.get("product", ""), "response": form.get("response", "")},
+                payload={"product": form.product.data, "response": form.response.data},
             )
         elif action == "divert":
             payload = {"route": "self_service"}
-            if form.get("machine"):
-                payload["machine"] = form["machine"]
+            if form.machine.data:
+                payload["machine"] = form.machine.data
             record(
                 current_user, "visit.triaged", branch=branch, subject_id=visit.id, payload=payload
             )
@@ -186,13 +187,13 @@ def act(visit_id: str, action: str):
     )
 
 
-def refer(branch: Branch, visit: Visit, form) -> None:
+def refer(branch: Branch, visit: Visit, form: CounterStepForm) -> None:
     """A referral to a wealth manager tied to the visit: referral.created and visit.referred,
     in one transaction (both or neither), as the lobby tablet sends them in one batch.
 
     :raise Rejected: either event refused; nothing is written.
     """
-    if form.get("consent") != "yes":
+    if form.consent.data != "yes":
         raise Rejected(
             "no_consent",
             _("Ask the customer first: refer only when they agree to go to the wealth area."),
@@ -201,10 +202,10 @@ def refer(branch: Branch, visit: Visit, form) -> None:
     created = {"visit_id": visit.id, "to": "wealth", "consent": True, "purpose": visit.purpose}
     if visit.segment:
         created["segment"] = visit.segment
-    if form.get("assignee"):
-        created["assignee"] = form["assignee"]
+    if form.assignee.data:
+        created["assignee"] = form.assignee.data
     referred = {"referral_id": referral_id, "to": "wealth"}
-    note = form.get("note", "").strip()
+    note = form.note.data
     if note:
         created["note"] = referred["note"] = note
     record_together(

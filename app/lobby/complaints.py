@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from flask import abort, redirect, request, url_for
+from flask import abort, redirect, url_for
 from flask_login import current_user
 from pydantic import Field, field_validator
 from sqlalchemy import delete, select
@@ -48,6 +48,7 @@ from ..vocabulary import (
     ComplaintSource,
 )
 from . import bp
+from .forms import ComplaintForm, ComplaintStepForm
 
 OPENERS = {Role.LOBBY_MANAGER, Role.TELLER}
 RESPONDERS = {Role.LOBBY_MANAGER, Role.TELLER, Role.BRANCH_SUPERVISOR, Role.AREA_SUPERVISOR}
@@ -207,11 +208,11 @@ def complaints_context(branch: Branch) -> dict:
 # --- the forms -----------------------------------------------------------------------
 
 
-def _back(branch: Branch, error: str | None = None):
+def _back(form: ComplaintStepForm, error: str | None = None):
     """Back to the page the form was on; a refused form answers 422 with the message."""
     if error is not None:
         return render("error.html", "_error_fragment.html", status=422, message=error)
-    target = request.form.get("back", "")
+    target = form.back.data
     allowed = {
         "lobby": "lobby.board",
         "checklist": "checklist.today",
@@ -224,20 +225,20 @@ def _back(branch: Branch, error: str | None = None):
 @role_required(*OPENERS)
 def complaint_open():
     branch = current_branch()
+    form = ComplaintForm()
     payload = {
-        "category": request.form.get("category", ""),
-        "source": request.form.get("source")
-        or ("teller" if current_user.role is Role.TELLER else "lobby"),
+        "category": form.category.data,
+        "source": form.source.data or ("teller" if current_user.role is Role.TELLER else "lobby"),
     }
-    if request.form.get("note", "").strip():
-        payload["note"] = request.form["note"].strip()
+    if form.note.data:
+        payload["note"] = form.note.data
     try:
         record(
             current_user, "complaint.opened", branch=branch, subject_id=new_id(), payload=payload
         )
     except Rejected as rejected:
-        return _back(branch, rejected.message)
-    return _back(branch)
+        return _back(form, rejected.message)
+    return _back(form)
 
 
 def _step(complaint_id: str, type_: str):
@@ -247,14 +248,13 @@ def _step(complaint_id: str, type_: str):
     if not any(b.id == complaint.branch_id for b in current_user.branches):
         abort(403)  # another branch's (a supervisor answers in any of theirs)
     branch = db.session.get_one(Branch, complaint.branch_id)
-    payload = {}
-    if request.form.get("note", "").strip():
-        payload["note"] = request.form["note"].strip()
+    form = ComplaintStepForm()
+    payload = {"note": form.note.data} if form.note.data else {}
     try:
         record(current_user, type_, branch=branch, subject_id=complaint.id, payload=payload)
     except Rejected as rejected:
-        return _back(branch, rejected.message)
-    return _back(branch)
+        return _back(form, rejected.message)
+    return _back(form)
 
 
 @bp.post("/complaints/<complaint_id>/respond")

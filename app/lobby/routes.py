@@ -18,7 +18,8 @@ from ..supervisor import today_lines
 from ..vocabulary import AMOUNT_BANDS, PURPOSES, ROUTES
 from . import bp
 from .complaints import complaints_context
-from .rules import Rule, branch_rules, save_rules
+from .forms import LobbySettingsForm
+from .rules import branch_rules, save_rules
 from .views import (
     board_context,
     board_html,
@@ -149,79 +150,28 @@ def settings():
     branch = settings_branch()
     if request.method == "GET":
         return render("lobby/settings.html", "lobby/_settings.html", **settings_context(branch))
-    errors = []
-    form = request.form
-    rules = []
-    for purpose in PURPOSES:
-        route = form.get(f"route-{purpose}", "")
-        if route not in ROUTES:
-            errors.append(_("Choose a route for every purpose."))
-            break
-        rules.append(Rule(purpose, route))
-        band, large_route = form.get(f"band-{purpose}", ""), form.get(f"large-{purpose}", "")
-        if band:
-            if band not in AMOUNT_BANDS or large_route not in ROUTES:
-                errors.append(_("A large-amount rule needs both an amount band and a route."))
-                break
-            rules.append(Rule(purpose, large_route, band))
-    names = []
-    for line in form.get("machines", "").splitlines():
-        name = line.strip()
-        if not name:
-            continue
-        if len(name) > 60:
-            errors.append(_("A machine's name has at most 60 characters."))
-            break
-        if name not in names:
-            names.append(name)
     tags = db.session.scalars(select(NeedTag).order_by(NeedTag.position, NeedTag.id)).all()
-    updates = []
-    for tag in tags:
-        name = form.get(f"tag-{tag.id}-name", "").strip()
-        name_en = form.get(f"tag-{tag.id}-name_en", "").strip()
-        if not name or len(name) > 60 or len(name_en) > 60:
-            errors.append(_("Every need tag needs a name of at most 60 characters."))
-            break
-        updates.append((tag, name, name_en, form.get(f"tag-{tag.id}-active") == "on"))
-    new_code = form.get("new_tag_code", "").strip().lower()
-    new_name = form.get("new_tag_name", "").strip()
-    if new_code or new_name:
-        if (
-            not new_code.replace("_", "").isalnum()
-            or not new_code.isascii()
-            or len(new_code) > 32
-            or not new_name
-            or len(new_name) > 60
-        ):
-            errors.append(_("A new need tag needs a code (letters, digits, _) and a name."))
-        elif any(t.code == new_code for t in tags):
-            errors.append(_("A need tag with this code exists already."))
-    if errors:
+    form = LobbySettingsForm.for_tags(tags)
+    if not form.validate():
         return render(
             "lobby/settings.html",
             "lobby/_settings.html",
             status=422,
-            **settings_context(branch, errors),
+            **settings_context(branch, form.problems),
         )
-    save_rules(branch.id, rules)
+    save_rules(branch.id, form.rules)
     for row in db.session.scalars(
         select(SelfServiceMachine).where(SelfServiceMachine.branch_id == branch.id)
     ):
         db.session.delete(row)
     db.session.flush()
-    for position, name in enumerate(names):
+    for position, name in enumerate(form.machine_names):
         db.session.add(SelfServiceMachine(branch_id=branch.id, name=name, position=position))
-    for tag, name, name_en, active in updates:
+    for tag, name, name_en, active in form.tag_updates:
         tag.name, tag.name_en, tag.active = name, name_en, active
-    if new_code:
-        db.session.add(
-            NeedTag(
-                code=new_code,
-                name=new_name,
-                name_en=form.get("new_tag_name_en", "").strip()[:60],
-                position=len(tags),
-            )
-        )
+    if form.new_tag:
+        code, name, name_en = form.new_tag
+        db.session.add(NeedTag(code=code, name=name, name_en=name_en, position=len(tags)))
     db.session.commit()
     flash(_("Lobby settings saved."), "ok")
     if is_htmx():

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import redirect, request, url_for
-from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
@@ -20,6 +19,7 @@ from ..auth import current_branch, in_branch, role_required
 from ..database import utcnow
 from ..events import Rejected, new_id, record
 from ..extensions import db
+from ..form_helpers import filled_in
 from ..htmx import is_htmx, not_modified, render
 from ..lobby import (
     board_version,
@@ -42,6 +42,7 @@ from ..vocabulary import (
     labels,
 )
 from . import bp
+from .forms import OutcomeForm, ReassignForm, ReferralForm
 
 DESK_ROLES = (Role.WEALTH_MANAGER, Role.TELLER)
 RECENT = timedelta(hours=24)
@@ -192,29 +193,18 @@ def referral_fragment(referral_id: str):
 def create():
     """A teller hands a customer at the counter to a wealth manager (no visit)."""
     branch = current_branch()
-    form = request.form
-    payload: dict = {"to": form.get("to", "")}
-    for name in ("purpose", "segment", "assignee"):
-        if form.get(name):
-            payload[name] = form[name]
-    if form.get("note", "").strip():
-        payload["note"] = form["note"].strip()
+    form = ReferralForm()
     error = None
-    if payload["to"] == "wealth":
-        if form.get("consent") == "yes":
-            payload["consent"] = True
-        else:
-            error = _(
-                "Ask the customer first: refer only when they agree to go to the wealth area."
-            )
-    if error is None:
+    if not form.validate():
+        error = next(iter(form.errors.values()))[0]  # the consent's: the only field checked
+    else:
         try:
             record(
                 current_user,
                 "referral.created",
                 branch=branch,
                 subject_id=new_id(),
-                payload=payload,
+                payload=form.payload(),
             )
         except Rejected as rejected:
             error = rejected.message
@@ -225,7 +215,7 @@ def create():
         "referrals/_desk.html",
         status=422 if error else 200,
         error=error,
-        form=form if error else {},
+        form=filled_in(form) if error else {},
         **list_context(branch),
     )
 
@@ -235,16 +225,7 @@ def create():
 def outcome(referral_id: str):
     branch = current_branch()
     referral = referral_of_branch(referral_id, branch)
-    form = request.form
-    payload: dict = {"result": form.get("result", "")}
-    # The band and product selects sit beside every button; they belong to a sale only.
-    if payload["result"] == "sold":
-        for name in ("amount_band", "product"):
-            if form.get(name):
-                payload[name] = form[name]
-    if form.get("note", "").strip():
-        payload["note"] = form["note"].strip()
-    return record_on_referral(branch, referral, "referral.outcome", payload)
+    return record_on_referral(branch, referral, "referral.outcome", OutcomeForm().payload())
 
 
 @bp.post("/referrals/<referral_id>/accept")
@@ -262,9 +243,8 @@ def reassign(referral_id: str):
     """Hand the referral to a colleague: open again, assigned to them."""
     branch = current_branch()
     referral = referral_of_branch(referral_id, branch)
-    return record_on_referral(
-        branch, referral, "referral.reassigned", {"assignee": request.form.get("assignee", "")}
-    )
+    assignee = ReassignForm().assignee.data
+    return record_on_referral(branch, referral, "referral.reassigned", {"assignee": assignee})
 
 
 def record_on_referral(branch: Branch, referral: Referral, type: str, payload: dict):

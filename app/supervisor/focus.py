@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -25,6 +25,7 @@ from ..i18n import ui_lang as lang
 from ..models import Branch, DailyTarget, FocusProduct, Product
 from ..vocabulary import PRIORITY_LABELS
 from . import bp
+from .forms import FocusRemoveForm
 from .routes import branch_today, common, scope, supervisors_only
 from .targets import progress
 
@@ -162,10 +163,10 @@ def focus_add():
 def focus_remove():
     """Takes a focus product off; the form names it (`focus_id`), `?branch=` its branch."""
     branch, selected = _scope()
-    raw = request.form.get("focus_id", "")
-    if not raw.isdigit():
+    form = FocusRemoveForm()
+    if not form.validate():
         abort(400)
-    row = db.session.get(FocusProduct, int(raw))
+    row = db.session.get(FocusProduct, int(form.focus_id.data))
     if row is None or row.branch_id != branch.id:
         abort(404)
     db.session.delete(row)

@@ -25,6 +25,7 @@ from . import bp
 from .charts import bar_chart, hbar_chart, stacked_bar, wait_group_index, wait_groups
 from .exports import KINDS, generate_csv
 from .figures import PERIOD_LABELS, compute, parse_period
+from .forms import SpotCheckForm
 from .labels import answer_label, labels
 from .projection import BranchClock
 from .spotchecks import (
@@ -256,18 +257,16 @@ def spotcheck_record():
     """Record the supervisor's answer first; only then show the lobby manager's."""
     branches, selected = scope(single=True)
     branch = branches[0]
-    kind, target_id = request.form.get("kind", ""), request.form.get("id", "")
-    run_id = request.form.get("run") or None
-    target = find_target(branch, kind, target_id, run_id)
+    form = SpotCheckForm()
+    kind, target_id = form.kind.data, form.target_id.data
+    target = find_target(branch, kind, target_id, form.run.data or None)
     if target is None:
         abort(404)
-    answer = request.form.get("answer", "")
-    note = request.form.get("note", "").strip()
-    allowed = CHECKLIST_ANSWERS if kind == "checklist_item" else VISIT_ANSWERS
+    answer, note = form.answer.data, form.note.data
     ctx = spot_context(branch, selected)
     error = None
-    if answer not in allowed:
-        error = _("Choose what you found.")
+    if not form.validate():
+        error = next(iter(form.errors.values()))[0]  # the answer's: the only field checked
     else:
         payload = {"target_kind": kind, "target_id": target_id, "supervisor_answer": answer}
         if target.run_id:

@@ -31,6 +31,7 @@ from ..lobby import (
 from ..models import Branch, Role, Visit
 from ..vocabulary import AMOUNT_BANDS, REFERRAL_RESULTS, label, labels
 from . import bp
+from .forms import WealthOutcomeForm
 
 
 def list_context(branch: Branch, **extra) -> dict:
@@ -86,13 +87,7 @@ def claim(visit_id: str):
 @bp.post("/waiting/visits/<visit_id>/outcome")
 @role_required(Role.WEALTH_MANAGER)
 def outcome(visit_id: str):
-    form = request.form
-    payload = {"result": form.get("result", "")}
-    if payload["result"] == "sold":
-        for name in ("amount_band", "product"):
-            if form.get(name):
-                payload[name] = form[name]
-    return record_on_visit(visit_id, "visit.wealth_outcome", payload)
+    return record_on_visit(visit_id, "visit.wealth_outcome", WealthOutcomeForm().payload())
 
 
 def record_on_visit(visit_id: str, type_: str, payload: dict):

@@ -116,3 +116,20 @@ def test_the_days_focus_comes_first_and_its_target_counts_the_recommendation(tab
     expect(goal).to_have_attribute("data-done", "1")
     expect(goal.locator(".target-figure")).to_have_text("2 / 1")
     expect(goal.locator(".target-mine")).to_contain_text("1")
+
+
+def test_lobby_settings_saved_say_so_once(tablet):
+    """The lobby settings form posts through htmx: its "saved" toast comes with the answer
+    (out of band, into the layout's live region), goes after a while, and the next page does
+    not show it again."""
+    admin = tablet("admin", lang="en")
+    admin.goto("/lobby/settings?branch=demo")
+    admin.get_by_test_id("settings-save").click()
+    toast = admin.locator("#toasts [data-testid=toast]")
+    expect(toast).to_have_text("Lobby settings saved.")
+    expect(admin.locator("#toasts")).to_have_attribute("aria-live", "polite")
+    expect(admin.locator("#lobby-settings")).to_have_count(1)
+    expect(toast).to_have_count(0, timeout=10_000)
+    admin.goto("/lobby/settings?branch=demo")
+    expect(admin.get_by_test_id("settings-save")).to_be_visible()
+    expect(admin.get_by_test_id("toast")).to_have_count(0)

@@ -112,7 +112,8 @@ def test_service_worker_version_follows_the_build(app, client, monkeypatch):
     first = client.get("/sw.js")
     assert first.headers["Service-Worker-Allowed"] == "/"
     body = first.get_data(as_text=True)
-    assert "/static/js/outbox.js" in body and "/offline" in body
+    assert "/static/js/outbox.js" in body and "/static/js/outbox-ui.js" in body
+    assert "/offline" in body
     monkeypatch.setenv("DATANG_BUILD_ID", "another")
     app.extensions.pop("datang_shell_version", None)
     assert client.get("/sw.js").get_data(as_text=True) != body

@@ -27,12 +27,12 @@ from .conftest import (
 
 NEW_PASSWORD = "a-new-pass-5678"
 SCREENS_CACHED = (
-    "caches.open('datang-pages-v1').then(c => c.match('/lobby', {ignoreVary: true}))"
+    "caches.open('datang-pages-v2').then(c => c.match('/lobby', {ignoreVary: true}))"
     ".then(hit => !!hit)"
 )
 SCREENS_GONE = (
-    "caches.keys().then(names => !names.includes('datang-pages-v1')"
-    " && !names.includes('datang-fragments-v1'))"
+    "caches.keys().then(names => !names.includes('datang-pages-v2')"
+    " && !names.includes('datang-fragments-v2'))"
 )
 DRAINED = "Datang.pending().then(p => p.length === 0)"
 

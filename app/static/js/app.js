@@ -51,12 +51,22 @@
       if (seconds >= 0) setTimeout(function () { el.classList.add("overdue"); }, seconds * 1000);
     });
   }
-  document.addEventListener("htmx:load", function (evt) { armOverdue(evt.detail.elt); });
+  // A flashed message's toast goes after 6 s, whether the page drew it or an htmx
+  // answer added it out of band (app/htmx.py).
+  function armToasts(root) {
+    var toasts = root.matches && root.matches("#toasts .toast") ? [root]
+      : root.querySelectorAll ? root.querySelectorAll("#toasts .toast") : [];
+    Array.prototype.forEach.call(toasts, function (p) {
+      setTimeout(function () { p.remove(); }, 6000);
+    });
+  }
+  document.addEventListener("htmx:load", function (evt) {
+    armOverdue(evt.detail.elt);
+    armToasts(evt.detail.elt);
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     armOverdue(document);
-    document.querySelectorAll("#toasts .toast").forEach(function (p) {
-      setTimeout(function () { p.remove(); }, 6000);
-    });
+    armToasts(document);
   });
 })();

@@ -1,6 +1,12 @@
-// Datang's outbox: every write made on a tablet page is an event, put in
-// IndexedDB first, shown at once, and sent to POST /api/v1/sync in order.
+// Datang's outbox, the engine: every write made on a tablet page is an event,
+// put in IndexedDB first and sent to POST /api/v1/sync in order; the server's
+// events are pulled back. It draws nothing: static/js/outbox-ui.js draws the
+// badge, its panel and the entries not yet synced, from the API and events below.
+// It reads the page only for its settings (<body data-user, data-branch,
+// data-cursor>, one string) and the CSRF token it sends (and refreshes).
 // The contract is docs/sync-contract.md; how this file keeps it, docs/client.md.
+// (About 500 lines, one file: the storage, the sending and its timing share one
+// state, the pause, the back-off and the lock, which no other file should touch.)
 //
 // Public API (window.Datang), stable: others build pages against it.
 //   Datang.record(type, subjectId, payload, {branch}) -> Promise<entry>
@@ -8,13 +14,19 @@
 //   Datang.pending()                    -> Promise<entries of the signed-in user, in order>
 //                                          (waiting and refused; entry.status tells which)
 //   Datang.syncNow()                    push the outbox, then pull -> Promise<summary>
+//   Datang.resume()                     the user asked: forget a pause and the back-off, syncNow()
 //   Datang.discard(id)                  drop a refused entry of the signed-in user
-//   Datang.renderers[type] = fn(entry)  draws a not-yet-synced entry over the page
-//   Datang.overlay()                    re-run the renderers over the page
-//   Datang.status()                     -> {online, paused, pending, rejected, oldest, lastSync, nextTry, sent}
+//   Datang.status()                     -> {online, paused, syncing, attempt, pending, rejected,
+//                                           oldest, lastSync, nextTry, lastError, sent}
 //   events on document: "datang:recorded" {entry},
 //                       "datang:synced" {accepted, rejected, pulled, events}
 //                       "datang:changed" the same, when any of the counts is not 0
+//                       "datang:settled" {accepted: [ids], rejected: [entries]} the moment
+//                                        entries leave the outbox or are refused
+//                       "datang:discarded" {id}
+//                       "datang:status" {status, entries} the counts were read again
+//                                       (entries: the user's, as pending() gives them)
+//                       "datang:paused" {reason} "auth" | "wrong_user" | null (sending again)
 (function () {
   "use strict";
 
@@ -29,19 +41,15 @@
   var body = document.body;
   var user = body.dataset.user || "";
   var branch = body.dataset.branch || "";
-  var strings = readStrings();
+  var tooLargeMessage = readStrings().tooLarge || "too_large";   // kept with a refused entry
   var dbPromise = null;
 
   function readStrings() {
     var block = document.getElementById("datang-strings");
     try { return block ? JSON.parse(block.textContent) : {}; } catch (e) { return {}; }
   }
-  function say(key, values) {
-    var text = strings[key] || key;
-    Object.keys(values || {}).forEach(function (name) {
-      text = text.split("{" + name + "}").join(String(values[name]));
-    });
-    return text;
+  function emit(name, detail) {
+    document.dispatchEvent(new CustomEvent(name, { detail: detail }));
   }
 
   function openDb() {
@@ -77,7 +85,6 @@
       pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()) + "." +
       pad(d.getMilliseconds(), 3) + sign + pad(Math.floor(off / 60)) + ":" + pad(off % 60);
   }
-  function clock(ms) { var d = new Date(ms); return pad(d.getHours()) + ":" + pad(d.getMinutes()); }
 
   // --- writing -------------------------------------------------------------
 
@@ -112,10 +119,8 @@
     entry.event.id = entry.id;
     tx.objectStore("outbox").put(entry);
     await tx.done;          // durable before anything is drawn or sent
-    known.set(entry.id, entry);
-    draw(entry);
-    document.dispatchEvent(new CustomEvent("datang:recorded", { detail: { entry: entry } }));
-    updateBadge();
+    emit("datang:recorded", { entry: entry });   // outbox-ui.js draws it
+    recount();
     broadcast({ type: "changed" });
     scheduleFlush(0);
     return entry;
@@ -137,33 +142,10 @@
     if (!entry || entry.user !== user || entry.status !== "rejected") { await tx.done; return false; }
     await tx.store.delete(id);
     await tx.done;
-    known.delete(id);
-    document.querySelectorAll('[data-pending-id="' + id + '"]').forEach(function (el) { el.remove(); });
-    updateBadge();
+    emit("datang:discarded", { id: id });
+    recount();
     broadcast({ type: "changed" });
     return true;
-  }
-
-  // --- drawing ---------------------------------------------------------------
-
-  var renderers = {};
-  function draw(entry) {
-    var render = renderers[entry.event.type];
-    if (render) {
-      try { render(entry); } catch (e) { console.error("renderer failed", entry.event.type, e); }
-    }
-  }
-  async function overlay() {
-    var entries = await pending();
-    known = new Map(entries.map(function (e) { return [e.id, e]; }));
-    entries.forEach(draw);
-  }
-  // The outbox as this page last knew it, redrawn synchronously right after an htmx
-  // swap: the server's fragment does not know the entries still waiting, and a tap
-  // landing before the (asynchronous) overlay would meet the server's older state.
-  var known = new Map();
-  function overlayNow() {
-    Array.from(known.values()).sort(function (a, b) { return a.seq - b.seq; }).forEach(draw);
   }
 
   // --- sending ---------------------------------------------------------------
@@ -254,7 +236,7 @@
     var answer = await post(batch);
     if (answer.status === 413) {
       if (batch.length === 1) {
-        await markRejected(batch[0], { code: "too_large", message: say("tooLarge") });
+        await markRejected(batch[0], { code: "too_large", message: tooLargeMessage });
         summary.rejected++;
         return 1;
       }
@@ -281,15 +263,15 @@
       }
     });
     await tx.done;
-    batch.forEach(function (entry) {
-      if (entry.status === "rejected") known.set(entry.id, entry);
-    });
+    var settledNow = { accepted: [], rejected: batch.filter(function (e) { return e.status === "rejected"; }) };
     data.results.forEach(function (result) {
       if (result && (result.status === "accepted" || result.status === "duplicate")) {
-        known.delete(result.id);
+        settledNow.accepted.push(result.id);
         state.sent++;   // no longer drawn over the page: only the server's answers show it now
       }
     });
+    // At once, with `sent`: a page's guard against older answers counts on both moving together.
+    emit("datang:settled", settledNow);
     return settled;
   }
 
@@ -341,6 +323,9 @@
     paused: null,               // "auth" | "wrong_user": waits for a sign-in
     syncing: false,
     attempt: 0,
+    pending: 0,                 // the counts, as recount() last read them
+    rejected: 0,
+    oldest: null,
     lastSync: null,
     nextTry: null,
     lastError: null,
@@ -377,14 +362,14 @@
     var summary = { accepted: 0, rejected: 0, pulled: 0, events: [] };
     if (!user) return summary;
     state.online = navigator.onLine;
-    if (!state.online) { updateBadge(); return Object.assign(summary, { offline: true }); }
+    if (!state.online) { recount(); return Object.assign(summary, { offline: true }); }
     state.syncing = true;
-    updateBadge();
+    recount();
     try {
       await push(summary);
       await pull(summary);
       state.paused = null; state.attempt = 0; state.lastError = null; state.lastSync = Date.now();
-      showSignIn(null);
+      emit("datang:paused", { reason: null });
       announce(summary);
       broadcast({ type: "synced", detail: { accepted: summary.accepted, rejected: summary.rejected,
                                             pulled: summary.pulled, events: [] } });
@@ -399,7 +384,7 @@
         if (e.kind === "auth" && window.datangForgetScreens) window.datangForgetScreens();
         state.paused = e.kind;
         clearTimeout(timer); state.nextTry = null;
-        showSignIn(e.kind);
+        emit("datang:paused", { reason: e.kind });
       } else {
         var delay = Math.min(BACKOFF_MAX, BACKOFF_BASE * Math.pow(2, state.attempt));
         state.attempt++;
@@ -408,7 +393,7 @@
       }
     } finally {
       state.syncing = false;
-      updateBadge();
+      recount();
     }
     return summary;
   }
@@ -417,10 +402,8 @@
   // state moved (something accepted, refused or pulled): regions that show the
   // server's state refresh on that, not on every quiet sync.
   function announce(summary) {
-    document.dispatchEvent(new CustomEvent("datang:synced", { detail: summary }));
-    if (summary.accepted || summary.rejected || summary.pulled) {
-      document.dispatchEvent(new CustomEvent("datang:changed", { detail: summary }));
-    }
+    emit("datang:synced", summary);
+    if (summary.accepted || summary.rejected || summary.pulled) emit("datang:changed", summary);
   }
 
   function askBackgroundSync() {
@@ -430,7 +413,7 @@
     }).catch(function () { /* no Background Sync here: the timer does it */ });
   }
 
-  // Tabs tell each other what changed, so each badge and board stays true.
+  // Tabs tell each other what changed, so each tab's counts and board stay true.
   var channel = "BroadcastChannel" in window ? new BroadcastChannel("datang") : null;
   function broadcast(message) {
     if (channel) channel.postMessage(Object.assign({ user: user }, message));
@@ -439,175 +422,67 @@
     channel.onmessage = function (evt) {
       var message = evt.data || {};
       if (message.user !== user) return;
-      updateBadge();
+      recount();
       if (message.type === "synced") announce(message.detail);
     };
   }
 
-  // --- the badge and its panel ---------------------------------------------------
+  // --- the counts -------------------------------------------------------------------
 
-  // Coalesced: a burst of records (or a drained batch) redraws the badge once,
+  // Coalesced: a burst of records (or a drained batch) reads the outbox once,
   // not once per entry, which would read the whole outbox n times.
-  var badgeRun = null, badgeDirty = false;
-  function updateBadge() {
-    if (badgeRun) { badgeDirty = true; return badgeRun; }
-    badgeRun = new Promise(function (resolve) { requestAnimationFrameOrSoon(resolve); })
-      .then(drawBadge).catch(function (e) { console.error("badge", e); })
+  var countRun = null, countDirty = false;
+  function recount() {
+    if (countRun) { countDirty = true; return countRun; }
+    countRun = new Promise(function (resolve) { requestAnimationFrameOrSoon(resolve); })
+      .then(readCounts).catch(function (e) { console.error("outbox counts", e); })
       .then(function () {
-        badgeRun = null;
-        if (badgeDirty) { badgeDirty = false; return updateBadge(); }
+        countRun = null;
+        if (countDirty) { countDirty = false; return recount(); }
       });
-    return badgeRun;
+    return countRun;
   }
   function requestAnimationFrameOrSoon(fn) {
-    // rAF does not run in a hidden tab; the badge must still be right when it shows.
+    // rAF does not run in a hidden tab; the counts must still be right when it shows.
     if (document.visibilityState === "visible" && window.requestAnimationFrame) requestAnimationFrame(function () { fn(); });
     else setTimeout(fn, 16);
   }
 
-  function age(ms) {
-    var minutes = Math.floor(ms / 60000);
-    if (minutes < 1) return say("ageSeconds");
-    if (minutes < 60) return say("ageMinutes", { n: minutes });
-    return say("ageHours", { h: Math.floor(minutes / 60), m: minutes % 60 });
-  }
-
-  async function drawBadge() {
-    var badge = document.querySelector('[data-testid="sync-status"]');
+  async function readCounts() {
     var entries = await pending();
     var waiting = entries.filter(function (e) { return e.status === "pending"; });
-    var refused = entries.filter(function (e) { return e.status === "rejected"; });
-    state.pending = waiting.length; state.rejected = refused.length;
+    state.pending = waiting.length;
+    state.rejected = entries.length - waiting.length;
     state.oldest = waiting.length ? waiting.reduce(function (m, e) { return Math.min(m, e.created_at); }, Infinity) : null;
-    if (!badge) return;
-    var mode = state.paused ? "paused" : !state.online ? "offline" : state.syncing ? "syncing"
-      : waiting.length ? "waiting" : refused.length ? "rejected" : "idle";
-    badge.dataset.pending = String(waiting.length);
-    badge.dataset.rejected = String(refused.length);
-    badge.dataset.state = mode;
-    var label = { paused: say("signin"), offline: say("offline"), syncing: say("syncing"),
-                  waiting: say("pending", { n: waiting.length }),
-                  rejected: say("rejected", { n: refused.length }), idle: say("idle") }[mode];
-    setText(badge.querySelector(".sync-label"), label);
-    setText(badge.querySelector(".sync-count"), String(waiting.length));
-    badge.classList.toggle("sync-waiting", waiting.length > 0);
-    badge.classList.toggle("sync-rejected", refused.length > 0);
-    badge.classList.toggle("sync-offline", !state.online);
-    badge.title = state.oldest ? say("oldest", { time: clock(state.oldest), age: age(Date.now() - state.oldest) }) : label;
-    drawPanel(waiting, refused);
+    emit("datang:status", { status: status(), entries: entries });
   }
 
-  function setText(el, text) { if (el && el.textContent !== text) el.textContent = text; }
-  function show(el, visible) { if (el) el.hidden = !visible; }
-
-  function drawPanel(waiting, refused) {
-    var panel = document.getElementById("sync-panel");
-    if (!panel) return;
-    var summary = waiting.length ? say("waiting", { n: waiting.length }) : say("allSynced");
-    if (state.paused) summary += " " + say("pausedNote");
-    else if (!state.online) summary += " " + say("offlineNote");
-    else if (waiting.length && state.nextTry && state.attempt) summary += " " + say("retry", { time: clock(state.nextTry) });
-    setText(panel.querySelector(".sync-summary"), summary);
-    var oldest = panel.querySelector(".sync-oldest");
-    show(oldest, !!state.oldest);
-    if (state.oldest) setText(oldest, say("oldest", { time: clock(state.oldest), age: age(Date.now() - state.oldest) }));
-    var last = panel.querySelector(".sync-last");
-    show(last, !!state.lastSync);
-    if (state.lastSync) setText(last, say("lastSync", { time: clock(state.lastSync) }));
-    show(panel.querySelector(".sync-rejected"), refused.length > 0);
-    var list = panel.querySelector(".sync-rejected-list");
-    if (!list) return;
-    var want = refused.map(function (e) { return e.id; }).join(" ");
-    if (list.dataset.ids === want) return;
-    list.dataset.ids = want;
-    list.replaceChildren.apply(list, refused.map(function (entry) {
-      var li = document.createElement("li");
-      li.className = "rejected-entry";
-      li.setAttribute("data-testid", "rejected-entry");
-      li.dataset.entryId = entry.id;
-      var what = document.createElement("strong");
-      what.textContent = ((strings.types || {})[entry.event.type] || entry.event.type) + " · " + clock(entry.created_at);
-      var why = document.createElement("span");
-      why.className = "rejected-reason";
-      why.setAttribute("data-testid", "rejected-reason");
-      why.textContent = (entry.error && entry.error.message) || (entry.error && entry.error.code) || "";
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "button button-danger";
-      button.setAttribute("data-testid", "discard-entry");
-      button.dataset.discard = entry.id;
-      button.textContent = say("discard");
-      li.append(what, why, button);
-      return li;
-    }));
-  }
-
-  function showSignIn(reason) {
-    var prompt = document.querySelector('[data-testid="signin-prompt"]');
-    if (!prompt) return;
-    show(prompt, !!reason);
-    if (!reason) return;
-    var link = prompt.querySelector("a");
-    if (link) {
-      var login = body.dataset.login || "/login";
-      link.href = login + "?next=" + encodeURIComponent(location.pathname + location.search);
-    }
-    var text = prompt.querySelector(".pwa-banner-text");
-    if (text) {
-      if (!text.dataset.sessionText) text.dataset.sessionText = text.textContent;
-      text.textContent = reason === "wrong_user" ? say("wrongUser", { user: user }) : text.dataset.sessionText;
-    }
+  function status() {
+    return { online: state.online, paused: state.paused, syncing: state.syncing, attempt: state.attempt,
+             pending: state.pending, rejected: state.rejected, oldest: state.oldest,
+             lastSync: state.lastSync, nextTry: state.nextTry, lastError: state.lastError,
+             sent: state.sent };
   }
 
   // --- wiring ----------------------------------------------------------------------
 
-  window.Datang = {
-    record: record, newId: newId, pending: pending, syncNow: flush, overlay: overlay,
-    discard: discard, renderers: renderers, localTimestamp: localTimestamp,
-    status: function () {
-      return { online: state.online, paused: state.paused, pending: state.pending || 0,
-               rejected: state.rejected || 0, oldest: state.oldest || null,
-               lastSync: state.lastSync, nextTry: state.nextTry, lastError: state.lastError,
-               sent: state.sent };
-    }
-  };
+  // The user asked (the badge, "sync now"): try even a paused queue, and now.
+  function resume() {
+    state.paused = null; state.attempt = 0;
+    return flush();
+  }
 
-  document.addEventListener("htmx:afterSwap", overlayNow);
-  document.addEventListener("htmx:afterSettle", overlay);
-  // A fragment the service worker could not give while offline: say so, if the user asked.
-  document.addEventListener("htmx:responseError", function (evt) {
-    var xhr = evt.detail.xhr;
-    var asked = evt.detail.requestConfig && evt.detail.requestConfig.triggeringEvent;
-    if (xhr && xhr.getResponseHeader("X-Datang-Offline") && asked &&
-        /^(click|submit|change)$/.test(asked.type) && window.datangToast) {
-      window.datangToast(say("offlineAction"), "error");
-    }
+  // pwa.js and outbox-ui.js add to window.Datang; this file makes it.
+  window.Datang = Object.assign(window.Datang || {}, {
+    record: record, newId: newId, pending: pending, syncNow: flush, resume: resume,
+    discard: discard, localTimestamp: localTimestamp, status: status
   });
+
   window.addEventListener("online", function () { state.online = true; scheduleFlush(0); });
-  window.addEventListener("offline", function () { state.online = false; updateBadge(); });
+  window.addEventListener("offline", function () { state.online = false; recount(); });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") scheduleFlush(0);
   });
-  document.addEventListener("click", function (evt) {
-    var target = evt.target;
-    if (!(target instanceof Element)) return;
-    var discardButton = target.closest("[data-discard]");
-    if (discardButton) { discard(discardButton.dataset.discard); return; }
-    if (target.closest("[data-sync-close]")) { togglePanel(false); return; }
-    if (target.closest('[data-testid="sync-status"]')) togglePanel();
-    if (target.closest("[data-sync-now]")) {
-      state.paused = null; state.attempt = 0;   // the user asked: try even a paused queue
-      flush();
-    }
-  });
-  function togglePanel(open) {
-    var panel = document.getElementById("sync-panel");
-    var badge = document.querySelector('[data-testid="sync-status"]');
-    if (!panel) return;
-    open = open === undefined ? panel.hidden : open;
-    panel.hidden = !open;
-    if (badge) badge.setAttribute("aria-expanded", String(open));
-  }
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.addEventListener("message", function (evt) {
       // Background Sync. A page in back-off keeps to its timer: the worker's sync
@@ -621,7 +496,7 @@
       if (!done) return navigator.storage.persist();
     }).catch(function () { /* best effort: the browser decides */ });
   }
-  setInterval(updateBadge, 30000);   // the oldest entry's age
-  overlay().then(updateBadge);
+  setInterval(recount, 30000);   // the oldest entry's age, which the badge shows, moves on
+  recount();
   scheduleFlush(state.online ? 300 : 0);
 })();

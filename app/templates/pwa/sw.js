@@ -18,8 +18,11 @@
 var SW = {{ sw|tojson }};
 var VERSION = SW.version;
 var SHELL = "datang-shell-" + VERSION;
-var PAGES = "datang-pages-v1";
-var FRAGMENTS = "datang-fragments-v1";
+// The copies of the screens name the scripts they load: a new set of scripts (v2:
+// outbox.js split in two) needs new copies, or a page kept from before would load
+// the new engine without the file that draws it.
+var PAGES = "datang-pages-v2";
+var FRAGMENTS = "datang-fragments-v2";
 var NAVIGATION_TIMEOUT = 4000;  // lie-fi: show the cached page rather than a spinner
 var FRAGMENT_TIMEOUT = 8000;
 
@@ -36,7 +39,9 @@ self.addEventListener("install", function (event) {
 self.addEventListener("activate", function (event) {
   event.waitUntil(caches.keys().then(function (names) {
     return Promise.all(names.filter(function (name) {
-      return name.indexOf("datang-shell-") === 0 && name !== SHELL;
+      var ours = name.indexOf("datang-shell-") === 0 || name.indexOf("datang-pages-") === 0 ||
+        name.indexOf("datang-fragments-") === 0;
+      return ours && [SHELL, PAGES, FRAGMENTS].indexOf(name) === -1;
     }).map(function (name) { return caches.delete(name); }));
   }).then(function () { return self.clients.claim(); }));
 });
@@ -205,7 +210,7 @@ function offlinePage() {
 }
 
 function offlineFragment() {
-  // htmx swaps nothing on a 503; outbox.js tells the user when they asked for it.
+  // htmx swaps nothing on a 503; outbox-ui.js tells the user when they asked for it.
   return new Response(JSON.stringify({ error: { code: "offline", message: "" } }), {
     status: 503, headers: { "Content-Type": "application/json", "X-Datang-Offline": "1" }
   });
