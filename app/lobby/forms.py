@@ -16,7 +16,7 @@ from wtforms import StringField
 
 from ..form_helpers import stripped, text
 from ..models import NeedTag
-from .codes import AMOUNT_BANDS, PURPOSES, ROUTES
+from ..vocabulary import AMOUNT_BANDS, PURPOSES, ROUTES
 from .rules import Rule
 
 
