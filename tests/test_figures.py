@@ -12,11 +12,12 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from app.events import EVENT_TYPES
 from app.extensions import db
 from app.models import Branch
 from app.models.figures import FigureDay, FigureSubject
 from app.supervisor.figures import compute, percentile, period_for
-from app.supervisor.projection import rebuild_figures
+from app.supervisor.projection import FOLDS, kind_of, projected_types, rebuild_figures
 
 from .conftest import make_event
 
@@ -490,3 +491,11 @@ def test_iron_triangle_figures_and_rebuild_agree(app, sign_in):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert 'data-testid="fig-take"' in text and 'data-testid="fig-conv-wm"' in text
+
+
+def test_the_figures_fold_kinds_the_event_types_register(app):
+    """A kind renamed in the registry must not silently drop out of the figures."""
+    registered = {etype.kind for etype in EVENT_TYPES.values()}
+    assert set(FOLDS) <= registered
+    assert {kind_of(name) for name in projected_types()} == set(FOLDS)
+    assert kind_of("visit.greeted") == "visit" and kind_of("spotcheck.recorded") is None

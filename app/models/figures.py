@@ -37,7 +37,8 @@ class FigureSubject(db.Model):
     __table_args__ = (Index("ix_figure_subject_branch_kind_day", "branch_id", "kind", "day"),)
 
     subject_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # visit | referral | run | fault
+    # The subject's kind as its events register it: visit, referral, checklist_run, fault.
+    kind: Mapped[str] = mapped_column(String(16))
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     day: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="")

@@ -1,8 +1,9 @@
 """A customer's visit to the lobby, derived from its `visit.*` events.
 
-Everything here is a read model: `app/lobby/events.py` folds the events into
-these rows, and rebuilds them from the events whenever one arrives late or a
-step is undone. Never write to these tables anywhere else.
+Everything here is a read model: `app/lobby/events.py` and
+`app/lobby/sales_events.py` fold the events into these rows, and the write path
+rebuilds them from the events whenever one arrives late or a step is undone.
+Never write to these tables anywhere else.
 """
 
 from __future__ import annotations

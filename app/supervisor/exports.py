@@ -139,7 +139,7 @@ def _rows(kind: str, branches: list[Branch], start: date, end: date) -> Iterator
                 s.note,
             ]
         return
-    subject_kind = {"visits": "visit", "referrals": "referral", "checklist": "run"}[kind]
+    subject_kind = {"visits": "visit", "referrals": "referral", "checklist": "checklist_run"}[kind]
     result = db.session.execute(
         select(
             FigureSubject.branch_id,

@@ -342,7 +342,7 @@ def names_of(user_ids: set[int]) -> dict[int, str]:
 
 def referral_figures(c: Counter, names) -> dict:
     """The iron triangle: time to take and to meet, conversion by wealth manager and by
-    who referred, referrals nobody took (app/supervisor/projection.py, fold_referral)."""
+    who referred, referrals nobody took (app/supervisor/referral_facts.py, fold_referral)."""
     take = {int(k): v for k, v in keyed(c, "ref_take").items()}
     meet = {int(k): v for k, v in keyed(c, "ref_meet").items()}
     by_wm, sold_wm = keyed(c, "ref_wm"), keyed(c, "ref_sold_wm")
