@@ -18,6 +18,7 @@ from ..supervisor.focus import today_lines
 from . import bp
 from .codes import AMOUNT_BANDS, PURPOSES, ROUTES
 from .complaints import complaints_context
+from .panels import lobby_panels
 from .rules import Rule, branch_rules, save_rules
 from .views import (
     board_context,
@@ -26,6 +27,7 @@ from .views import (
     history,
     referrals_of,
     static_context,
+    template_gettext,
     user_name,
 )
 
@@ -43,7 +45,8 @@ def board():
     return render(
         "lobby/board.html",
         board=board_html(branch),
-        **static_context(branch),
+        **lobby_panels(branch),
+        gettext=template_gettext(),
         **complaints_context(branch),
         target_lines=today_lines(branch, current_user),
     )
