@@ -1024,7 +1024,8 @@ def _ingest(raw_events: list[Any], user: User, batch: Batch) -> list[Result]:
     branch_codes = batch.precheck(raw_events)
     token = _fast_batch.set(None if batch.safe else batch)
     try:
-        with write_transaction(branch_codes):
+        # The user was read for this request moments ago: not again under the lock.
+        with write_transaction(branch_codes, keep=[user]):
             batch.prefetch(raw_events)
             results = [apply_event(raw, user, batch) for raw in raw_events]
             # Everything accepted is written before the observers run: they
