@@ -37,7 +37,7 @@ from typing import Any, NamedTuple, cast
 from flask_babel import gettext as _
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import bindparam, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import (
     Mapper,
@@ -464,6 +464,11 @@ class Result:
         return out
 
 
+# Built once (every sync asks both): building a statement cost more than running it.
+_EVENTS_BY_ID = select(Event).where(Event.id.in_(bindparam("ids", expanding=True)))
+_SUBJECTS_BY_ID = select(Subject).where(Subject.id.in_(bindparam("ids", expanding=True)))
+
+
 class Batch:
     """What one write transaction knows: looked-up branches, events and subjects.
 
@@ -524,11 +529,11 @@ class Batch:
         session = db.session
         for chunk in _chunks(sorted(i for i in ids if i is not None)):
             self.events.update(dict.fromkeys(chunk))
-            for event in session.scalars(select(Event).where(Event.id.in_(chunk))):
+            for event in session.scalars(_EVENTS_BY_ID, {"ids": chunk}):
                 self.events[event.id] = event
         for chunk in _chunks(sorted(i for i in subject_ids if i is not None)):
             self.subjects.update(dict.fromkeys(chunk))
-            for subject in session.scalars(select(Subject).where(Subject.id.in_(chunk))):
+            for subject in session.scalars(_SUBJECTS_BY_ID, {"ids": chunk}):
                 self.subjects[subject.id] = subject
 
     def event(self, event_id: str) -> Event | None:
