@@ -44,6 +44,9 @@ from .views import static_context
 # In app.extensions (one per app, so per database): (branch id, locale) -> (the
 # settings rows they were rendered from, greet panel, the rest). Newest only.
 _PANELS_CACHE = "datang_lobby_panels_cache"
+# ~35 KB an entry: a worker serving many branches keeps at most ~9 MB of them
+# (emptied when full; a full page load is rare beside the board's polls).
+PANELS_CACHE_ENTRIES = 256
 
 # Built once: building a statement costs more than running these small ones.
 _BRANCH_ID: BindParameter[int] = bindparam("branch_id")
@@ -106,5 +109,7 @@ def lobby_panels(branch: Branch) -> dict[str, Markup]:
             Markup(render_template("lobby/_greet.html", **context)),  # noqa: S704 - rendered, escaped
             Markup(render_template("lobby/_tail.html", **context)),  # noqa: S704 - rendered, escaped
         )
+        if len(cache) >= PANELS_CACHE_ENTRIES and key not in cache:
+            cache.clear()
         cache[key] = cached
     return {"greet_panel": cached[1], "lobby_tail": cached[2]}
