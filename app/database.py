@@ -15,9 +15,12 @@ import contextvars
 from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, event, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
@@ -74,7 +77,7 @@ def _sqlite_on_begin(conn):
 
 
 @contextmanager
-def short_write():
+def short_write(keep: Iterable[Any] = ()):
     """A write transaction begun afresh, committed on success, rolled back on error.
 
     The request's read transaction is ended first, and SQLite begins with
@@ -82,9 +85,17 @@ def short_write():
     "database is locked" when another connection wrote meanwhile; this waits
     for the writer (busy_timeout). Alone, for small writes beside the event
     store (a session's idle clock, a sign-in).
+
+    Ending the read transaction expires every instance it loaded. `keep`: the
+    instances (and the ones in their loaded collections) whose loaded values
+    stand instead, as when the request read them, rather than being read again.
     """
     session = db.session
+    kept = _loaded_values(keep)
     session.rollback()
+    for obj, values in kept:
+        for key, value in values.items():
+            set_committed_value(obj, key, value)
     token = _write_intent.set(True)
     try:
         session.connection()  # BEGIN (IMMEDIATE on SQLite) now, while the flag is set
@@ -98,17 +109,18 @@ def short_write():
 
 
 @contextmanager
-def write_transaction(branch_codes: Iterable[str]):
+def write_transaction(branch_codes: Iterable[str], keep: Iterable[Any] = ()):
     """One write transaction on the event store for the events of the branches named.
 
     One writer at a time per branch: on PostgreSQL an advisory lock per branch
     code, taken in the order of the codes (so two batches naming the same
     branches never deadlock), held to the commit; SQLite has one writer anyway.
     A code is locked before it is looked up, so no query runs before the lock.
+    `keep`: as for short_write (the signed-in user, not read again under the lock).
     """
     session = db.session
     try:
-        with short_write():
+        with short_write(keep):
             if session.get_bind().dialect.name == "postgresql":
                 for code in sorted(set(branch_codes)):
                     session.execute(
@@ -119,3 +131,23 @@ def write_transaction(branch_codes: Iterable[str]):
     finally:
         # Rows `app.events.queue_row` remembered for this transaction (strong references).
         session.info.pop("datang_added", None)
+
+
+def _loaded_values(objects: Iterable[Any]) -> list[tuple[Any, dict[str, Any]]]:
+    """(instance, its loaded column values and collections) for each of `objects`
+    and each instance in their loaded collections (one level)."""
+    found: list[tuple[Any, dict[str, Any]]] = []
+    for obj in objects:
+        state = sa_inspect(obj)
+        values = {
+            attr.key: state.dict[attr.key]
+            for attr in state.mapper.column_attrs
+            if attr.key in state.dict
+        }
+        found.append((obj, values))
+        for relationship in state.mapper.relationships:
+            loaded = state.dict.get(relationship.key)
+            if isinstance(loaded, list):
+                values[relationship.key] = list(loaded)
+                found += _loaded_values(loaded)
+    return found

@@ -259,7 +259,8 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, url: str, tmp: str, workers: int, threads: int):
+    def __init__(self, url: str, tmp: str, workers: int, threads: int, root: str = ROOT):
+        """gunicorn serving the app of the checkout at `root` (bench/server_ab.py: another)."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # Open while gunicorn runs; closed with it.
@@ -280,7 +281,7 @@ class Server:
                 os.path.join(tmp, f"access-{self.port}.log"),
                 "bench.server.wsgi:app",
             ],
-            cwd=ROOT,
+            cwd=root,
             env={**os.environ, "BENCH_DATABASE_URL": url},
             stdout=self.log,
             stderr=subprocess.STDOUT,

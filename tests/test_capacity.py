@@ -3,6 +3,7 @@ gap or repeat, per-branch write locks, and a cached board that is never stale fo
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -11,7 +12,7 @@ from sqlalchemy import select, text
 
 from app.database import EVENT_APPEND_LOCK, utcnow, write_transaction
 from app.extensions import db
-from app.models import Branch, Event, User
+from app.models import Branch, Event, Product, SelfServiceMachine, User
 
 from .conftest import greeted
 
@@ -140,3 +141,38 @@ def test_the_cached_board_changes_with_the_first_event_and_tells_the_time_afresh
     assert visit["subject_id"] in board and "Q123" in board
     page = lobby1.get("/lobby").get_data(as_text=True)
     assert visit["subject_id"] in page
+
+
+def lobby_data(html: str) -> dict:
+    match = re.search(r'<script type="application/json" id="lobby-data">(.*?)</script>', html, re.S)
+    return json.loads(match.group(1))
+
+
+def test_the_cached_lobby_panels_follow_every_setting_and_keep_each_user_s_own_bits(
+    app, lobby1, sign_in
+):
+    first = lobby1.get("/lobby?lang=en").get_data(as_text=True)
+    assert "ATM-7" not in lobby_data(first)["machines"]
+    assert 'data-testid="refer-assignee-wealth1"' in first
+    with app.app_context():
+        demo = db.session.scalar(select(Branch).where(Branch.code == "demo"))
+        db.session.add(SelfServiceMachine(branch_id=demo.id, name="ATM-7", position=0))
+        product = db.session.scalar(
+            select(Product).where(Product.branch_id == demo.id).order_by(Product.id)
+        )
+        product.name_en, code = "Renamed fund", product.code
+        db.session.scalar(select(User).where(User.username == "wealth1")).active = False
+        demo.wait_warn_minutes = 7
+        db.session.commit()
+    page = lobby1.get("/lobby?lang=en").get_data(as_text=True)
+    data = lobby_data(page)
+    assert "ATM-7" in data["machines"] and data["warn"] == 7
+    assert {"code": code, "name": "Renamed fund"}.items() <= data["products"][0].items()
+    assert 'data-testid="refer-assignee-wealth1"' not in page
+    # Another user of the branch gets the same panels but their own name and token.
+    lobby2 = sign_in("lobby2")
+    other = lobby2.get("/lobby?lang=en").get_data(as_text=True)
+    assert lobby_data(other) == data
+    token = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+    assert token.search(other).group(1) != token.search(page).group(1)
+    assert 'data-user="lobby2"' in other and 'data-user="lobby1"' in page

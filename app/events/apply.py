@@ -309,7 +309,11 @@ def ingest(raw_events: list[Any], user: User, clock: DeviceClock | None = None) 
 
 def _ingest(raw_events: list[Any], user: User, batch: Batch) -> list[Result]:
     branch_codes = batch.precheck(raw_events)
-    with queueing(None if batch.safe else batch.queue), write_transaction(branch_codes):
+    # The user was read for this request moments ago: not again under the lock.
+    with (
+        queueing(None if batch.safe else batch.queue),
+        write_transaction(branch_codes, keep=[user]),
+    ):
         batch.prefetch(raw_events)
         results = [apply_event(raw, user, batch) for raw in raw_events]
         # Everything accepted is written before the observers run: they

@@ -7,13 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..extensions import db
 from ..models import Branch, Event, Subject, User
 from .envelope import Checked, DeviceClock, canonical_uuid, check_envelope_and_payload
 from .fast_lane import RowQueue
 from .registry import EVENT_OBSERVERS, Applied, Rejected
+
+# Built once (every sync asks both): building a statement cost more than running it.
+_EVENTS_BY_ID = select(Event).where(Event.id.in_(bindparam("ids", expanding=True)))
+_SUBJECTS_BY_ID = select(Subject).where(Subject.id.in_(bindparam("ids", expanding=True)))
 
 
 class Batch:
@@ -68,11 +72,11 @@ class Batch:
         session = db.session
         for chunk in _chunks(sorted(i for i in ids if i is not None)):
             self.events.update(dict.fromkeys(chunk))
-            for event in session.scalars(select(Event).where(Event.id.in_(chunk))):
+            for event in session.scalars(_EVENTS_BY_ID, {"ids": chunk}):
                 self.events[event.id] = event
         for chunk in _chunks(sorted(i for i in subject_ids if i is not None)):
             self.subjects.update(dict.fromkeys(chunk))
-            for subject in session.scalars(select(Subject).where(Subject.id.in_(chunk))):
+            for subject in session.scalars(_SUBJECTS_BY_ID, {"ids": chunk}):
                 self.subjects[subject.id] = subject
 
     def event(self, event_id: str) -> Event | None:

@@ -19,7 +19,7 @@ from datetime import datetime
 from flask import abort, redirect, url_for
 from flask_login import current_user
 from pydantic import Field, field_validator
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from ..auth import current_branch, role_required
 from ..events import (
@@ -152,15 +152,20 @@ def resolved(a: Applied) -> None:
 # --- reading -----------------------------------------------------------------------
 
 
+# Built once: the lobby page asks on every load, and building it cost more than running it.
+_OPEN_COMPLAINTS = (
+    select(Complaint)
+    .where(
+        Complaint.branch_id.in_(bindparam("branch_ids", expanding=True)),
+        Complaint.status != "resolved",
+    )
+    .order_by(Complaint.opened_at)
+)
+
+
 def open_complaints(branch_ids: list[int] | set[int]) -> list[Complaint]:
     """Every complaint not yet resolved, oldest first: they carry over from day to day."""
-    return list(
-        db.session.scalars(
-            select(Complaint)
-            .where(Complaint.branch_id.in_(list(branch_ids)), Complaint.status != "resolved")
-            .order_by(Complaint.opened_at)
-        )
-    )
+    return list(db.session.scalars(_OPEN_COMPLAINTS, {"branch_ids": list(branch_ids)}))
 
 
 def response_minutes(branch_ids, start: datetime, end: datetime) -> dict:

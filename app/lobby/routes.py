@@ -19,6 +19,7 @@ from ..vocabulary import AMOUNT_BANDS, PURPOSES, ROUTES
 from . import bp
 from .complaints import complaints_context
 from .forms import LobbySettingsForm
+from .panels import lobby_panels
 from .rules import branch_rules, save_rules
 from .views import (
     board_context,
@@ -27,6 +28,7 @@ from .views import (
     history,
     referrals_of,
     static_context,
+    template_gettext,
     user_name,
 )
 
@@ -44,7 +46,8 @@ def board():
     return render(
         "lobby/board.html",
         board=board_html(branch),
-        **static_context(branch),
+        **lobby_panels(branch),
+        gettext=template_gettext(),
         **complaints_context(branch),
         target_lines=today_lines(branch, current_user),
     )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from .. import clock
 from ..clock import branch_zone, local_day
@@ -47,17 +47,31 @@ def day_bounds(branch: Branch, day: date, days: int = 1) -> tuple[datetime, date
     return (start.astimezone(UTC), (start + timedelta(days=days)).astimezone(UTC))
 
 
+# Built once: every tablet page load asks both (its targets), and building a
+# statement cost more than running it.
+_FOCUS_ON = (
+    select(FocusProduct)
+    .where(
+        FocusProduct.branch_id == bindparam("branch_id"),
+        FocusProduct.starts_on <= bindparam("day"),
+        FocusProduct.ends_on >= bindparam("day"),
+    )
+    .order_by(FocusProduct.set_at.desc(), FocusProduct.id.desc())
+)
+_TARGET_ON = (
+    select(DailyTarget)
+    .where(
+        DailyTarget.branch_id == bindparam("branch_id"),
+        DailyTarget.starts_on <= bindparam("day"),
+        DailyTarget.ends_on >= bindparam("day"),
+    )
+    .order_by(DailyTarget.set_at.desc(), DailyTarget.id.desc())
+)
+
+
 def focus_on(branch: Branch, day: date) -> list[FocusProduct]:
     """The focus products of `day`: focus before general, the latest setting of a code wins."""
-    rows = db.session.scalars(
-        select(FocusProduct)
-        .where(
-            FocusProduct.branch_id == branch.id,
-            FocusProduct.starts_on <= day,
-            FocusProduct.ends_on >= day,
-        )
-        .order_by(FocusProduct.set_at.desc(), FocusProduct.id.desc())
-    )
+    rows = db.session.scalars(_FOCUS_ON, {"branch_id": branch.id, "day": day})
     latest: dict[str, FocusProduct] = {}
     for row in rows:
         latest.setdefault(row.product_code, row)
@@ -65,15 +79,7 @@ def focus_on(branch: Branch, day: date) -> list[FocusProduct]:
 
 
 def target_on(branch: Branch, day: date) -> DailyTarget | None:
-    return db.session.scalars(
-        select(DailyTarget)
-        .where(
-            DailyTarget.branch_id == branch.id,
-            DailyTarget.starts_on <= day,
-            DailyTarget.ends_on >= day,
-        )
-        .order_by(DailyTarget.set_at.desc(), DailyTarget.id.desc())
-    ).first()
+    return db.session.scalars(_TARGET_ON, {"branch_id": branch.id, "day": day}).first()
 
 
 @dataclass
