@@ -17,5 +17,8 @@ def init_app(app: Flask) -> None:
     # Imported when the app is built: its @bp.route decorators fill the blueprint.
     from . import routes  # noqa: F401
 
+    # The stand-in hash for unknown names is made now, not at the first unknown
+    # name: that sign-in would otherwise cost two hashes, and its time tell.
+    routes.warm_dummy_hash(app)
     init_login(app)
     app.register_blueprint(bp)

@@ -5,7 +5,7 @@ import unicodedata
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, request, session, url_for
+from flask import Flask, current_app, flash, redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -34,6 +34,10 @@ def _safe_next(target: str | None) -> str | None:
 @lru_cache(maxsize=4)
 def _dummy_hash(method: str) -> str:
     return generate_password_hash(secrets.token_urlsafe(16), method=method)
+
+
+def warm_dummy_hash(app: Flask) -> None:
+    _dummy_hash(app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
 
 
 def _password_matches(user: User | None, password: str) -> bool:
