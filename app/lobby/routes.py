@@ -19,13 +19,13 @@ from ..vocabulary import AMOUNT_BANDS, PURPOSES, ROUTES
 from . import bp
 from .complaints import complaints_context
 from .forms import LobbySettingsForm
+from .history import history
 from .panels import lobby_panels
 from .rules import branch_rules, save_rules
 from .views import (
     board_context,
     board_html,
     board_version,
-    history,
     referrals_of,
     static_context,
     template_gettext,

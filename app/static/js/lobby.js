@@ -3,6 +3,8 @@
 // IndexedDB first and reaches the server through /api/v1/sync, so all of this works
 // offline. The dialogs are plain page HTML filled from the card's data attributes and
 // the #lobby-data block; nothing here needs the server. No inline script, no eval (CSP).
+// (About 640 lines, one file: the board's card renderer and its six dialogs share the
+// open card and the page's data; with no build step, one page loads one script.)
 (function () {
   "use strict";
 
