@@ -197,3 +197,10 @@ def test_product_writes_need_the_csrf_token(admin, app):
     response = admin.client.post("/admin/products/wm-stable/retire")
     assert response.status_code in (400, 403)
     assert catalogue_snapshot(app) == before
+
+
+def test_the_form_names_the_branches_in_the_reader_s_language(admin):
+    english = admin.get("/admin/products/new?lang=en").get_data(as_text=True)
+    assert "Demo Branch" in english and "示范支行" not in english
+    chinese = admin.get("/admin/products/new?lang=zh").get_data(as_text=True)
+    assert "示范支行" in chinese

@@ -32,7 +32,8 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models import ROLE_LABELS, Role
+from ..i18n import ui_lang
+from ..models import ROLE_LABELS, Branch, Role
 from ..models.catalog import RISK_LEVELS
 
 MIN_PASSWORD_LENGTH = 10
@@ -87,6 +88,12 @@ def _strip(value):
 
 def _lower_strip(value):
     return value.strip().lower() if isinstance(value, str) else value
+
+
+def _branch_label(branch: Branch) -> str:
+    """A branch as a choice: its name in the reader's language, and whether it is inactive."""
+    name = branch.display_name(ui_lang())
+    return name if branch.active else str(_l("%(name)s (inactive)", name=name))
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -206,9 +213,7 @@ class _UserFields(FlaskForm):
     branches = MultiCheckboxField(_l("Branches"), coerce=int)
 
     def set_branch_choices(self, branches) -> None:
-        self.branches.choices = [
-            (b.id, b.name if b.active else _l("%(name)s (inactive)", name=b.name)) for b in branches
-        ]
+        self.branches.choices = [(b.id, _branch_label(b)) for b in branches]
 
     def validate_branches(self, field) -> None:
         try:
@@ -257,7 +262,9 @@ class UserFilterForm(FlaskForm):
     role = SelectField(_l("Role"), default="")
 
     def set_choices(self, branches) -> None:
-        self.branch.choices = [("", _l("All branches"))] + [(b.code, b.name) for b in branches]
+        self.branch.choices = [("", _l("All branches"))] + [
+            (b.code, b.display_name(ui_lang())) for b in branches
+        ]
         self.role.choices = [("", _l("All roles"))] + _role_choices()
 
 
@@ -280,7 +287,9 @@ class AuditFilterForm(FlaskForm):
         self.user.choices = [("", _l("Everyone"))] + [
             (u.username, f"{u.display_name or u.username} ({u.username})") for u in users
         ]
-        self.branch.choices = [("", _l("All branches"))] + [(b.code, b.name) for b in branches]
+        self.branch.choices = [("", _l("All branches"))] + [
+            (b.code, b.display_name(ui_lang())) for b in branches
+        ]
         self.type.choices = [("", _l("All event types"))] + [(t, t) for t in event_types]
 
     def validate_day_to(self, field) -> None:
@@ -342,6 +351,4 @@ class ProductForm(FlaskForm):
 
     def set_choices(self, need_tags, branches) -> None:
         self.needs.choices = list(need_tags)
-        self.branches.choices = [
-            (b.id, b.name if b.active else _l("%(name)s (inactive)", name=b.name)) for b in branches
-        ]
+        self.branches.choices = [(b.id, _branch_label(b)) for b in branches]

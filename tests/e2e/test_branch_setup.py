@@ -46,7 +46,7 @@ def test_a_product_added_and_one_retired_reach_the_recommend_dialog(tablet, serv
     admin.locator("#pitch_en").fill("Rate locked for three years")
     admin.get_by_label("Deposits", exact=True).check()
     admin.locator("#risk_level").select_option("R2")
-    admin.get_by_label("示范支行", exact=True).check()  # the form names branches as kept
+    admin.get_by_label("Demo Branch", exact=True).check()  # in the reader's language
     admin.get_by_test_id("save-product").click()
     added = admin.locator('[data-testid=product-row][data-product-code="save-3y"]')
     expect(added).to_contain_text("Demo Branch")
