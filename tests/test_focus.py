@@ -162,7 +162,7 @@ def test_the_recommend_dialog_lists_focus_products_first(super1, app, lobby1):
     assert 'data-focus="focus"' in html and 'data-focus="general"' in html
 
 
-def test_today_target_and_done_on_the_lobby_referrals_and_supervisor_figures(
+def test_today_target_and_done_on_every_desk_page_and_the_supervisor_figures(
     super1, app, lobby1, sign_in
 ):
     set_focus(super1, app)
@@ -219,6 +219,11 @@ def test_today_target_and_done_on_the_lobby_referrals_and_supervisor_figures(
     assert "mine: 0" in lobby["sales"][2]
     desk = lines(wealth1.get("/referrals?lang=en").get_data(as_text=True))
     assert desk["sales"][:2] == (1, 1) and "mine: 1" in desk["sales"][2]
+    # The same at a glance on the waiting area's and the counter's pages.
+    waiting = lines(wealth1.get("/waiting?lang=en").get_data(as_text=True))
+    assert waiting["sales"][:2] == (1, 1) and "mine: 1" in waiting["sales"][2]
+    counter = lines(sign_in("teller1").get("/counter?lang=en").get_data(as_text=True))
+    assert counter["referrals"][:2] == (1, 1) and "mine: 0" in counter["referrals"][2]
 
     figures = super1.get(f"/supervisor/figures?branch=demo&period=day&date={today(app)}")
     html = figures.get_data(as_text=True)

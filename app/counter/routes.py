@@ -32,6 +32,7 @@ from ..lobby import (
     wealth_managers,
 )
 from ..models import Branch, Role, Visit
+from ..supervisor import today_lines
 from ..vocabulary import RESPONSES, label, labels
 from . import bp
 from .forms import CounterStepForm
@@ -97,6 +98,7 @@ def page():
         "counter/page.html",
         "counter/_visit.html",
         status=404 if error else 200,
+        target_lines=today_lines(branch, current_user),
         **page_context(branch, visit, ticket=ticket, error=error),
     )
 

@@ -29,6 +29,7 @@ from ..lobby import (
     waiting_visits,
 )
 from ..models import Branch, Role, Visit
+from ..supervisor import today_lines
 from ..vocabulary import AMOUNT_BANDS, REFERRAL_RESULTS, label, labels
 from . import bp
 from .forms import WealthOutcomeForm
@@ -61,7 +62,12 @@ def list_context(branch: Branch, **extra) -> dict:
 @role_required(Role.WEALTH_MANAGER)
 def page():
     branch = current_branch()
-    return render("waiting/page.html", "waiting/_list.html", **list_context(branch))
+    return render(
+        "waiting/page.html",
+        "waiting/_list.html",
+        target_lines=today_lines(branch, current_user),
+        **list_context(branch),
+    )
 
 
 @bp.get("/waiting/list")
