@@ -7,7 +7,7 @@ its pages (and tests and scripts) post, so they never change with the form.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import Field
+from wtforms import Field, StringField
 
 FLAG_VALUES = ("1", "on", "true", "y")
 
@@ -31,6 +31,24 @@ class FlagField(Field):
 
     def process_data(self, value) -> None:
         self.data = bool(value)
+
+
+class SaleOutcomeForm(FlaskForm):
+    """How a wealth manager's conversation ended (a referral's or a waiting customer's):
+    the amount band and the product belong to a sale only."""
+
+    result = StringField(filters=[text])
+    amount_band = StringField(filters=[text])
+    product = StringField(filters=[text])
+
+    def payload(self) -> dict:
+        payload: dict = {"result": self.result.data}
+        # The band and product selects sit beside every button; they belong to a sale only.
+        if self.result.data == "sold":
+            for field in (self.amount_band, self.product):
+                if field.data:
+                    payload[field.name] = field.data
+        return payload
 
 
 def first_errors(form: FlaskForm) -> dict[str, str]:

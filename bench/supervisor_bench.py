@@ -30,19 +30,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-PURPOSES = [
-    "cash",
-    "transfer",
-    "account",
-    "card",
-    "wealth",
-    "loan",
-    "bills",
-    "inquiry",
-    "complaint",
-    "corporate",
-    "other",
-]
+from app import vocabulary  # noqa: E402
+
+PURPOSES = list(vocabulary.PURPOSES)
 PURPOSE_WEIGHTS = [30, 15, 8, 10, 8, 5, 8, 8, 2, 3, 3]
 ROUTES = ["self_service", "counter", "wealth", "corporate", "vip"]
 ROUTE_WEIGHTS = [30, 55, 10, 3, 2]

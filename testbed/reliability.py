@@ -39,6 +39,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
 
+from app import vocabulary
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORD = "test-pass-1234"
 # (username, branch): the demo lobby managers (docs/product-rules.md). With more
@@ -54,19 +56,7 @@ SUPERVISOR_PAGES = [
     "/supervisor?branch=demo",
 ]
 
-PURPOSES = [
-    "cash",
-    "transfer",
-    "account",
-    "card",
-    "wealth",
-    "loan",
-    "bills",
-    "inquiry",
-    "complaint",
-    "corporate",
-    "other",
-]
+PURPOSES = list(vocabulary.PURPOSES)
 ROUTES = ["self_service", "counter", "wealth", "corporate", "vip"]
 NEEDS = [
     "wealth_management",

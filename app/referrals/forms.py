@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
-from ..form_helpers import stripped, text
+from ..form_helpers import SaleOutcomeForm, stripped, text
 
 
 class ReferralForm(FlaskForm):
@@ -44,21 +44,13 @@ class ReferralForm(FlaskForm):
         return payload
 
 
-class OutcomeForm(FlaskForm):
-    """How a conversation ended: the band and product count only for a sale."""
+class OutcomeForm(SaleOutcomeForm):
+    """How a referral ended, with a note for the lobby manager."""
 
-    result = StringField(filters=[text])
-    amount_band = StringField(filters=[text])
-    product = StringField(filters=[text])
     note = StringField(filters=[stripped])
 
     def payload(self) -> dict:
-        payload: dict = {"result": self.result.data}
-        # The band and product selects sit beside every button; they belong to a sale only.
-        if self.result.data == "sold":
-            for field in (self.amount_band, self.product):
-                if field.data:
-                    payload[field.name] = field.data
+        payload = super().payload()
         if self.note.data:
             payload["note"] = self.note.data
         return payload

@@ -6,21 +6,8 @@ through `events.record`); the form reads what the page posted, under its names.
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import StringField
-
-from ..form_helpers import text
+from ..form_helpers import SaleOutcomeForm
 
 
-class WealthOutcomeForm(FlaskForm):
-    result = StringField(filters=[text])
-    amount_band = StringField(filters=[text])
-    product = StringField(filters=[text])
-
-    def payload(self) -> dict:
-        payload: dict = {"result": self.result.data}
-        if self.result.data == "sold":
-            for field in (self.amount_band, self.product):
-                if field.data:
-                    payload[field.name] = field.data
-        return payload
+class WealthOutcomeForm(SaleOutcomeForm):
+    """How a talk with a waiting customer ended (`visit.wealth_outcome`)."""
