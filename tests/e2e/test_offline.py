@@ -182,6 +182,27 @@ def test_server_failing_for_a_while(tablet, server_events):
     exactly_once(server_events, subjects)
 
 
+def test_back_on_the_network_the_back_off_starts_afresh(tablet, server_events):
+    """Failures while the network was away say nothing of the server: a tablet that
+    comes back does not keep their back-off (it made the test above wait past its
+    15 s when going offline was seen late and the first entry's send failed)."""
+    page = tablet("lobby1")
+    ready(page)
+    page.context.route("**/api/v1/sync", lambda route: route.abort("internetdisconnected"))
+    subjects = record_visits(page, 1)
+    wait_until(page, "Datang.status().attempt >= 2", timeout=10)  # two failed sends
+    page.context.set_offline(True)
+    page.context.unroute("**/api/v1/sync")
+    page.context.route("**/api/v1/sync", lambda route: route.fulfill(status=503, body="busy"))
+    page.context.set_offline(False)
+    wait_until(page, "Datang.status().lastError === 'server'")
+    # The first failure since the network came back: the first step of the back-off.
+    assert page.evaluate("Datang.status().attempt") == 1
+    page.context.unroute("**/api/v1/sync")
+    wait_until(page, DRAINED, timeout=10)
+    exactly_once(server_events, subjects)
+
+
 def test_server_killed_and_restarted_mid_sync(tablet, live_server, server_events):
     page = tablet("lobby1")
     ready(page)

@@ -478,7 +478,9 @@
     discard: discard, localTimestamp: localTimestamp, status: status
   });
 
-  window.addEventListener("online", function () { state.online = true; scheduleFlush(0); });
+  // Back on the network: the failures while it was away said nothing of the server,
+  // so the back-off starts afresh (a tablet offline for a while kept up to 60 s).
+  window.addEventListener("online", function () { state.online = true; state.attempt = 0; scheduleFlush(0); });
   window.addEventListener("offline", function () { state.online = false; recount(); });
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") scheduleFlush(0);
