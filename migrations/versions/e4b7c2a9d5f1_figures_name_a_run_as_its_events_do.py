@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade():
-    # The projection now takes a subject's kind from the event registry (app/events.py).
+    # The projection now takes a subject's kind from the event registry (app/events/registry.py).
     op.execute("UPDATE figure_subject SET kind = 'checklist_run' WHERE kind = 'run'")
 
 
