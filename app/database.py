@@ -108,6 +108,9 @@ def short_write(keep: Iterable[Any] = ()):
         _write_intent.reset(token)
 
 
+_BRANCH_LOCK = text("SELECT pg_advisory_xact_lock(:k, hashtext(:code))")
+
+
 @contextmanager
 def write_transaction(branch_codes: Iterable[str], keep: Iterable[Any] = ()):
     """One write transaction on the event store for the events of the branches named.
@@ -123,10 +126,7 @@ def write_transaction(branch_codes: Iterable[str], keep: Iterable[Any] = ()):
         with short_write(keep):
             if session.get_bind().dialect.name == "postgresql":
                 for code in sorted(set(branch_codes)):
-                    session.execute(
-                        text("SELECT pg_advisory_xact_lock(:k, hashtext(:code))"),
-                        {"k": EVENT_APPEND_LOCK, "code": code},
-                    )
+                    session.execute(_BRANCH_LOCK, {"k": EVENT_APPEND_LOCK, "code": code})
             yield session
     finally:
         # Rows `app.events.queue_row` remembered for this transaction (strong references).

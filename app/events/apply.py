@@ -101,7 +101,7 @@ def _apply(raw: Any, user: User, batch: Batch) -> Result:
     if etype is None:
         raise Rejected("unknown_type", _("Unknown event type: %(type)s", type=env.type))
 
-    branch = batch.branch(env.branch)
+    branch = batch.branch(env.branch, user)
     if branch is None or not branch.active or not batch.can_write(user, branch):
         raise Rejected(
             "branch_forbidden", _("You may not record events for branch %(code)s.", code=env.branch)

@@ -18,6 +18,7 @@ from .registry import EVENT_OBSERVERS, Applied, Rejected
 # Built once (every sync asks both): building a statement cost more than running it.
 _EVENTS_BY_ID = select(Event).where(Event.id.in_(bindparam("ids", expanding=True)))
 _SUBJECTS_BY_ID = select(Subject).where(Subject.id.in_(bindparam("ids", expanding=True)))
+_BRANCH_BY_CODE = select(Branch).where(Branch.code == bindparam("code"))
 
 
 class Batch:
@@ -96,9 +97,11 @@ class Batch:
             self.writable[key] = user.can_write(branch)
         return self.writable[key]
 
-    def branch(self, code: str) -> Branch | None:
+    def branch(self, code: str, user: User) -> Branch | None:
+        """The branch of this code: one of the user's as this request read them, or looked up."""
         if code not in self.branches:
-            self.branches[code] = db.session.scalar(select(Branch).where(Branch.code == code))
+            mine = next((b for b in user.branches if b.code == code), None)
+            self.branches[code] = mine or db.session.scalar(_BRANCH_BY_CODE, {"code": code})
         return self.branches[code]
 
     def notify_observers(self) -> None:

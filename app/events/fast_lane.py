@@ -164,7 +164,7 @@ def _insert_objects(
                 row[column_key] = value
         by_table.setdefault(mapper.local_table, []).append((obj, row))
     # Parents before children, whatever order the handlers added them in.
-    order = {table: i for i, table in enumerate(db.metadata.sorted_tables)}
+    order = _table_order()
     connection = session.connection()
     for table in sorted(by_table, key=lambda t: order.get(t, 0)):
         pairs = by_table[table]
@@ -181,6 +181,12 @@ def _insert_objects(
             make_transient_to_detached(obj)
             session.add(obj)
             added[(type(obj), *inspect(obj).identity)] = obj  # for `find_row`, held strongly
+
+
+@cache
+def _table_order() -> dict[Any, int]:
+    # The metadata's dependency sort costs more than a small batch's inserts: once a process.
+    return {table: i for i, table in enumerate(db.metadata.sorted_tables)}
 
 
 @cache

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from functools import cache
 from datetime import date
 from typing import Any
 
@@ -79,6 +80,19 @@ def fold(kind: str, events: list[Ev], clock: BranchClock) -> Projection | None:
 # --- incremental -------------------------------------------------------------
 
 
+@cache
+def _counter_upsert(dialect: str) -> Any:
+    """Add to a day's counter or start it; built once a dialect (`excluded` is a new alias each time)."""
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert  # the same API
+    # One statement for any number of rows (executemany): its compiled form is
+    # cached, where a multi-row VALUES would be compiled again every time.
+    stmt = upsert(FigureDay)
+    return stmt.on_conflict_do_update(
+        index_elements=["branch_id", "day", "metric", "key"],
+        set_={"value": FigureDay.value + stmt.excluded.value},
+    )
+
+
 def _upsert_counts(branch_id: int, delta: Counter) -> None:
     rows = [
         {"branch_id": branch_id, "day": d, "metric": m, "key": k, "value": v}
@@ -88,16 +102,7 @@ def _upsert_counts(branch_id: int, delta: Counter) -> None:
     if not rows:
         return
     session = db.session
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert  # the same API
-    # One statement for any number of rows (executemany): its compiled form is
-    # cached, where a multi-row VALUES would be compiled again every time.
-    stmt = upsert(FigureDay)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["branch_id", "day", "metric", "key"],
-        set_={"value": FigureDay.value + stmt.excluded.value},
-    )
-    session.execute(stmt, rows)
+    session.execute(_counter_upsert(session.get_bind().dialect.name), rows)
     # A counter back at zero goes, so the table equals a rebuild from scratch.
     keys = [(d, m, k) for (d, m, k), v in delta.items() if v < 0]
     if keys:
