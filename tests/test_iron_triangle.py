@@ -232,6 +232,57 @@ def test_outcome_with_the_product_sold(app, lobby1, wealth1):
     assert (row["status"], row["result"], row["product"]) == ("done", "sold", "wm-stable")
 
 
+def outcome(result="met"):
+    return {"result": result}
+
+
+def test_only_the_wealth_manager_who_has_it_records_the_outcome(app, lobby1, wealth1, wealth2):
+    _visit, referral_id = refer(lobby1)
+    results(wealth1, make_event("referral.accepted", referral_id))
+    assert codes(results(wealth2, make_event("referral.outcome", referral_id, outcome()))) == [
+        "not_yours"
+    ]
+    assert referral_row(app, referral_id)["status"] == "accepted"
+    assert codes(results(wealth1, make_event("referral.outcome", referral_id, outcome()))) == [
+        "accepted"
+    ]
+    # A correction is for the one who recorded it.
+    assert codes(
+        results(wealth2, make_event("referral.outcome", referral_id, outcome("no_sale")))
+    ) == ["not_yours"]
+    assert codes(
+        results(wealth1, make_event("referral.outcome", referral_id, outcome("no_sale")))
+    ) == ["accepted"]
+    assert referral_row(app, referral_id)["result"] == "no_sale"
+
+
+def test_a_named_referral_nobody_took_is_its_assignees_to_close(app, lobby1, wealth1, wealth2):
+    _visit, referral_id = refer(lobby1, assignee="wealth1")
+
+    def card(client):
+        page = client.get("/referrals").get_data(as_text=True)
+        return re.search(rf'<li[^>]*data-referral-id="{referral_id}".*?</li>', page, re.S).group(0)
+
+    assert 'data-testid="result-sold"' in card(wealth1)
+    assert 'data-testid="result-sold"' not in card(wealth2)  # no form the server would refuse
+    assert codes(results(wealth2, make_event("referral.outcome", referral_id, outcome()))) == [
+        "not_yours"
+    ]
+    assert codes(results(wealth1, make_event("referral.outcome", referral_id, outcome()))) == [
+        "accepted"
+    ]
+
+
+def test_a_cancelled_referral_still_takes_what_came_of_it(app, lobby1, wealth1):
+    """The customer went to the wealth manager after all: the sale is kept, not refused."""
+    _visit, referral_id = refer(lobby1)
+    results(lobby1, make_event("referral.cancelled", referral_id))
+    assert codes(results(wealth1, make_event("referral.outcome", referral_id, outcome()))) == [
+        "accepted"
+    ]
+    assert referral_row(app, referral_id)["status"] == "done"
+
+
 # --- visit.called ----------------------------------------------------------------
 
 

@@ -11,15 +11,14 @@ rules every visit fold keeps are in its docstring.
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from pydantic import Field, field_validator, model_validator
-from sqlalchemy import select
+from pydantic import Field, field_validator
 
-from ..clock import local_day
 from ..events import Applied, Payload, Rejected, event_type
 from ..extensions import db
-from ..models import Product, Role, VisitRecommendation
+from ..models import Role, VisitRecommendation
 from ..privacy import FreeText
-from ..vocabulary import AmountBand, ReferralResult, ReferTo, Response
+from ..sales import SaleOutcome, check_products, check_sold_product
+from ..vocabulary import AmountBand, ReferTo, Response
 from .visit_fold import (
     DESK_READERS,
     LOBBY_AND_COUNTER,
@@ -64,18 +63,8 @@ class VisitClaimed(Payload):
     pass
 
 
-class VisitWealthOutcome(Payload):
-    result: ReferralResult
-    amount_band: AmountBand | None = None
-    product: str | None = Field(default=None, min_length=1, max_length=32)
-
-    @model_validator(mode="after")
-    def _band_with_sale(self):
-        if self.result == "sold" and self.amount_band is None:
-            raise ValueError(_("A sale needs its amount band."))
-        if self.result != "sold" and (self.amount_band is not None or self.product is not None):
-            raise ValueError(_("An amount band or product goes only with a sale."))
-        return self
+class VisitWealthOutcome(SaleOutcome):
+    pass
 
 
 # --- the folds --------------------------------------------------------------
@@ -83,33 +72,6 @@ class VisitWealthOutcome(Payload):
 
 def _check_recommended(a: Applied) -> None:
     check_products(a, set(a.payload.products))
-
-
-def check_products(a: Applied, codes: set[str]) -> None:
-    """Refuse products the branch does not offer, or whose sale had ended that day."""
-    offered = db.session.scalars(
-        select(Product).where(
-            Product.branch_id == a.branch.id, Product.code.in_(codes), Product.active.is_(True)
-        )
-    ).all()
-    missing = codes - {p.code for p in offered}
-    if missing:
-        raise Rejected(
-            "unknown_product",
-            _("Not in this branch's catalogue: %(codes)s", codes=", ".join(sorted(missing))),
-        )
-    # The branch's own day when the recommendation was made: a tablet that was
-    # offline syncs the day before's recommendation of a product ending that day.
-    day = local_day(a.branch, a.event.occurred_at)
-    ended = sorted(p.code for p in offered if p.ended(day))
-    if ended:
-        raise Rejected(
-            "product_ended",
-            _(
-                "The sale of %(codes)s has ended: it can no longer be recommended.",
-                codes=", ".join(ended),
-            ),
-        )
 
 
 @event_type(
@@ -224,18 +186,13 @@ def claimed(a: Applied) -> None:
         visit.claimed_at = a.event.occurred_at
 
 
-def _check_wealth_outcome(a: Applied) -> None:
-    if a.payload.product is not None:
-        check_products(a, {a.payload.product})
-
-
 @event_type(
     "visit.wealth_outcome",
     kind="visit",
     payload=VisitWealthOutcome,
     roles={Role.WEALTH_MANAGER},
     also_read_by=LOBBY_ROLES,
-    check=_check_wealth_outcome,
+    check=check_sold_product,
     description="What came of a wealth manager's talk with a waiting customer; a later "
     "one corrects an earlier one.",
 )

@@ -33,9 +33,10 @@ from ..events import (
     register_aggregate,
 )
 from ..extensions import db
-from ..models import Product, Referral, Role, Subject, User, Visit
+from ..models import Referral, Role, Subject, User, Visit
 from ..privacy import FreeText
-from ..vocabulary import AmountBand, Purpose, ReferralResult, ReferTo, Segment
+from ..sales import SaleOutcome, check_sold_product
+from ..vocabulary import Purpose, ReferTo, Segment
 
 SENDER_ROLES = {Role.LOBBY_MANAGER, Role.TELLER}
 RECEIVER_ROLES = {Role.WEALTH_MANAGER}
@@ -82,19 +83,8 @@ class ReferralReassigned(Payload):
     note: FreeText | None = Field(default=None, max_length=300)
 
 
-class ReferralOutcome(Payload):
-    result: ReferralResult
-    amount_band: AmountBand | None = None
-    product: str | None = Field(default=None, min_length=1, max_length=32)
+class ReferralOutcome(SaleOutcome):
     note: FreeText | None = Field(default=None, max_length=300)
-
-    @model_validator(mode="after")
-    def _band_with_sale(self):
-        if self.result == "sold" and self.amount_band is None:
-            raise ValueError(_("A sale needs its amount band."))
-        if self.result != "sold" and (self.amount_band is not None or self.product is not None):
-            raise ValueError(_("An amount band or product goes only with a sale."))
-        return self
 
 
 class ReferralCancelled(Payload):
@@ -178,17 +168,22 @@ def _check_reassigned(a: Applied) -> None:
 
 
 def _check_outcome(a: Applied) -> None:
-    code = a.payload.product
-    if (
-        code is not None
-        and db.session.scalar(
-            select(Product.id).where(Product.branch_id == a.branch.id, Product.code == code)
-        )
-        is None
-    ):
+    # What came of a referral is for whoever has it: its taker, else its assignee,
+    # else (open to all) any wealth manager of the branch; a correction, for the
+    # one who recorded the outcome. A cancelled referral still takes it: the
+    # customer may have come after all, and a sale recorded is not thrown away.
+    referral = _referral(a)
+    holder = (
+        referral.outcome_by_id
+        if referral.status == "done"
+        else referral.accepted_by_id or referral.assignee_id
+    )
+    if holder is not None and holder != a.recorder.id:
         raise Rejected(
-            "unknown_product", _("Not in this branch's catalogue: %(codes)s", codes=code)
+            "not_yours",
+            _("Only the wealth manager who has this referral may record what came of it."),
         )
+    check_sold_product(a)
 
 
 @event_type(

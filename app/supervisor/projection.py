@@ -22,8 +22,8 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from functools import cache
 from datetime import date
+from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, select, tuple_
@@ -82,7 +82,8 @@ def fold(kind: str, events: list[Ev], clock: BranchClock) -> Projection | None:
 
 @cache
 def _counter_upsert(dialect: str) -> Any:
-    """Add to a day's counter or start it; built once a dialect (`excluded` is a new alias each time)."""
+    """Add to a day's counter or start it. Built once a dialect: building it (with its
+    `excluded` alias of the table) cost a greet more than running it."""
     upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert  # the same API
     # One statement for any number of rows (executemany): its compiled form is
     # cached, where a multi-row VALUES would be compiled again every time.
