@@ -14,7 +14,7 @@ Each simulated branch has:
 - one supervisor page (`/supervisor`) once a minute.
 
 That is about 68 requests a minute a branch. gunicorn runs as scripts/serve.sh
-runs it (2 workers × 4 threads) on loopback; the load comes from one asyncio
+runs it (two workers a core, one thread each) on loopback; the load comes from one asyncio
 process (bench/loadgen.py) through a pool of keep-alive connections, as a
 reverse proxy in front would keep. Latency is counted from when a request was
 due, so a server that falls behind shows in the figures. Steps go up in the
@@ -48,7 +48,14 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 from loadgen import Client, Latencies, add_branches, sign_in_all  # noqa: E402
-from server_bench import PASSWORD, USER_AGENT, Database, Server  # noqa: E402
+from server_bench import (  # noqa: E402
+    PASSWORD,
+    SERVE_THREADS,
+    SERVE_WORKERS,
+    USER_AGENT,
+    Database,
+    Server,
+)
 
 POLL_EVERY, SYNC_EVERY, DESK_EVERY = 3.0, 60.0, 60.0
 TABLETS = 3
@@ -73,8 +80,8 @@ def parse_args():
         help="seconds of the same load before each step, not counted",
     )
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=SERVE_WORKERS)
+    parser.add_argument("--threads", type=int, default=SERVE_THREADS)
     parser.add_argument(
         "--keep-going", action="store_true", help="run every step even after one missed"
     )

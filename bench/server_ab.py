@@ -6,7 +6,7 @@
 On a machine shared with other jobs the load changes from minute to minute, so
 two runs of bench/server_bench.py, one per version, compare the load as much
 as the code. Here both versions run at once, each in its own gunicorn (as
-scripts/serve.sh: 2 workers × 4 threads) on its own fresh database built as
+scripts/serve.sh: two workers a core, one thread each) on its own fresh database built as
 server_bench.py builds it: "base" from `git archive REF` in a temp dir, "this"
 from this checkout. wrk (2 threads, --connections) then runs each workload on
 each, in turns (the order swapped every round), for --duration seconds:
@@ -37,6 +37,8 @@ sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 from server_bench import (  # noqa: E402
     GOAL_P99_MS,
+    SERVE_THREADS,
+    SERVE_WORKERS,
     Database,
     Server,
     Workload,
@@ -88,7 +90,7 @@ def main() -> None:
         for name, root in (("base", base_root), ("this", ROOT)):
             db = Database(args.database_url, tmp, f"ab{name}")
             built = build(db.url, args.visits)
-            server = Server(db.url, tmp, 2, 4, root=root)
+            server = Server(db.url, tmp, SERVE_WORKERS, SERVE_THREADS, root=root)
             cookie, csrf = sign_in(server.base)
             sides[name] = {"db": db, "server": server, "session": (cookie, csrf), "built": built}
         results: dict[tuple[str, str], list[dict]] = {}

@@ -1,4 +1,4 @@
-"""Throughput and latency of the real server (gunicorn, 2 workers) under wrk.
+"""Throughput and latency of the real server (gunicorn) under wrk.
 
     .venv/bin/python bench/server_bench.py [--database-url URL] [--duration S] [--no-growth]
 
@@ -7,7 +7,7 @@ Profile of the board views: bench/server/profile_board.py.
 
 For each of two data sizes (1× and "growth at 10×"), builds a fresh database
 with the demo data and a filled branch, starts gunicorn as scripts/serve.sh
-does (2 workers, gthread with 4 threads each) on loopback with
+does (gthread, two workers a core, one thread each) on loopback with
 bench/server/wsgi.py (the app plus a bare endpoint), signs in as lobby1 and
 runs wrk (2 threads) against:
 
@@ -85,8 +85,10 @@ def parse_args():
     parser.add_argument("--no-growth", action="store_true", help="skip the 10× run")
     parser.add_argument("--growth-only", action="store_true", help="only the 10× run")
     parser.add_argument("--keep", action="store_true", help="keep the database(s) afterwards")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, default=SERVE_WORKERS)
+    parser.add_argument(
+        "--threads", type=int, default=SERVE_THREADS, help="gunicorn threads per worker"
+    )
     return parser.parse_args()
 
 
@@ -258,6 +260,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# gunicorn as scripts/serve.sh runs it: two workers a core, one thread each.
+SERVE_WORKERS = 2 * (os.cpu_count() or 1)
+SERVE_THREADS = 1
+
+
 class Server:
     def __init__(self, url: str, tmp: str, workers: int, threads: int, root: str = ROOT):
         """gunicorn serving the app of the checkout at `root` (bench/server_ab.py: another)."""
@@ -269,6 +276,10 @@ class Server:
         self.proc = subprocess.Popen(
             [
                 gunicorn,
+                # gthread whatever the threads (as scripts/serve.sh): gunicorn's
+                # default for one thread, "sync", closes the connection after each request.
+                "--worker-class",
+                "gthread",
                 "--workers",
                 str(workers),
                 "--threads",

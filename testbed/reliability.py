@@ -2,9 +2,11 @@
 
 Used by bench/soak.py, bench/crash.py and tests/reliability/.
 
-* `Server` runs Datang under gunicorn as scripts/serve.sh does (2 workers,
-  4 threads each, `run:app`, DATANG_ENV=development) in a process group of its
-  own, so `kill()` is a kill -9 of the master and every worker at once.
+* `Server` runs Datang under gunicorn, `run:app`, DATANG_ENV=development, with
+  2 workers of 4 threads each (requests of one worker interleave, which the
+  exactly-once checks want to see; scripts/serve.sh runs a thread a worker, for
+  speed), in a process group of its own, so `kill()` is a kill -9 of the master
+  and every worker at once.
 * `prepare_database` makes the schema with the migrations (`flask db upgrade`)
   and adds the demo data (`seed-demo`), in this process.
 * `Tablet` is a lobby manager's tablet: it records the lobby flow as events
@@ -157,7 +159,7 @@ class PgSchema:
 
 
 class Server:
-    """gunicorn --workers 2 --threads 4 run:app, as scripts/serve.sh; or testbed/serve.py."""
+    """gunicorn --workers 2 --threads 4 run:app (its threads interleave requests); or serve.py."""
 
     def __init__(
         self,

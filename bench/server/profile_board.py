@@ -1,6 +1,7 @@
 """cProfile of the lobby board views through the Flask test client (no server).
 
     .venv/bin/python bench/server/profile_board.py [--visits 450] [--n 50] [--path /lobby]
+                                                  [--user lobby1]
 
 The database is built as bench/server_bench.py builds it (SQLite in a temp dir,
 or a schema of its own in the --database-url PostgreSQL database, dropped after). Prints the time a
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--path", action="append")
     parser.add_argument("--database-url")
+    parser.add_argument("--user", default="lobby1", help="who signs in (super1: /supervisor)")
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--limit", type=int, default=40)
     args = parser.parse_args()
@@ -50,7 +52,7 @@ def run(args, url: str) -> None:
     token = CSRF_META.search(client.get("/login").get_data(as_text=True)).group(1)
     assert (
         client.post(
-            "/login", data={"username": "lobby1", "password": PASSWORD, "csrf_token": token}
+            "/login", data={"username": args.user, "password": PASSWORD, "csrf_token": token}
         ).status_code
         == 302
     )
