@@ -273,14 +273,13 @@ def test_a_named_referral_nobody_took_is_its_assignees_to_close(app, lobby1, wea
     ]
 
 
-def test_a_cancelled_referral_still_takes_what_came_of_it(app, lobby1, wealth1):
-    """The customer went to the wealth manager after all: the sale is kept, not refused."""
+def test_a_cancelled_referral_takes_no_outcome(app, lobby1, wealth1):
     _visit, referral_id = refer(lobby1)
     results(lobby1, make_event("referral.cancelled", referral_id))
     assert codes(results(wealth1, make_event("referral.outcome", referral_id, outcome()))) == [
-        "accepted"
+        "referral_closed"
     ]
-    assert referral_row(app, referral_id)["status"] == "done"
+    assert referral_row(app, referral_id)["status"] == "cancelled"
 
 
 # --- visit.called ----------------------------------------------------------------

@@ -170,9 +170,11 @@ def _check_reassigned(a: Applied) -> None:
 def _check_outcome(a: Applied) -> None:
     # What came of a referral is for whoever has it: its taker, else its assignee,
     # else (open to all) any wealth manager of the branch; a correction, for the
-    # one who recorded the outcome. A cancelled referral still takes it: the
-    # customer may have come after all, and a sale recorded is not thrown away.
+    # one who recorded the outcome. A cancelled one is closed to all, as for a
+    # taker, and the figures no longer count it.
     referral = _referral(a)
+    if referral.status == "cancelled":
+        raise Rejected("referral_closed", _("This referral is already finished."))
     holder = (
         referral.outcome_by_id
         if referral.status == "done"
