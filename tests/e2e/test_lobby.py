@@ -134,6 +134,35 @@ def test_a_morning_in_the_lobby(tablet, live_server):
     assert all(e["user"] == "lobby1" for e in events if e["type"].startswith("visit."))
 
 
+def test_a_tap_is_not_lost_when_the_board_is_swapped_under_the_finger(tablet, live_server):
+    """The press and the release of a tap must land on the same button: a board that
+    answers in between (a sync, another tablet's greet) is held back until the finger
+    is lifted, then asked for again. Before, the tap was lost and no dialog opened."""
+    page = tablet("lobby1", lang="en")
+    wait_until(page, "window.Datang !== undefined")
+    page.get_by_test_id("purpose-wealth").click()
+    synced(page)
+    wait_until(page, f"{SERVER_CARDS} === 1")
+    visit_id = page.eval_on_selector("[data-testid=visit-card]", "el => el.dataset.visitId")
+    box = card(page, visit_id).get_by_test_id("act-engage").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    # The whole board comes back (since=0) while the finger is down.
+    page.evaluate("""() => new Promise(resolve => {
+        document.addEventListener('htmx:afterRequest', function done(evt) {
+            if (evt.detail.elt.id !== 'board') return;
+            document.removeEventListener('htmx:afterRequest', done);
+            resolve();
+        });
+        document.getElementById('board-since').value = '0';
+        htmx.trigger(document, 'datang:synced');
+    })""")
+    page.mouse.up()
+    expect(page.get_by_test_id("need-wealth_management")).to_be_visible()
+    # Asked again once the finger was lifted: the board is the server's again.
+    wait_until(page, "document.getElementById('board-since').value !== '0'")
+
+
 def test_offline_visit_with_undo_privacy_and_a_refused_step(tablet, live_server):
     page = tablet("lobby1", lang="en")
     wait_until(page, "window.Datang !== undefined")

@@ -42,6 +42,33 @@
     if (trigger && trigger.indexOf("every ") !== -1) evt.detail.headers["X-Datang-Background"] = "1";
   });
 
+  // A finger on a region while htmx swaps it would lose the tap: its press and its
+  // release land on different elements, so no click is fired. A region marked
+  // data-hold-while-pressed="EVENT" keeps a swap back until the finger is lifted,
+  // then triggers EVENT on itself (one of its hx-triggers) to ask again.
+  var pressed = null, heldBack = false;
+  document.addEventListener("pointerdown", function (evt) {
+    pressed = evt.target.closest ? evt.target.closest("[data-hold-while-pressed]") : null;
+    heldBack = false;
+  }, true);
+  function release() {
+    // Found again by id: a swap let through meanwhile may have replaced the element.
+    var region = pressed && pressed.id && document.getElementById(pressed.id);
+    if (region && heldBack) {
+      setTimeout(function () { htmx.trigger(region, region.dataset.holdWhilePressed); }, 0);
+    }
+    pressed = null;
+    heldBack = false;
+  }
+  document.addEventListener("pointerup", release, true);
+  document.addEventListener("pointercancel", release, true);
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    if (pressed && evt.detail.target && evt.detail.target.id === pressed.id) {
+      evt.detail.shouldSwap = false;
+      heldBack = true;
+    }
+  });
+
   // An open referral nobody took turns amber when its time to take runs out
   // (the server sends the seconds left; it also draws it amber once past).
   function armOverdue(root) {

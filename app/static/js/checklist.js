@@ -408,20 +408,8 @@
   function refreshSoon() {
     setTimeout(function () { if (region()) htmx.trigger(region(), "checklist:refresh"); }, 0);
   }
-  // A finger on the list while it is swapped would lose the tap: its press and its
-  // release land on different elements, so no click is fired. The swap waits for
-  // the release and is asked for again then.
-  var pressing = false, heldBack = false;
-  document.addEventListener("pointerdown", function (evt) {
-    if (region() && region().contains(evt.target)) pressing = true;
-  }, true);
-  function release() {
-    if (!pressing) return;
-    pressing = false;
-    if (heldBack) { heldBack = false; refreshSoon(); }
-  }
-  document.addEventListener("pointerup", release, true);
-  document.addEventListener("pointercancel", release, true);
+  // A refresh that answers under a finger waits for its release (app.js,
+  // data-hold-while-pressed on the region).
   // An entry the server has taken leaves the outbox and is no longer drawn over the
   // page (Datang.status().sent counts them, at once): an answer asked for before that
   // may not show it yet, so it is dropped and the region asked again.
@@ -433,7 +421,6 @@
   document.addEventListener("htmx:beforeSwap", function (evt) {
     if (evt.detail.target !== region()) return;
     if (busy()) { evt.detail.shouldSwap = false; return; }
-    if (pressing) { evt.detail.shouldSwap = false; heldBack = true; return; }
     var xhr = evt.detail.xhr;
     if (xhr && xhr.datangSent !== undefined && xhr.datangSent < Datang.status().sent) {
       evt.detail.shouldSwap = false;
