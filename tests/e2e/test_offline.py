@@ -22,6 +22,36 @@ def exactly_once(server_events, subjects, user="lobby1"):
     return mine
 
 
+def trace_outbox(page) -> None:
+    """Keep, in the page, the outbox's status every 250 ms and the network events,
+    so that a wait that times out (`wait_traced`) says what the tablet was doing."""
+    page.evaluate("""() => {
+        const t0 = performance.now(), trace = window.__outboxTrace = [];
+        const at = () => Math.round(performance.now() - t0);
+        ['online', 'offline'].forEach(name => window.addEventListener(name,
+            () => trace.push([at(), name, navigator.onLine])));
+        document.addEventListener('datang:paused', e => trace.push([at(), 'paused', e.detail]));
+        document.addEventListener('visibilitychange',
+            () => trace.push([at(), 'visibility', document.visibilityState]));
+        setInterval(() => {
+            const s = Datang.status();
+            trace.push([at(), navigator.onLine, s.syncing, s.attempt, s.lastError, s.pending,
+                        s.nextTry && s.nextTry - Date.now()]);
+        }, 250);
+    }""")
+
+
+def wait_traced(page, expression: str, timeout: float) -> None:
+    try:
+        wait_until(page, expression, timeout=timeout)
+    except AssertionError as timed_out:
+        trace = page.evaluate("window.__outboxTrace")
+        raise AssertionError(
+            f"{timed_out} at {page.url}; [ms, onLine, syncing, attempt, lastError, pending,"
+            f" next try in ms] or [ms, event, ...]: {trace}"
+        ) from None
+
+
 def test_offline_work_then_reconnect(tablet, server_events):
     page = tablet("lobby1")
     ready(page)
@@ -188,14 +218,15 @@ def test_back_on_the_network_the_back_off_starts_afresh(tablet, server_events):
     15 s when going offline was seen late and the first entry's send failed)."""
     page = tablet("lobby1")
     ready(page)
+    trace_outbox(page)
     page.context.route("**/api/v1/sync", lambda route: route.abort("internetdisconnected"))
     subjects = record_visits(page, 1)
-    wait_until(page, "Datang.status().attempt >= 2", timeout=10)  # two failed sends
+    wait_traced(page, "Datang.status().attempt >= 2", timeout=10)  # two failed sends
     page.context.set_offline(True)
     page.context.unroute("**/api/v1/sync")
     page.context.route("**/api/v1/sync", lambda route: route.fulfill(status=503, body="busy"))
     page.context.set_offline(False)
-    wait_until(page, "Datang.status().lastError === 'server'")
+    wait_traced(page, "Datang.status().lastError === 'server'", timeout=20)
     # The first failure since the network came back: the first step of the back-off.
     assert page.evaluate("Datang.status().attempt") == 1
     page.context.unroute("**/api/v1/sync")
