@@ -14,7 +14,7 @@ from . import (
     checklist,
     commands,
     counter,
-    database,  # noqa: F401  (installs the engine hooks)
+    database,
     errors,
     lobby,
     pwa,
@@ -75,6 +75,8 @@ def configure(app: Flask, env_name: str | None, overrides: dict) -> None:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    # First of the request hooks: before anything reads the database.
+    app.before_request(database.begin_autocommit_reads)
     migrate.init_app(
         app,
         db,

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from flask import current_app, request
 from sqlalchemy import DateTime, event, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
@@ -74,6 +75,28 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
 def _sqlite_on_begin(conn):
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+def autocommit_reads(view):
+    """Mark a view whose reads need no transaction: it writes nothing, or writes only
+    through `short_write` / `write_transaction` (see `begin_autocommit_reads`)."""
+    view.autocommit_reads = True
+    return view
+
+
+def begin_autocommit_reads() -> None:
+    """Before an `autocommit_reads` view's first query: on PostgreSQL, its reads run
+    in autocommit, with no BEGIN and ROLLBACK of their own.
+
+    A poll's two reads (the sign-in, the branch's version) then cost two round
+    trips, not four. Read committed gives each statement its own snapshot
+    either way. A write still has its transaction: `short_write` ends this
+    connection and begins afresh on another. SQLite keeps its BEGIN: it is
+    in-process, and there the read snapshot is worth it.
+    """
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "autocommit_reads", False) and db.engine.dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 @contextmanager

@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import timedelta
+from functools import partial
 
+import psycopg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text, update
 
 from app.database import EVENT_APPEND_LOCK, utcnow, write_transaction
 from app.extensions import db
-from app.models import Branch, Event, Product, SelfServiceMachine, User
+from app.models import Branch, Event, Product, SelfServiceMachine, SignIn, User
 
 from .conftest import greeted
 
@@ -176,3 +179,77 @@ def test_the_cached_lobby_panels_follow_every_setting_and_keep_each_user_s_own_b
     token = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
     assert token.search(other).group(1) != token.search(page).group(1)
     assert 'data-user="lobby2"' in other and 'data-user="lobby1"' in page
+
+
+def transaction_states(app, do) -> list[bool]:
+    """For each statement `do()` makes the database run: whether it ran inside a
+    transaction the driver had begun (as it stands after the statement)."""
+    seen: list[bool] = []
+
+    def after_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        dbapi = conn.connection.dbapi_connection
+        if conn.dialect.name == "postgresql":
+            seen.append(dbapi.info.transaction_status != psycopg.pq.TransactionStatus.IDLE)
+        else:
+            seen.append(dbapi.in_transaction)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "after_cursor_execute", after_cursor_execute)
+    try:
+        do()
+    finally:
+        event.remove(engine, "after_cursor_execute", after_cursor_execute)
+    return seen
+
+
+POLL = {"HX-Request": "true", "X-Datang-Background": "1"}
+
+
+def test_polls_and_greets_cost_no_begin_and_rollback_for_their_reads_on_postgresql(app, lobby1):
+    """A poll is two round trips, not four: read committed gives its reads their own
+    snapshots anyway. SQLite keeps its (in-process) transaction and its snapshot."""
+    with app.app_context():
+        on_postgresql = db.engine.dialect.name == "postgresql"
+    for path in ("/lobby/board?since=0", "/api/v1/events?since=", "/lobby"):
+        states = transaction_states(app, partial(lobby1.get, path, headers=POLL))
+        assert states, path
+        assert set(states) == {not on_postgresql}, path
+    # A greet: the sign-in read alone, then every write in the transaction.
+    visit = greeted()
+    states = transaction_states(app, partial(lobby1.sync, [visit]))
+    assert states[0] is not on_postgresql and set(states[1:]) == {True}
+    # A page not marked keeps its transaction on both.
+    states = transaction_states(app, lambda: lobby1.get(f"/lobby/visits/{visit['subject_id']}"))
+    assert states and set(states) == {True}
+
+
+def test_a_reading_view_still_writes_the_sign_in_s_clocks(app, lobby1):
+    """The sign-in's idle clock and its end are written in a transaction of their
+    own, committed, whatever the view's reads ran in."""
+
+    def sign_in_row():
+        with app.app_context():
+            return db.session.scalars(select(SignIn).order_by(SignIn.started_at.desc())).first()
+
+    row = sign_in_row()
+    with app.app_context():
+        db.session.execute(
+            update(SignIn)
+            .where(SignIn.id == row.id)
+            .values(last_seen_at=row.last_seen_at - timedelta(minutes=30))
+        )
+        db.session.commit()
+    before = sign_in_row().last_seen_at
+    # Not a background poll: the person asked for it, so it counts as work.
+    assert lobby1.get("/lobby/board", headers={"HX-Request": "true"}).status_code == 200
+    assert sign_in_row().last_seen_at > before + timedelta(minutes=29)
+    with app.app_context():
+        db.session.execute(
+            update(SignIn)
+            .where(SignIn.id == row.id)
+            .values(last_seen_at=row.last_seen_at - timedelta(minutes=61))
+        )
+        db.session.commit()
+    assert lobby1.get("/lobby/board", headers=POLL).status_code == 401
+    assert sign_in_row().ended_reason == "idle"

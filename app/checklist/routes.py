@@ -13,6 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth import current_branch, role_required
+from ..database import autocommit_reads
 from ..extensions import db
 from ..htmx import render
 from ..i18n import ui_lang as lang
@@ -80,6 +81,7 @@ def page_data(view) -> dict:
 
 
 @bp.get("/checklist")
+@autocommit_reads
 @role_required(Role.LOBBY_MANAGER)
 def today():
     branch = current_branch()

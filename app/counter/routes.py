@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth import current_branch, in_branch, role_required
-from ..database import utcnow
+from ..database import autocommit_reads, utcnow
 from ..events import Rejected, new_id, record, record_together
 from ..extensions import db
 from ..htmx import is_htmx, render
@@ -104,6 +104,7 @@ def page():
 
 
 @bp.get("/counter/visits/<visit_id>")
+@autocommit_reads
 @role_required(Role.TELLER)
 def visit_fragment(visit_id: str):
     """The visit's summary alone, polled: a wealth manager taking its referral shows here."""

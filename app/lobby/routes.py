@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth import current_branch, in_branch, role_required
+from ..database import autocommit_reads
 from ..extensions import db
 from ..htmx import is_htmx, not_modified, render, unchanged_since
 from ..models import Branch, NeedTag, Role, SelfServiceMachine, Visit
@@ -38,6 +39,7 @@ def visit_of_branch(visit_id: str, branch: Branch) -> Visit:
 
 
 @bp.get("/lobby")
+@autocommit_reads
 @role_required(Role.LOBBY_MANAGER)
 def board():
     branch = current_branch()
@@ -60,6 +62,7 @@ def board_response(branch: Branch):
 
 
 @bp.get("/lobby/board")
+@autocommit_reads
 @role_required(Role.LOBBY_MANAGER)
 def board_fragment():
     """The waiting board alone, polled by the tablet; 204 when nothing changed since `since`."""

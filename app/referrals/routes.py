@@ -16,7 +16,7 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from ..auth import current_branch, in_branch, role_required
-from ..database import utcnow
+from ..database import autocommit_reads, utcnow
 from ..events import Rejected, new_id, record
 from ..extensions import db
 from ..form_helpers import filled_in
@@ -163,6 +163,7 @@ def inbox():
 
 
 @bp.get("/referrals/list")
+@autocommit_reads
 @role_required(*DESK_ROLES)
 def list_fragment():
     branch = current_branch()

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..auth import role_required
+from ..database import autocommit_reads
 from ..events import Rejected, new_id, record
 from ..extensions import db
 from ..htmx import render
@@ -96,6 +97,7 @@ def dashboard():
 
 
 @bp.get("/supervisor/today")
+@autocommit_reads
 @supervisors_only
 def today():
     branches, selected = scope()

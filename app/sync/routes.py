@@ -10,7 +10,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import and_, bindparam, false, func, or_, select
 from werkzeug.exceptions import HTTPException
 
-from ..database import utcnow
+from ..database import autocommit_reads, utcnow
 from ..errors import error_response
 from ..events import (
     RFC3339,
@@ -185,6 +185,7 @@ def device_clock(sent_at) -> DeviceClock | None:
 
 
 @bp.post("/sync")
+@autocommit_reads  # its writes are all in write_transaction
 def sync():
     config = current_app.config
     if request.content_length is not None and request.content_length > config["SYNC_MAX_BYTES"]:
@@ -276,6 +277,7 @@ def _is_position(text: str) -> bool:
 
 
 @bp.get("/events")
+@autocommit_reads
 def pull():
     config = current_app.config
     since = request.args.get("since", "")
@@ -342,6 +344,7 @@ def pull_cursor() -> str:
 
 
 @bp.get("/session")
+@autocommit_reads
 def session_info():
     """Who is signed in, a fresh CSRF token, and the pull cursor of now.
 

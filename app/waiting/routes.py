@@ -15,7 +15,7 @@ from flask import make_response, redirect, request, url_for
 from flask_login import current_user
 
 from ..auth import current_branch, in_branch, role_required
-from ..database import utcnow
+from ..database import autocommit_reads, utcnow
 from ..events import Rejected, record
 from ..extensions import db
 from ..htmx import is_htmx, render
@@ -71,6 +71,7 @@ def page():
 
 
 @bp.get("/waiting/list")
+@autocommit_reads
 @role_required(Role.WEALTH_MANAGER)
 def list_fragment():
     branch = current_branch()
