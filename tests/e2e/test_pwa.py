@@ -43,6 +43,23 @@ def test_installable(persistent_tablet, live_server):
     assert page.evaluate("Datang.pwa.version()")
 
 
+def test_a_page_loaded_past_the_worker_is_taken_over(tablet):
+    """A load the worker did not see (it was still installing when the load began, or a
+    hard reload) leaves the page uncontrolled. The page asks the active worker to take
+    it: its fragments then come from the worker's cache offline, without another load."""
+    page = tablet("lobby1")
+    ready(page)
+    fragment = """() => fetch('/lobby', {headers: {'HX-Request': 'true'}}).then(r => r.status)"""
+    assert page.evaluate(fragment) == 200  # online: cached by the worker on the way
+    # As Shift+reload: the load skips the service worker.
+    with page.expect_navigation():
+        page.context.new_cdp_session(page).send("Page.reload", {"ignoreCache": True})
+    wait_until(page, "window.Datang !== undefined && window.Datang.pwa !== undefined")
+    wait_until(page, "navigator.serviceWorker.controller !== null")
+    page.context.set_offline(True)
+    assert page.evaluate(fragment) == 200
+
+
 def test_offline_fallback_and_fragments_kept_apart(tablet, live_server):
     page = tablet("lobby1")
     ready(page)

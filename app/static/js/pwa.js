@@ -103,6 +103,14 @@
   });
   setInterval(function () { if (registration && navigator.onLine) registration.update().catch(function () {}); }, 3600000);
 
+  // A page whose load began while the worker was still installing is not
+  // controlled, and the worker's claim at activation misses it when it came
+  // before the page existed (the first sign-in, then at once another screen):
+  // ask again, or the page would stay uncontrolled until it is loaded anew.
+  navigator.serviceWorker.ready.then(function (reg) {
+    if (!navigator.serviceWorker.controller && reg.active) reg.active.postMessage({ type: "CLAIM" });
+  });
+
   // Keep the other screens ready for offline: on start-up (those not cached in
   // the last five minutes) and after a sync that changed something (all).
   // A page loaded before the worker controlled it was not cached by it: cache

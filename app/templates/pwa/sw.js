@@ -50,6 +50,8 @@ self.addEventListener("message", function (event) {
   var data = event.data || {};
   if (data.type === "SKIP_WAITING") {
     self.skipWaiting();
+  } else if (data.type === "CLAIM") {
+    event.waitUntil(self.clients.claim());
   } else if (data.type === "VERSION") {
     reply(event, { version: VERSION });
   } else if (data.type === "WARM") {
