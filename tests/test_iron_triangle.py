@@ -342,6 +342,23 @@ def test_inbox_cards_carry_the_contract_test_hooks(app, lobby1, wealth1, wealth2
         db.session.remove()
 
 
+def test_the_losers_message_stays_until_the_list_changes_again(lobby1, wealth1, wealth2):
+    """The answer to a tap carries the list's version with the card, so the list's
+    poll (every 2 s) does not redraw the list, and wipe the message, for a change
+    the card already shows."""
+    _visit, referral_id = refer(lobby1)
+    wealth1.post(f"/referrals/{referral_id}/accept", htmx=True)
+    late = wealth2.post(f"/referrals/{referral_id}/accept?lang=en", htmx=True)
+    text = late.get_data(as_text=True)
+    assert late.status_code == 422 and "Another wealth manager has taken" in text
+    oob = re.search(r'<input type="hidden" id="referrals-since" [^>]*hx-swap-oob="true">', text)
+    since = re.search(r'value="([\d-]+)"', oob.group(0)).group(1)
+    poll = {"HX-Request": "true", "X-Datang-Background": "1"}
+    assert wealth2.get(f"/referrals/list?since={since}", headers=poll).status_code == 204
+    refer(lobby1)  # something else happens: the list is drawn again
+    assert wealth2.get(f"/referrals/list?since={since}", headers=poll).status_code == 200
+
+
 def test_the_lobby_card_shows_who_took_it(app, lobby1, wealth1):
     _visit, referral_id = refer(lobby1)
     board = lobby1.get("/lobby/board?lang=en", headers=HX).get_data(as_text=True)

@@ -265,7 +265,7 @@ def record_on_referral(branch: Branch, referral: Referral, type: str, payload: d
     referral = db.session.get_one(Referral, referral.id)
     return render(
         "referrals/inbox.html",
-        "referrals/_referral.html",
+        "referrals/_answer.html",
         status=422 if error else 200,
         r=referral,
         error=error,
