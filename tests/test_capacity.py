@@ -232,24 +232,21 @@ def test_a_reading_view_still_writes_the_sign_in_s_clocks(app, lobby1):
         with app.app_context():
             return db.session.scalars(select(SignIn).order_by(SignIn.started_at.desc())).first()
 
+    def last_seen(minutes_ago: int) -> None:
+        with app.app_context():
+            db.session.execute(
+                update(SignIn)
+                .where(SignIn.id == row.id)
+                .values(last_seen_at=utcnow() - timedelta(minutes=minutes_ago))
+            )
+            db.session.commit()
+
     row = sign_in_row()
-    with app.app_context():
-        db.session.execute(
-            update(SignIn)
-            .where(SignIn.id == row.id)
-            .values(last_seen_at=row.last_seen_at - timedelta(minutes=30))
-        )
-        db.session.commit()
+    last_seen(30)
     before = sign_in_row().last_seen_at
     # Not a background poll: the person asked for it, so it counts as work.
     assert lobby1.get("/lobby/board", headers={"HX-Request": "true"}).status_code == 200
     assert sign_in_row().last_seen_at > before + timedelta(minutes=29)
-    with app.app_context():
-        db.session.execute(
-            update(SignIn)
-            .where(SignIn.id == row.id)
-            .values(last_seen_at=row.last_seen_at - timedelta(minutes=61))
-        )
-        db.session.commit()
+    last_seen(61)
     assert lobby1.get("/lobby/board", headers=POLL).status_code == 401
     assert sign_in_row().ended_reason == "idle"
