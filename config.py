@@ -33,6 +33,8 @@ class Config:
     )
     SESSION_IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("DATANG_IDLE_MINUTES", 60)))
     SESSION_SEEN_INTERVAL = timedelta(seconds=60)  # how often the idle clock is written
+    # The board's poll, when nothing changed, is answered before Flask (app/lobby/poll.py).
+    BOARD_POLL_SHORTCUT = True
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]

@@ -43,10 +43,19 @@ def register(app: Flask) -> None:
             # back-forward cache keeps it past the session (the service worker keeps
             # its own copy for offline use, deleted when the session ends: docs/client.md).
             headers.setdefault("Cache-Control", "no-store")
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        for name, value in document_headers(app):
+            headers.setdefault(name, value)
         return response
+
+
+def document_headers(app: Flask) -> list[tuple[str, str]]:
+    """The headers of a page or fragment (beside nosniff and, signed in, no-store)."""
+    headers = [
+        ("Content-Security-Policy", CSP),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(self), microphone=(), geolocation=()"),
+    ]
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        headers.append(("Strict-Transport-Security", "max-age=31536000"))
+    return headers

@@ -1,15 +1,31 @@
 """Signing in and out, and who is signed in (app/auth/session.py).
 
-Public surface: the guards and the branch of a request, which every feature's pages use.
+Public surface: the guards and the branch of a request, which every feature's pages use;
+the session cookie and a sign-in's standing, for a path that answers before Flask.
 """
 
 from flask import Blueprint, Flask
 
-from .session import current_branch, in_branch, init_login, role_required
+from .session import (
+    SessionCookieReader,
+    current_branch,
+    in_branch,
+    init_login,
+    role_required,
+    sign_in_standing,
+)
 
 bp = Blueprint("auth", __name__)
 
-__all__ = ["bp", "current_branch", "in_branch", "init_app", "role_required"]
+__all__ = [
+    "SessionCookieReader",
+    "bp",
+    "current_branch",
+    "in_branch",
+    "init_app",
+    "role_required",
+    "sign_in_standing",
+]
 
 
 def init_app(app: Flask) -> None:

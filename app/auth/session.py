@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from functools import wraps
+from hashlib import sha512
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import bindparam, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from werkzeug.http import parse_cookie
 
 from ..database import short_write, utcnow
 from ..extensions import db, login_manager
@@ -146,26 +150,96 @@ def _sign_in_is_live(sign_in_id: str, started_at, last_seen_at) -> bool:
     Background requests (polls, the outbox's pulls) do not count as activity,
     so a tablet left on the board still signs out when nobody touches it.
     """
-    config = current_app.config
-    now = utcnow()
-    if now - started_at > config["PERMANENT_SESSION_LIFETIME"]:
-        _end(sign_in_id, "expired")
+    background = request.headers.get("X-Datang-Background") == "1"
+    standing = sign_in_standing(current_app.config, started_at, last_seen_at, background)
+    if standing in ("expired", "idle"):
+        _end(sign_in_id, standing)
         return False
-    if now - last_seen_at > config["SESSION_IDLE_TIMEOUT"]:
-        _end(sign_in_id, "idle")
-        return False
-    # At most one write per session per interval: the hot paths stay reads.
-    if (
-        request.headers.get("X-Datang-Background") != "1"
-        and now - last_seen_at > config["SESSION_SEEN_INTERVAL"]
-    ):
+    if standing == "seen":
         try:
-            _update(sign_in_id, last_seen_at=now)
+            _update(sign_in_id, last_seen_at=utcnow())
         except OperationalError:
             # The database is busy beyond its timeout: the clock is written on a later
             # request; the person's work must not fail for it.
             current_app.logger.warning("sign-in clock not written: database busy")
     return True
+
+
+def sign_in_standing(config, started_at, last_seen_at, background: bool) -> str:
+    """What an open sign-in is now: "expired" (past its lifetime), "idle" (past its
+    idle time), "seen" (live, and this request's activity is due to be written) or
+    "live" (live, nothing to write). `config`: the app's."""
+    now = utcnow()
+    if now - started_at > config["PERMANENT_SESSION_LIFETIME"]:
+        return "expired"
+    if now - last_seen_at > config["SESSION_IDLE_TIMEOUT"]:
+        return "idle"
+    # At most one write per session per interval: the hot paths stay reads.
+    if not background and now - last_seen_at > config["SESSION_SEEN_INTERVAL"]:
+        return "seen"
+    return "live"
+
+
+@dataclass(frozen=True)
+class CookieSignIn:
+    """Who a request's session cookie says is signed in (not yet checked against the database)."""
+
+    user_id: int
+    session_version: int
+    sign_in_id: str
+
+
+class SessionCookieReader:
+    """Reads a request's session cookie as Flask and Flask-Login would, from the WSGI
+    environ alone: for a path that answers before Flask handles the request.
+
+    Returns the sign-in only when Flask-Login would take the session as it is, and
+    so leave it unchanged (no Set-Cookie); None for anything else (no or a bad
+    cookie, a session-protection mismatch, a remember-me flag), which the caller
+    hands on to Flask.
+    """
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.serializer: URLSafeTimedSerializer | None = None
+
+    def __call__(self, environ) -> CookieSignIn | None:
+        app = self.app
+        value = parse_cookie(environ).get(app.config["SESSION_COOKIE_NAME"])
+        if not value:
+            return None
+        if self.serializer is None:
+            self.serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+        try:
+            data = self.serializer.loads(
+                value, max_age=int(app.permanent_session_lifetime.total_seconds())
+            )
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or "_remember" in data:
+            return None
+        if data.get("_id") != _session_identifier(environ):
+            return None  # Flask-Login would mark the session not fresh: a change
+        sign_in_id, user_id = data.get(SIGN_IN_KEY), data.get("_user_id")
+        if not isinstance(sign_in_id, str) or not isinstance(user_id, str):
+            return None
+        try:
+            uid, version = (int(part) for part in user_id.split(":"))
+        except ValueError:
+            return None
+        return CookieSignIn(uid, version, sign_in_id)
+
+
+def _session_identifier(environ) -> str:
+    """Flask-Login's session-protection identifier (flask_login.utils._create_identifier)
+    of the request in `environ`: a hash of its address and user agent."""
+    address = environ.get("HTTP_X_FORWARDED_FOR", environ.get("REMOTE_ADDR"))
+    if address is not None:
+        address = address.encode("utf-8").split(b",")[0].strip()
+    user_agent = environ.get("HTTP_USER_AGENT")
+    if user_agent is not None:
+        user_agent = user_agent.encode("utf-8")
+    return sha512(f"{address}|{user_agent}".encode()).hexdigest()
 
 
 def wants_json() -> bool:

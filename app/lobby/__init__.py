@@ -61,7 +61,8 @@ def init_app(app: Flask) -> None:
     # decorators fill the blueprint and `events`' and `complaints`' @event_type
     # decorators register the visit.* and complaint.* types (before any event is
     # applied); the board imports the supervisor's public surface.
-    from . import complaints, events, routes  # noqa: F401
+    from . import complaints, events, poll, routes  # noqa: F401
 
     register_seed(app, seed_lobby)
     app.register_blueprint(bp)
+    poll.install(app)
