@@ -250,3 +250,33 @@ def test_a_reading_view_still_writes_the_sign_in_s_clocks(app, lobby1):
     last_seen(61)
     assert lobby1.get("/lobby/board", headers=POLL).status_code == 401
     assert sign_in_row().ended_reason == "idle"
+
+
+def test_a_referral_goes_to_the_branch_s_own_active_wealth_managers(app):
+    """Asked of the branch's members, not of every wealth manager in the province."""
+    from app.lobby.views import wealth_managers
+    from app.models import Role
+
+    with app.app_context():
+        demo, north = (
+            db.session.scalar(select(Branch).where(Branch.code == code))
+            for code in ("demo", "north")
+        )
+        for username, branches, active in [
+            ("wm-north", [north], True),
+            ("wm-both", [north, demo], True),
+            ("wm-gone", [demo], False),
+        ]:
+            db.session.add(
+                User(
+                    username=username,
+                    display_name=username,
+                    password_hash="x",
+                    role=Role.WEALTH_MANAGER,
+                    branches=branches,
+                    active=active,
+                )
+            )
+        db.session.commit()
+        assert [u.username for u in wealth_managers(demo)] == ["wealth1", "wealth2", "wm-both"]
+        assert [u.username for u in wealth_managers(north)] == ["wm-both", "wm-north"]

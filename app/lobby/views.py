@@ -28,6 +28,7 @@ from ..models import (
     SelfServiceMachine,
     User,
     Visit,
+    user_branches,
 )
 from ..privacy import refusal_message
 from ..supervisor import focus_first
@@ -276,13 +277,22 @@ def referral_overdue_in(referral: Referral, branch: Branch, now) -> int | None:
 
 
 def wealth_managers(branch: Branch) -> list[User]:
-    """The branch's active wealth managers, the people a referral can be assigned to."""
-    users = db.session.scalars(
-        select(User)
-        .where(User.role == Role.WEALTH_MANAGER, User.active.is_(True))
-        .order_by(User.username)
+    """The branch's active wealth managers, the people a referral can be assigned to.
+
+    Asked of the branch's members only: a province has thousands of wealth managers.
+    """
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(user_branches, user_branches.c.user_id == User.id)
+            .where(
+                user_branches.c.branch_id == branch.id,
+                User.role == Role.WEALTH_MANAGER,
+                User.active.is_(True),
+            )
+            .order_by(User.username)
+        )
     )
-    return [u for u in users if u.can_read(branch.id)]
 
 
 def referral_take_time(branch: Branch) -> timedelta:
