@@ -35,6 +35,9 @@ class Config:
     SESSION_SEEN_INTERVAL = timedelta(seconds=60)  # how often the idle clock is written
     # The board's poll, when nothing changed, is answered before Flask (app/lobby/poll.py).
     BOARD_POLL_SHORTCUT = True
+    # Rendered boards shared by the server's workers (app/lobby/views.py): None puts
+    # them in instance/board-cache, "" keeps them per worker only.
+    BOARD_CACHE_DIR: str | None = os.environ.get("DATANG_BOARD_CACHE_DIR")
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     WTF_CSRF_HEADERS = ["X-CSRFToken", "X-CSRF-Token"]
@@ -81,6 +84,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 - a method, no password; fast, tests only
     RATELIMIT_ENABLED = True
+    BOARD_CACHE_DIR = ""  # per test app; tests/test_capacity.py shares one on purpose
 
 
 CONFIGS = {

@@ -280,3 +280,48 @@ def test_a_referral_goes_to_the_branch_s_own_active_wealth_managers(app):
         db.session.commit()
         assert [u.username for u in wealth_managers(demo)] == ["wealth1", "wealth2", "wm-both"]
         assert [u.username for u in wealth_managers(north)] == ["wm-both", "wm-north"]
+
+
+def test_a_server_s_workers_share_each_rendered_board_and_no_other_database_s(
+    app, tmp_path, monkeypatch
+):
+    """With BOARD_CACHE_DIR, a version one worker rendered is not rendered by the next;
+    a new event is rendered afresh; another database never gets this one's board."""
+    from app import create_app
+    from app.lobby import views
+    from testbed.clients import SignedIn
+
+    def worker(database_url: str):
+        return create_app(
+            "testing",
+            SQLALCHEMY_DATABASE_URI=database_url,
+            DEMO_PASSWORD=app.config["DEMO_PASSWORD"],
+            BOARD_CACHE_DIR=str(tmp_path / "boards"),
+        )
+
+    renders = []
+    render = views.board_context
+    monkeypatch.setattr(views, "board_context", lambda *a: renders.append(a) or render(*a))
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    one, two = (SignedIn(worker(url).test_client(), "lobby1") for _ in range(2))
+    hx = {"HX-Request": "true"}
+    first = one.get("/lobby/board", headers=hx).get_data(as_text=True)
+    assert (
+        two.get("/lobby/board", headers=hx).get_data(as_text=True).split("data-server-now")[0]
+        == (first.split("data-server-now")[0])
+    )
+    assert len(renders) == 1
+    visit = greeted(payload={"purpose": "cash", "ticket": "Q777"})
+    assert one.sync([visit]).status_code == 200
+    assert "Q777" in two.get("/lobby/board", headers=hx).get_data(as_text=True)
+    assert "Q777" in one.get("/lobby/board", headers=hx).get_data(as_text=True)
+    assert len(renders) == 2
+
+    # Another database (another URL) keeps its boards apart, at the same ids and versions.
+    elsewhere = worker("sqlite://")
+    shared = views.SHARED_BOARD_CACHE
+    with app.test_request_context():
+        language = views.lang()
+    key = f"{branch_ids(app)['demo']}-{language}"
+    assert one.client.application.extensions[shared].has(key)
+    assert not elsewhere.extensions[shared].has(key)

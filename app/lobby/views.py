@@ -176,9 +176,12 @@ def template_gettext():
 BOARD_CACHE_SECONDS = 15
 _SERVER_NOW = 'data-server-now="'
 # In app.extensions (one per app, so per database): (branch id, language) -> (board
-# version, monotonic expiry, the fragment before and after its server time). One
+# version, expiry (time.time()), the fragment before and after its server time). One
 # entry per branch and language: the newest version only.
-_BOARD_CACHE = "datang_board_cache"
+BOARD_CACHE = "datang_board_cache"
+# The same entries shared by the workers of one server (a cachelib cache; see
+# install_shared_board_cache), when BOARD_CACHE_DIR is set.
+SHARED_BOARD_CACHE = "datang_shared_board_cache"
 
 
 def board_html(branch: Branch) -> Markup:
@@ -189,16 +192,24 @@ def board_html(branch: Branch) -> Markup:
     answer. The entry also expires after BOARD_CACHE_SECONDS, which bounds how
     long the "just closed" list, the summary's minutes and the branch's
     settings (labels, products, warning times) can lag behind in a quiet lobby.
-    Per process: each gunicorn worker renders a version once.
+    Kept per process and, with BOARD_CACHE_DIR, shared by the server's workers:
+    a branch's three tablets poll through different workers, and each would
+    otherwise render the same new version.
     """
     version = board_version(branch)
-    key, now = (branch.id, lang()), time.monotonic()
-    cache = current_app.extensions.setdefault(_BOARD_CACHE, {})
+    key, now = (branch.id, lang()), time.time()
+    cache = current_app.extensions.setdefault(BOARD_CACHE, {})
     cached = cache.get(key)
     if cached is None or cached[0] != version or cached[1] < now:
-        html = render_template("lobby/_board.html", **board_context(branch, version))
-        head, _attr, rest = html.partition(_SERVER_NOW)
-        cached = (version, now + BOARD_CACHE_SECONDS, head, rest.partition('"')[2])
+        shared = current_app.extensions.get(SHARED_BOARD_CACHE)
+        shared_key = f"{key[0]}-{key[1]}"
+        cached = shared.get(shared_key) if shared is not None else None
+        if cached is None or cached[0] != version or cached[1] < now:
+            html = render_template("lobby/_board.html", **board_context(branch, version))
+            head, _attr, rest = html.partition(_SERVER_NOW)
+            cached = (version, now + BOARD_CACHE_SECONDS, head, rest.partition('"')[2])
+            if shared is not None:
+                shared.set(shared_key, cached, timeout=BOARD_CACHE_SECONDS)
         cache[key] = cached
     # The parts are the rendered (escaped) template and a time we format ourselves.
     return Markup(f'{cached[2]}{_SERVER_NOW}{format_time(utcnow())}"{cached[3]}')  # noqa: S704

@@ -1,7 +1,7 @@
 """cProfile of the lobby board views through the Flask test client (no server).
 
     .venv/bin/python bench/server/profile_board.py [--visits 450] [--n 50] [--path /lobby]
-                                                  [--user lobby1]
+                                                  [--user lobby1] [--cold]
 
 The database is built as bench/server_bench.py builds it (SQLite in a temp dir,
 or a schema of its own in the --database-url PostgreSQL database, dropped after). Prints the time a
@@ -34,6 +34,12 @@ def main() -> None:
     parser.add_argument("--user", default="lobby1", help="who signs in (super1: /supervisor)")
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--limit", type=int, default=40)
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="forget the rendered board before each request (a worker that has not rendered "
+        "this version yet: in the field, most answers after a change)",
+    )
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="datang-profile-board-")
     database = Database(args.database_url, tmp.name, "profile")
@@ -46,6 +52,7 @@ def main() -> None:
 def run(args, url: str) -> None:
     built = build(url, args.visits)
     from app import create_app
+    from app.lobby.views import BOARD_CACHE
 
     app = create_app(SQLALCHEMY_DATABASE_URI=url)
     client = app.test_client()
@@ -59,23 +66,29 @@ def run(args, url: str) -> None:
     for path in args.path or ["/lobby", "/lobby/board", "/lobby/board?since={version}"]:
         path = path.format(version=built["version"])
         headers = {"HX-Request": "true"} if path.startswith("/lobby/board") else {}
+
+        def get(path=path, headers=headers):
+            if args.cold:
+                app.extensions.pop(BOARD_CACHE, None)
+            return client.get(path, headers=headers)
+
         for _ in range(5):
-            assert client.get(path, headers=headers).status_code in (200, 204)
+            assert get().status_code in (200, 204)
         walls, cpus = [], []
         for _ in range(5):  # the machine is shared: the best of five batches
             started, cpu = time.perf_counter(), time.process_time()
             for _ in range(args.n):
-                client.get(path, headers=headers)
+                get()
             walls.append((time.perf_counter() - started) * 1000 / args.n)
             cpus.append((time.process_time() - cpu) * 1000 / args.n)
         prof = cProfile.Profile()
         prof.enable()
         for _ in range(args.n):
-            client.get(path, headers=headers)
+            get()
         prof.disable()
         print(
             f"\n===== {path}: {min(walls):.2f} ms wall, {min(cpus):.2f} ms CPU a request "
-            f"(best of 5 × {args.n}, without the profiler)"
+            f"(best of 5 × {args.n}{', cold' if args.cold else ''}, without the profiler)"
         )
         pstats.Stats(prof).sort_stats(args.sort).print_stats(args.limit)
     from app.extensions import db
