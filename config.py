@@ -11,7 +11,8 @@ class Config:
     ENV_NAME = "development"
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in instance/
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No pool_pre_ping: a connection idle for a while is pinged (app/database.py).
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     DEMO_PASSWORD: str | None = os.environ.get("DATANG_DEMO_PASSWORD", "demo-pass-1234")
     BABEL_DEFAULT_LOCALE = "zh"  # Simplified Chinese; catalogues live in translations/zh
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

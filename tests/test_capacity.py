@@ -325,3 +325,26 @@ def test_a_server_s_workers_share_each_rendered_board_and_no_other_database_s(
     key = f"{branch_ids(app)['demo']}-{language}"
     assert one.client.application.extensions[shared].has(key)
     assert not elsewhere.extensions[shared].has(key)
+
+
+def test_a_connection_the_database_dropped_while_idle_is_replaced_before_use(app, monkeypatch):
+    """No ping at every checkout (pool_pre_ping), but one after the connection sat idle."""
+    from sqlalchemy import create_engine
+
+    from app import database
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("postgresql"):
+        pytest.skip("a SQLite connection is not dropped by a server")
+    engine, admin = create_engine(url), create_engine(url)
+    try:
+        with engine.connect() as connection:
+            pid = connection.scalar(text("SELECT pg_backend_pid()"))
+        with admin.connect() as connection:
+            assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT pg_backend_pid()")) != pid
+    finally:
+        engine.dispose()
+        admin.dispose()
