@@ -99,7 +99,8 @@ def _ping_after_idle(dbapi_connection, connection_record, connection_proxy):
             cursor.execute("SELECT 1")
         finally:
             cursor.close()
-        dbapi_connection.rollback()  # leave no transaction open (autocommit reads set it)
+        # Idle again: a connection with a transaction open cannot be put in autocommit.
+        dbapi_connection.rollback()
     except Exception as error:  # any failure: the pool discards it and connects afresh
         raise DisconnectionError() from error
 

@@ -5,8 +5,6 @@ referral timings, need tags and products, the triage rules, the complaints' cont
 and figures, the known need codes. The shared codes and labels are in app/vocabulary.py.
 """
 
-import os
-
 from flask import Blueprint, Flask
 
 # Annotated: mypy cannot infer it through the cycle with complaints.py, which imports it.
@@ -21,6 +19,7 @@ from .rules import branch_rules, large_cash_band  # noqa: E402
 from .views import (  # noqa: E402
     all_need_labels,
     board_version,
+    install_shared_board_cache,
     machines,
     need_tags,
     products,
@@ -69,25 +68,3 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     poll.install(app)
     install_shared_board_cache(app)
-
-
-def install_shared_board_cache(app: Flask) -> None:
-    """The rendered boards shared by a server's workers, in files under BOARD_CACHE_DIR.
-
-    One folder per database (the URL's hash): a test suite's databases, or a
-    server's two, never read each other's boards.
-    """
-    folder = app.config.get("BOARD_CACHE_DIR")
-    if folder == "":
-        return
-    folder = folder or os.path.join(app.instance_path, "board-cache")
-    import hashlib
-
-    from cachelib import FileSystemCache
-
-    from .views import BOARD_CACHE_SECONDS, SHARED_BOARD_CACHE
-
-    database = hashlib.sha256(str(app.config["SQLALCHEMY_DATABASE_URI"]).encode()).hexdigest()
-    app.extensions[SHARED_BOARD_CACHE] = FileSystemCache(
-        os.path.join(folder, database[:16]), threshold=0, default_timeout=BOARD_CACHE_SECONDS
-    )

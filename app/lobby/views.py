@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 import weakref
 from datetime import timedelta
 
-from flask import current_app, render_template
+from cachelib import FileSystemCache
+from flask import Flask, current_app, render_template
 from flask_babel import get_translations
 from flask_babel import gettext as _
 from jinja2 import pass_context
@@ -179,9 +182,25 @@ _SERVER_NOW = 'data-server-now="'
 # version, expiry (time.time()), the fragment before and after its server time). One
 # entry per branch and language: the newest version only.
 BOARD_CACHE = "datang_board_cache"
-# The same entries shared by the workers of one server (a cachelib cache; see
-# install_shared_board_cache), when BOARD_CACHE_DIR is set.
+# The same entries shared by the workers of one server (install_shared_board_cache).
 SHARED_BOARD_CACHE = "datang_shared_board_cache"
+
+
+def install_shared_board_cache(app: Flask) -> None:
+    """The rendered boards shared by a server's workers: files under BOARD_CACHE_DIR
+    (None: instance/board-cache; "": none, each worker keeps its own).
+
+    One folder per database (the URL's hash): a test suite's databases, or a
+    server's two, never read each other's boards.
+    """
+    folder = app.config.get("BOARD_CACHE_DIR")
+    if folder == "":
+        return
+    folder = folder or os.path.join(app.instance_path, "board-cache")
+    database = hashlib.sha256(str(app.config["SQLALCHEMY_DATABASE_URI"]).encode()).hexdigest()
+    app.extensions[SHARED_BOARD_CACHE] = FileSystemCache(
+        os.path.join(folder, database[:16]), threshold=0, default_timeout=BOARD_CACHE_SECONDS
+    )
 
 
 def board_html(branch: Branch) -> Markup:
