@@ -1,7 +1,7 @@
 """cProfile of the lobby board views through the Flask test client (no server).
 
     .venv/bin/python bench/server/profile_board.py [--visits 450] [--n 50] [--path /lobby]
-                                                  [--user lobby1] [--cold]
+                                                  [--user lobby1] [--cold worker|server]
 
 The database is built as bench/server_bench.py builds it (SQLite in a temp dir,
 or a schema of its own in the --database-url PostgreSQL database, dropped after). Prints the time a
@@ -36,9 +36,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=40)
     parser.add_argument(
         "--cold",
-        action="store_true",
-        help="forget the rendered board before each request (a worker that has not rendered "
-        "this version yet: in the field, most answers after a change)",
+        choices=("worker", "server"),
+        help="forget the rendered board before each request: the worker's own copy (the "
+        "server's shared one still answers), or both (a version no worker rendered yet)",
     )
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="datang-profile-board-")
@@ -54,7 +54,9 @@ def run(args, url: str) -> None:
     from app import create_app
     from app.lobby.views import BOARD_CACHE
 
-    app = create_app(SQLALCHEMY_DATABASE_URI=url)
+    # "server": no board shared between workers either (instance/board-cache).
+    shared = {"BOARD_CACHE_DIR": ""} if args.cold == "server" else {}
+    app = create_app(SQLALCHEMY_DATABASE_URI=url, **shared)
     client = app.test_client()
     token = CSRF_META.search(client.get("/login").get_data(as_text=True)).group(1)
     assert (
@@ -88,7 +90,8 @@ def run(args, url: str) -> None:
         prof.disable()
         print(
             f"\n===== {path}: {min(walls):.2f} ms wall, {min(cpus):.2f} ms CPU a request "
-            f"(best of 5 × {args.n}{', cold' if args.cold else ''}, without the profiler)"
+            f"(best of 5 × {args.n}{f', cold: {args.cold}' if args.cold else ''}, "
+            "without the profiler)"
         )
         pstats.Stats(prof).sort_stats(args.sort).print_stats(args.limit)
     from app.extensions import db
