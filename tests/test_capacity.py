@@ -11,11 +11,15 @@ from functools import partial
 
 import psycopg
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import create_engine, event, select, text, update
 
+from app import create_app, database
 from app.database import EVENT_APPEND_LOCK, utcnow, write_transaction
 from app.extensions import db
-from app.models import Branch, Event, Product, SelfServiceMachine, SignIn, User
+from app.lobby import views
+from app.lobby.views import wealth_managers
+from app.models import Branch, Event, Product, Role, SelfServiceMachine, SignIn, User
+from testbed.clients import SignedIn
 
 from .conftest import greeted
 
@@ -254,9 +258,6 @@ def test_a_reading_view_still_writes_the_sign_in_s_clocks(app, lobby1):
 
 def test_a_referral_goes_to_the_branch_s_own_active_wealth_managers(app):
     """Asked of the branch's members, not of every wealth manager in the province."""
-    from app.lobby.views import wealth_managers
-    from app.models import Role
-
     with app.app_context():
         demo, north = (
             db.session.scalar(select(Branch).where(Branch.code == code))
@@ -287,9 +288,6 @@ def test_a_server_s_workers_share_each_rendered_board_and_no_other_database_s(
 ):
     """With BOARD_CACHE_DIR, a version one worker rendered is not rendered by the next;
     a new event is rendered afresh; another database never gets this one's board."""
-    from app import create_app
-    from app.lobby import views
-    from testbed.clients import SignedIn
 
     def worker(database_url: str):
         return create_app(
@@ -306,10 +304,8 @@ def test_a_server_s_workers_share_each_rendered_board_and_no_other_database_s(
     one, two = (SignedIn(worker(url).test_client(), "lobby1") for _ in range(2))
     hx = {"HX-Request": "true"}
     first = one.get("/lobby/board", headers=hx).get_data(as_text=True)
-    assert (
-        two.get("/lobby/board", headers=hx).get_data(as_text=True).split("data-server-now")[0]
-        == (first.split("data-server-now")[0])
-    )
+    again = two.get("/lobby/board", headers=hx).get_data(as_text=True)
+    assert again.split("data-server-now")[0] == first.split("data-server-now")[0]
     assert len(renders) == 1
     visit = greeted(payload={"purpose": "cash", "ticket": "Q777"})
     assert one.sync([visit]).status_code == 200
@@ -329,10 +325,6 @@ def test_a_server_s_workers_share_each_rendered_board_and_no_other_database_s(
 
 def test_a_connection_the_database_dropped_while_idle_is_replaced_before_use(app, monkeypatch):
     """No ping at every checkout (pool_pre_ping), but one after the connection sat idle."""
-    from sqlalchemy import create_engine
-
-    from app import database
-
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if not url.startswith("postgresql"):
         pytest.skip("a SQLite connection is not dropped by a server")

@@ -217,13 +217,17 @@ def board_html(branch: Branch) -> Markup:
     """
     version = board_version(branch)
     key, now = (branch.id, lang()), time.time()
+
+    def current(entry) -> bool:
+        return entry is not None and entry[0] == version and entry[1] >= now
+
     cache = current_app.extensions.setdefault(BOARD_CACHE, {})
     cached = cache.get(key)
-    if cached is None or cached[0] != version or cached[1] < now:
+    if not current(cached):
         shared = current_app.extensions.get(SHARED_BOARD_CACHE)
         shared_key = f"{key[0]}-{key[1]}"
         cached = shared.get(shared_key) if shared is not None else None
-        if cached is None or cached[0] != version or cached[1] < now:
+        if not current(cached):
             html = render_template("lobby/_board.html", **board_context(branch, version))
             head, _attr, rest = html.partition(_SERVER_NOW)
             cached = (version, now + BOARD_CACHE_SECONDS, head, rest.partition('"')[2])
