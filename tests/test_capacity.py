@@ -3,8 +3,11 @@ gap or repeat, per-branch write locks, and a cached board that is never stale fo
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
+import threading
 import uuid
 from datetime import timedelta
 from functools import partial
@@ -321,6 +324,43 @@ def test_a_server_s_workers_share_each_rendered_board_and_no_other_database_s(
     key = f"{branch_ids(app)['demo']}-{language}"
     assert one.client.application.extensions[shared].has(key)
     assert not elsewhere.extensions[shared].has(key)
+
+
+def sqlite_writer_lock(app) -> str:
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if not url.startswith("sqlite"):
+        pytest.skip("PostgreSQL orders writers with its own locks")
+    return url.removeprefix("sqlite:///") + "-writer.lock"
+
+
+def test_a_sqlite_writer_waits_for_its_turn_and_goes_the_moment_it_is_free(app, lobby1):
+    """SQLite's busy timeout sleeps between looks at its lock; the server's writers
+    instead queue for a lock the kernel hands on (another process holds it here)."""
+    other_process = os.open(sqlite_writer_lock(app), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(other_process, fcntl.LOCK_EX)
+        answers = []
+        greet = threading.Thread(target=lambda: answers.append(lobby1.sync([greeted()])))
+        greet.start()
+        greet.join(0.5)
+        assert greet.is_alive() and not answers  # waiting for the turn, not writing
+        fcntl.flock(other_process, fcntl.LOCK_UN)
+        greet.join(10)
+        assert answers[0].status_code == 200
+        assert answers[0].get_json()["results"][0]["status"] == "accepted"
+    finally:
+        os.close(other_process)
+
+
+def test_a_sqlite_write_that_fails_gives_up_its_turn(app):
+    lock = sqlite_writer_lock(app)
+    with app.test_request_context(), pytest.raises(RuntimeError), write_transaction(["demo"]):
+        raise RuntimeError("a fault in the middle of a write")
+    other_process = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: no BlockingIOError
+    finally:
+        os.close(other_process)
 
 
 def test_a_connection_the_database_dropped_while_idle_is_replaced_before_use(app, monkeypatch):
