@@ -11,6 +11,7 @@ import threading
 import uuid
 from datetime import timedelta
 from functools import partial
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -19,9 +20,20 @@ from sqlalchemy import create_engine, event, select, text, update
 from app import create_app, database
 from app.database import EVENT_APPEND_LOCK, utcnow, write_transaction
 from app.extensions import db
-from app.lobby import views
+from app.lobby import panels, views
 from app.lobby.views import wealth_managers
-from app.models import Branch, Event, Product, Role, SelfServiceMachine, SignIn, User
+from app.models import (
+    Branch,
+    Event,
+    FocusProduct,
+    NeedTag,
+    Product,
+    Role,
+    RouteRule,
+    SelfServiceMachine,
+    SignIn,
+    User,
+)
 from testbed.clients import SignedIn
 
 from .conftest import greeted
@@ -158,27 +170,141 @@ def lobby_data(html: str) -> dict:
     return json.loads(match.group(1))
 
 
+def settings_versions(app) -> dict[str, int]:
+    with app.app_context():
+        rows = db.session.execute(select(Branch.code, Branch.settings_version))
+        return {code: version for code, version in rows}
+
+
+def first_of(model, branch_id: int | None = None):
+    query = select(model).order_by(model.id)
+    if branch_id is not None:
+        query = query.where(model.branch_id == branch_id)
+    return db.session.scalars(query).first()
+
+
+def add_machine(demo, north):
+    db.session.add(SelfServiceMachine(branch_id=demo, name="ATM-7", position=0))
+
+
+def rename_product(demo, north):
+    first_of(Product, demo).name_en = "Renamed fund"
+
+
+def focus_on_a_product(demo, north):
+    lobby1 = db.session.scalar(select(User).where(User.username == "lobby1"))
+    today = utcnow().date()
+    db.session.add(
+        FocusProduct(
+            branch_id=demo,
+            product_code=first_of(Product, demo).code,
+            starts_on=today,
+            ends_on=today,
+            set_by_id=lobby1.id,
+        )
+    )
+
+
+def drop_a_triage_rule(demo, north):
+    db.session.delete(first_of(RouteRule, demo))
+
+
+def deactivate_wealth1(demo, north):
+    db.session.scalar(select(User).where(User.username == "wealth1")).active = False
+
+
+def move_wealth1_to_north(demo, north):
+    db.session.scalar(select(User).where(User.username == "wealth1")).branches = [
+        db.session.get(Branch, north)
+    ]
+
+
+def rename_a_need_tag(demo, north):
+    first_of(NeedTag).name_en = "Renamed need"
+
+
+@pytest.mark.parametrize(
+    "edit, moved",
+    [
+        (add_machine, {"demo"}),
+        (rename_product, {"demo"}),
+        (focus_on_a_product, {"demo"}),
+        (drop_a_triage_rule, {"demo"}),
+        (deactivate_wealth1, {"demo"}),
+        (move_wealth1_to_north, {"demo", "north"}),
+        (rename_a_need_tag, {"demo", "north", "east"}),  # shared by every branch
+    ],
+)
+def test_each_change_to_a_branch_s_settings_moves_its_settings_version_and_no_other(
+    app, edit, moved
+):
+    before = settings_versions(app)
+    ids = branch_ids(app)
+    with app.app_context():
+        edit(ids["demo"], ids["north"])
+        db.session.commit()
+    after = settings_versions(app)
+    assert {code for code in after if after[code] != before[code]} == moved & after.keys()
+    assert all(after[code] == before[code] + 1 for code in moved & after.keys())
+
+
+def test_events_sign_ins_and_an_edit_that_changes_nothing_leave_the_settings_version(
+    app, lobby1, sign_in
+):
+    before = settings_versions(app)
+    assert lobby1.sync([greeted()]).status_code == 200
+    sign_in("lobby2")
+    with app.app_context():
+        product = first_of(Product, branch_ids(app)["demo"])
+        product.name_en = product.name_en  # set, not changed
+        db.session.commit()
+    assert settings_versions(app) == before
+
+
+def settings_reads(app, load) -> list[str]:
+    """The statements `load()` runs that read what the lobby panels are drawn from."""
+    tables = ("product", "self_service_machine", "route_rule", "need_tag")
+    seen: list[str] = []
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        if re.search(rf"FROM ({'|'.join(tables)})\b", statement):
+            seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        load()
+    finally:
+        event.remove(engine, "before_cursor_execute", before_cursor_execute)
+    return seen
+
+
 def test_the_cached_lobby_panels_follow_every_setting_and_keep_each_user_s_own_bits(
     app, lobby1, sign_in
 ):
     first = lobby1.get("/lobby?lang=en").get_data(as_text=True)
     assert "ATM-7" not in lobby_data(first)["machines"]
     assert 'data-testid="refer-assignee-wealth1"' in first
+    # Nothing changed: the page reads none of the settings again.
+    assert settings_reads(app, lambda: lobby1.get("/lobby?lang=en")) == []
     with app.app_context():
         demo = db.session.scalar(select(Branch).where(Branch.code == "demo"))
         db.session.add(SelfServiceMachine(branch_id=demo.id, name="ATM-7", position=0))
-        product = db.session.scalar(
-            select(Product).where(Product.branch_id == demo.id).order_by(Product.id)
-        )
+        product = first_of(Product, demo.id)
         product.name_en, code = "Renamed fund", product.code
         db.session.scalar(select(User).where(User.username == "wealth1")).active = False
-        demo.wait_warn_minutes = 7
         db.session.commit()
     page = lobby1.get("/lobby?lang=en").get_data(as_text=True)
     data = lobby_data(page)
-    assert "ATM-7" in data["machines"] and data["warn"] == 7
+    assert "ATM-7" in data["machines"]
     assert {"code": code, "name": "Renamed fund"}.items() <= data["products"][0].items()
     assert 'data-testid="refer-assignee-wealth1"' not in page
+    with app.app_context():
+        db.session.scalar(select(Branch).where(Branch.code == "demo")).wait_warn_minutes = 7
+        db.session.commit()
+    data = lobby_data(lobby1.get("/lobby?lang=en").get_data(as_text=True))
+    assert data["warn"] == 7
     # Another user of the branch gets the same panels but their own name and token.
     lobby2 = sign_in("lobby2")
     other = lobby2.get("/lobby?lang=en").get_data(as_text=True)
@@ -186,6 +312,26 @@ def test_the_cached_lobby_panels_follow_every_setting_and_keep_each_user_s_own_b
     token = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
     assert token.search(other).group(1) != token.search(page).group(1)
     assert 'data-user="lobby2"' in other and 'data-user="lobby1"' in page
+
+
+def test_a_setting_changed_outside_the_app_shows_once_the_panels_look_again(
+    app, sign_in, monkeypatch
+):
+    clock = [1000.0]
+    monkeypatch.setattr(panels, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    lobby1 = sign_in("lobby1")  # signing in loads the page: on this clock too
+    assert "ATM-9" not in lobby_data(lobby1.get("/lobby").get_data(as_text=True))["machines"]
+    with app.app_context():  # as SQL by hand would: no ORM, no settings version
+        db.session.execute(
+            SelfServiceMachine.__table__.insert().values(
+                branch_id=branch_ids(app)["demo"], name="ATM-9", position=9
+            )
+        )
+        db.session.commit()
+    clock[0] += panels.RECHECK_SECONDS - 1
+    assert "ATM-9" not in lobby_data(lobby1.get("/lobby").get_data(as_text=True))["machines"]
+    clock[0] += 1
+    assert "ATM-9" in lobby_data(lobby1.get("/lobby").get_data(as_text=True))["machines"]
 
 
 def transaction_states(app, do) -> list[bool]:

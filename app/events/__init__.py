@@ -10,7 +10,8 @@ comes through `apply_event` inside `write_transaction()`. Its modules:
 - `batch`: what one write transaction knows (`Batch`);
 - `fast_lane`: a batch's rows queued and inserted with one executemany a
   table; `new_row`, `queue_row`, `find_row` for the read models' handlers;
-- `apply`: `apply_event`, `ingest`, `record`, `record_together`, `rebuild`.
+- `apply`: `apply_event`, `ingest`, `record`, `record_together`, `rebuild`;
+- `positions`: `newest_positions`, the board's version and the pull cursor's start.
 
 Everything the rest of the application uses is imported from here.
 """
@@ -42,6 +43,7 @@ from .envelope import (
     parse_time,
 )
 from .fast_lane import RowQueue, find_row, new_row, queue_row
+from .positions import newest_positions
 from .registry import (
     AGGREGATES,
     DESK_ROLES,
@@ -98,6 +100,7 @@ __all__ = [
     "ingest",
     "kind_label",
     "new_id",
+    "newest_positions",
     "new_row",
     "parse_time",
     "queue_row",

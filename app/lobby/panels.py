@@ -6,16 +6,23 @@ focus, need tags, self-service machines, triage rules, wealth managers, the
 board's warning times. Rendering them costs more than the rest of the page,
 and they change only when an admin or the branch head edits something.
 
-So each request reads that configuration as plain rows (prebuilt Core
-statements, no ORM objects) and renders the parts again only when the rows,
-the branch's own columns, the branch's day or the language differ from what
-was rendered last: an edit shows on the next page load, on every worker.
+Every change to that configuration through the app moves the branch's
+settings version in the same transaction (app/models/settings_version.py),
+and the branch's row comes with the signed-in user on every request. So a
+page reads no settings at all while the branch's columns (the version among
+them), its day and the language are what the parts were rendered for: an edit
+shows on the next page load, on every worker. When they differ, or after
+RECHECK_SECONDS, the configuration is read as plain rows (prebuilt Core
+statements, no ORM objects) and the parts are rendered again only if the rows
+differ: an edit made outside the app shows within that time.
 Nothing per user or per request is in these parts (no CSRF token, no
 name): the page around them is rendered afresh each time.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -47,6 +54,9 @@ _PANELS_CACHE = "datang_lobby_panels_cache"
 # ~35 KB an entry: a worker serving many branches keeps at most ~9 MB of them
 # (emptied when full; a full page load is rare beside the board's polls).
 PANELS_CACHE_ENTRIES = 256
+# How long the parts stand without a look at the rows themselves, for edits made
+# outside the app (SQL by hand), which do not move the settings version.
+RECHECK_SECONDS = 60.0
 
 # Built once: building a statement costs more than running these small ones.
 _BRANCH_ID: BindParameter[int] = bindparam("branch_id")
@@ -80,36 +90,42 @@ _SETTINGS = (
 
 
 def settings_rows(branch: Branch, day: date) -> tuple[Any, ...]:
-    """Everything the panels are drawn from, as comparable rows."""
+    """The settings the panels are drawn from, as comparable rows."""
     connection = db.session.connection()
     params = {"branch_id": branch.id, "day": day}
-    branch_columns = tuple(getattr(branch, c.key) for c in Branch.__table__.columns)
-    return (
-        branch_columns,
-        day,
-        *(tuple(tuple(row) for row in connection.execute(s, params)) for s in _SETTINGS),
-    )
+    return tuple(tuple(tuple(row) for row in connection.execute(s, params)) for s in _SETTINGS)
+
+
+@dataclass(frozen=True)
+class _Panels:
+    drawn_from: tuple[Any, ...]  # the branch's columns (settings_version too), day, settings_rows
+    recheck_at: float  # time.monotonic() after which the rows are read again
+    greet_panel: Markup
+    lobby_tail: Markup
 
 
 def lobby_panels(branch: Branch) -> dict[str, Markup]:
     """`greet_panel` and `lobby_tail` (dialogs, card template, data block) for the page."""
-    rows = settings_rows(branch, local_day(branch, utcnow()))
+    day = local_day(branch, utcnow())
+    columns = tuple(getattr(branch, c.key) for c in Branch.__table__.columns)
     key = (branch.id, str(get_locale()))
     cache = current_app.extensions.setdefault(_PANELS_CACHE, {})
     cached = cache.get(key)
-    if cached is None or cached[0] != rows:
-        # The close dialog lists the complaint categories (constants).
-        context = {
-            **static_context(branch),
-            "complaint_categories": COMPLAINT_CATEGORIES,
-            "category_labels": COMPLAINT_CATEGORY_LABELS,
-        }
-        cached = (
-            rows,
-            Markup(render_template("lobby/_greet.html", **context)),  # noqa: S704 - rendered, escaped
-            Markup(render_template("lobby/_tail.html", **context)),  # noqa: S704 - rendered, escaped
-        )
+    now = time.monotonic()
+    if cached is None or cached.drawn_from[:2] != (columns, day) or now >= cached.recheck_at:
+        drawn_from = (columns, day, settings_rows(branch, day))
+        if cached is None or cached.drawn_from != drawn_from:
+            # The close dialog lists the complaint categories (constants).
+            context = {
+                **static_context(branch),
+                "complaint_categories": COMPLAINT_CATEGORIES,
+                "category_labels": COMPLAINT_CATEGORY_LABELS,
+            }
+            greet = Markup(render_template("lobby/_greet.html", **context))  # noqa: S704 - rendered, escaped
+            tail = Markup(render_template("lobby/_tail.html", **context))  # noqa: S704 - rendered, escaped
+        else:
+            greet, tail = cached.greet_panel, cached.lobby_tail
         if len(cache) >= PANELS_CACHE_ENTRIES and key not in cache:
             cache.clear()
-        cache[key] = cached
-    return {"greet_panel": cached[1], "lobby_tail": cached[2]}
+        cached = cache[key] = _Panels(drawn_from, now + RECHECK_SECONDS, greet, tail)
+    return {"greet_panel": cached.greet_panel, "lobby_tail": cached.lobby_tail}

@@ -14,16 +14,15 @@ from flask_babel import get_translations
 from flask_babel import gettext as _
 from jinja2 import pass_context
 from markupsafe import Markup
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 
 from ..clock import local_day
 from ..database import utcnow
-from ..events import format_time
+from ..events import format_time, newest_positions
 from ..extensions import db
 from ..i18n import ui_lang as lang
 from ..models import (
     Branch,
-    Event,
     NeedTag,
     Product,
     Referral,
@@ -95,13 +94,9 @@ def machines(branch: Branch) -> list[str]:
     )
 
 
-# Built once: building a statement costs more than running this one (the poll's query).
-_BOARD_VERSION = select(func.max(Event.position)).where(Event.branch_id == bindparam("branch_id"))
-
-
 def board_version(branch: Branch) -> int:
     """The position of the branch's latest event: the board changes only when it does."""
-    return db.session.connection().execute(_BOARD_VERSION, {"branch_id": branch.id}).scalar() or 0
+    return newest_positions([branch.id])[branch.id]
 
 
 def waiting_visits(branch: Branch) -> list[Visit]:

@@ -60,6 +60,10 @@ class Branch(db.Model):
     referral_take_minutes: Mapped[int] = mapped_column(Integer, default=3, server_default="3")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # One more at every change to what the lobby page's settings-driven parts are
+    # drawn from (app/models/settings_version.py): those parts are rendered again
+    # only when it moves, with no query for the settings themselves.
+    settings_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def display_name(self, locale: str | None = None) -> str:
         if locale and locale.startswith("en") and self.name_en:

@@ -7,7 +7,7 @@ from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import and_, bindparam, false, func, or_, select
+from sqlalchemy import and_, false, or_, select
 from werkzeug.exceptions import HTTPException
 
 from ..database import autocommit_reads, utcnow
@@ -20,6 +20,7 @@ from ..events import (
     envelope_of,
     format_time,
     ingest,
+    newest_positions,
     parse_time,
     readable_types,
 )
@@ -322,14 +323,6 @@ def pull():
     return jsonify(events=[envelope_of(e, role) for e in events], next=cursor.text(branch_ids))
 
 
-# Built once: every tablet page asks, and building the statement cost more than running it.
-_NEWEST_POSITIONS = (
-    select(Event.branch_id, func.max(Event.position))
-    .where(Event.branch_id.in_(bindparam("branch_ids", expanding=True)))
-    .group_by(Event.branch_id)
-)
-
-
 @bp.app_template_global()
 def pull_cursor() -> str:
     """The pull cursor of now: the newest event of each of the signed-in user's branches.
@@ -339,8 +332,7 @@ def pull_cursor() -> str:
     (say after coming back online) would skip what others sent meanwhile.
     """
     branch_ids = current_user.readable_branch_ids()
-    rows = db.session.connection().execute(_NEWEST_POSITIONS, {"branch_ids": list(branch_ids)})
-    return Cursor((branch_id, position) for branch_id, position in rows).text(branch_ids)
+    return Cursor(newest_positions(branch_ids)).text(branch_ids)
 
 
 @bp.get("/session")
