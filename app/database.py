@@ -26,6 +26,7 @@ from sqlalchemy import DateTime, event, text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
@@ -246,6 +247,27 @@ def write_transaction(branch_codes: Iterable[str], keep: Iterable[Any] = ()):
     finally:
         # Rows `app.events.queue_row` remembered for this transaction (strong references).
         session.info.pop("datang_added", None)
+
+
+def as_loaded(model, values: dict[str, Any]):
+    """An instance of `model` as if the ORM had loaded `values`, a row's mapped
+    attributes (without the ORM's per-row cost: a third of a small query's).
+
+    The one already in the session's identity map, if any, wins.
+    """
+    session = db.session
+    mapper = sa_inspect(model)
+    key = session.identity_key(
+        model, values[mapper.get_property_by_column(mapper.primary_key[0]).key]
+    )
+    existing = session.identity_map.get(key)
+    if existing is not None:
+        return existing
+    obj = sa_inspect(model).class_manager.new_instance()
+    obj.__dict__.update(values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
 
 
 def _loaded_values(objects: Iterable[Any]) -> list[tuple[Any, dict[str, Any]]]:

@@ -16,11 +16,10 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import bindparam, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.http import parse_cookie
 
-from ..database import short_write, utcnow
+from ..database import as_loaded, short_write, utcnow
 from ..extensions import db, login_manager
 from ..htmx import is_htmx
 from ..models import Branch, Role, SignIn, User
@@ -66,7 +65,7 @@ def load_user(user_id: str) -> User | None:
         return None
     if not _sign_in_is_live(sign_in_id, started_at, last_seen_at):
         return None
-    user = _loaded(User, user_values)
+    user = as_loaded(User, user_values)
     if "branches" not in user.__dict__:
         branch_rows = (
             dict(zip(_BRANCH_KEYS, row[3 + len(_USER_KEYS) :], strict=True)) for row in rows
@@ -74,7 +73,7 @@ def load_user(user_id: str) -> User | None:
         set_committed_value(
             user,
             "branches",
-            [_loaded(Branch, values) for values in branch_rows if values["id"] is not None],
+            [as_loaded(Branch, values) for values in branch_rows if values["id"] is not None],
         )
     return user
 
@@ -95,23 +94,6 @@ _SIGN_IN_QUERY = (
     .where(SignIn.id == bindparam("sign_in_id"), User.id == bindparam("user_id"))
     .order_by(Branch.code)
 )
-
-
-def _loaded(model, values: dict):
-    """An instance of `model` as if the ORM had loaded `values` (without its per-row cost).
-
-    The one already in the session's identity map, if any, wins.
-    """
-    session = db.session
-    key = session.identity_key(model, values["id"])
-    existing = session.identity_map.get(key)
-    if existing is not None:
-        return existing
-    obj = sa_inspect(model).class_manager.new_instance()
-    obj.__dict__.update(values)
-    make_transient_to_detached(obj)
-    session.add(obj)
-    return obj
 
 
 def start_sign_in(user: User) -> None:

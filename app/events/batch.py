@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy import inspect as sa_inspect
 
+from ..database import as_loaded
 from ..extensions import db
 from ..models import Branch, Event, Subject, User
 from .envelope import Checked, DeviceClock, canonical_uuid, check_envelope_and_payload
@@ -16,8 +18,14 @@ from .fast_lane import RowQueue
 from .registry import EVENT_OBSERVERS, Applied, Rejected
 
 # Built once (every sync asks both): building a statement cost more than running it.
+# An event already stored is rare (a device sending again): its id alone is asked
+# for first, and only one found is loaded whole (with its branch and user).
+_STORED_EVENT_IDS = select(Event.id).where(Event.id.in_(bindparam("ids", expanding=True)))
 _EVENTS_BY_ID = select(Event).where(Event.id.in_(bindparam("ids", expanding=True)))
-_SUBJECTS_BY_ID = select(Subject).where(Subject.id.in_(bindparam("ids", expanding=True)))
+_SUBJECT_KEYS = tuple(prop.key for prop in sa_inspect(Subject).column_attrs)
+_SUBJECTS_BY_ID = select(*(getattr(Subject, key) for key in _SUBJECT_KEYS)).where(
+    Subject.id.in_(bindparam("ids", expanding=True))
+)
 _BRANCH_BY_CODE = select(Branch).where(Branch.code == bindparam("code"))
 
 
@@ -71,13 +79,17 @@ class Batch:
                 ids.add(canonical_uuid(raw.get("id")))
                 subject_ids.add(canonical_uuid(raw.get("subject_id")))
         session = db.session
+        connection = session.connection()
         for chunk in _chunks(sorted(i for i in ids if i is not None)):
             self.events.update(dict.fromkeys(chunk))
-            for event in session.scalars(_EVENTS_BY_ID, {"ids": chunk}):
-                self.events[event.id] = event
+            stored = list(connection.execute(_STORED_EVENT_IDS, {"ids": chunk}).scalars())
+            if stored:
+                for event in session.scalars(_EVENTS_BY_ID, {"ids": stored}):
+                    self.events[event.id] = event
         for chunk in _chunks(sorted(i for i in subject_ids if i is not None)):
             self.subjects.update(dict.fromkeys(chunk))
-            for subject in session.scalars(_SUBJECTS_BY_ID, {"ids": chunk}):
+            for row in connection.execute(_SUBJECTS_BY_ID, {"ids": chunk}):
+                subject = as_loaded(Subject, dict(zip(_SUBJECT_KEYS, row, strict=True)))
                 self.subjects[subject.id] = subject
 
     def event(self, event_id: str) -> Event | None:

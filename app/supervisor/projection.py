@@ -103,7 +103,9 @@ def _upsert_counts(branch_id: int, delta: Counter) -> None:
     if not rows:
         return
     session = db.session
-    session.execute(_counter_upsert(session.get_bind().dialect.name), rows)
+    connection = session.connection()
+    # Core's executemany: the ORM's bulk INSERT path cost a greet four times as much.
+    connection.execute(_counter_upsert(connection.dialect.name), rows)
     # A counter back at zero goes, so the table equals a rebuild from scratch.
     keys = [(d, m, k) for (d, m, k), v in delta.items() if v < 0]
     if keys:
