@@ -23,7 +23,9 @@ from app.extensions import db
 from app.lobby import panels, views
 from app.lobby.views import wealth_managers
 from app.models import (
+    SETTINGS_RECHECK_SECONDS,
     Branch,
+    DailyTarget,
     Event,
     FocusProduct,
     NeedTag,
@@ -205,6 +207,21 @@ def focus_on_a_product(demo, north):
     )
 
 
+def set_a_daily_target(demo, north):
+    lobby1 = db.session.scalar(select(User).where(User.username == "lobby1"))
+    today = utcnow().date()
+    db.session.add(
+        DailyTarget(
+            branch_id=demo,
+            starts_on=today,
+            ends_on=today,
+            referrals=5,
+            sales=2,
+            set_by_id=lobby1.id,
+        )
+    )
+
+
 def drop_a_triage_rule(demo, north):
     db.session.delete(first_of(RouteRule, demo))
 
@@ -229,6 +246,7 @@ def rename_a_need_tag(demo, north):
         (add_machine, {"demo"}),
         (rename_product, {"demo"}),
         (focus_on_a_product, {"demo"}),
+        (set_a_daily_target, {"demo"}),
         (drop_a_triage_rule, {"demo"}),
         (deactivate_wealth1, {"demo"}),
         (move_wealth1_to_north, {"demo", "north"}),
@@ -328,7 +346,7 @@ def test_a_setting_changed_outside_the_app_shows_once_the_panels_look_again(
             )
         )
         db.session.commit()
-    clock[0] += panels.RECHECK_SECONDS - 1
+    clock[0] += SETTINGS_RECHECK_SECONDS - 1
     assert "ATM-9" not in lobby_data(lobby1.get("/lobby").get_data(as_text=True))["machines"]
     clock[0] += 1
     assert "ATM-9" in lobby_data(lobby1.get("/lobby").get_data(as_text=True))["machines"]

@@ -12,7 +12,7 @@ and the branch's row comes with the signed-in user on every request. So a
 page reads no settings at all while the branch's columns (the version among
 them), its day and the language are what the parts were rendered for: an edit
 shows on the next page load, on every worker. When they differ, or after
-RECHECK_SECONDS, the configuration is read as plain rows (prebuilt Core
+SETTINGS_RECHECK_SECONDS, the configuration is read as plain rows (prebuilt Core
 statements, no ORM objects) and the parts are rendered again only if the rows
 differ: an edit made outside the app shows within that time.
 Nothing per user or per request is in these parts (no CSRF token, no
@@ -35,6 +35,7 @@ from ..clock import local_day
 from ..database import utcnow
 from ..extensions import db
 from ..models import (
+    SETTINGS_RECHECK_SECONDS,
     Branch,
     FocusProduct,
     NeedTag,
@@ -54,9 +55,6 @@ _PANELS_CACHE = "datang_lobby_panels_cache"
 # ~35 KB an entry: a worker serving many branches keeps at most ~9 MB of them
 # (emptied when full; a full page load is rare beside the board's polls).
 PANELS_CACHE_ENTRIES = 256
-# How long the parts stand without a look at the rows themselves, for edits made
-# outside the app (SQL by hand), which do not move the settings version.
-RECHECK_SECONDS = 60.0
 
 # Built once: building a statement costs more than running these small ones.
 _BRANCH_ID: BindParameter[int] = bindparam("branch_id")
@@ -127,5 +125,5 @@ def lobby_panels(branch: Branch) -> dict[str, Markup]:
             greet, tail = cached.greet_panel, cached.lobby_tail
         if len(cache) >= PANELS_CACHE_ENTRIES and key not in cache:
             cache.clear()
-        cached = cache[key] = _Panels(drawn_from, now + RECHECK_SECONDS, greet, tail)
+        cached = cache[key] = _Panels(drawn_from, now + SETTINGS_RECHECK_SECONDS, greet, tail)
     return {"greet_panel": cached.greet_panel, "lobby_tail": cached.lobby_tail}

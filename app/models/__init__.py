@@ -16,7 +16,7 @@ from .event import Event, Subject
 from .figures import FigureDay, FigureSubject, SpotCheck  # noqa: F401  (supervisor)
 from .lobby_settings import NeedTag, RouteRule, SelfServiceMachine  # noqa: F401  (lobby)
 from .referral import Referral  # noqa: F401  (lobby/referrals)
-from .settings_version import BRANCH_SETTINGS, SHARED_SETTINGS  # noqa: F401  (its listener)
+from .settings_version import SETTINGS_RECHECK_SECONDS  # noqa: F401  (and its listener)
 from .sign_in import SignIn
 from .visit import Visit, VisitRecommendation  # noqa: F401
 

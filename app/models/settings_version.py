@@ -2,12 +2,14 @@
 
 The lobby page's settings-driven parts (app/lobby/panels.py) are drawn from the
 branch's products and focus products, its self-service machines and triage
-rules, its wealth managers, and the need tags every branch shares. After each
-flush that added, changed or deleted one of those, the branches concerned get
-`settings_version + 1` in the same transaction, so a worker that rendered the
-parts for the old version renders them again on its next page, and no page
-reads the settings to find out. Writes made outside the ORM (SQL by hand) do
-not move it; the panels look at the rows again at least once a minute anyway.
+rules, its wealth managers, and the need tags every branch shares; the desk
+pages' "today: target / done" from its focus products and daily targets
+(app/supervisor/targets.py). After each flush that added, changed or deleted
+one of those, the branches concerned get `settings_version + 1` in the same
+transaction, so a worker that drew them for the old version draws them again
+on its next page, and no page reads the settings to find out. Writes made
+outside the ORM (SQL by hand) do not move it: what is kept by the version is
+read again after SETTINGS_RECHECK_SECONDS all the same.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from .branch import Branch, User
-from .catalog import FocusProduct, Product
+from .catalog import DailyTarget, FocusProduct, Product
 from .lobby_settings import NeedTag, RouteRule, SelfServiceMachine
 
-BRANCH_SETTINGS = (Product, FocusProduct, SelfServiceMachine, RouteRule)
+BRANCH_SETTINGS = (Product, FocusProduct, DailyTarget, SelfServiceMachine, RouteRule)
 SHARED_SETTINGS = (NeedTag,)
+# How long what is kept by the settings version stands without a look at the rows
+# themselves: the bound on an edit made outside the app.
+SETTINGS_RECHECK_SECONDS = 60.0
 
 _BUMP = update(Branch.__table__).values(settings_version=Branch.__table__.c.settings_version + 1)
 

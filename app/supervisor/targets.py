@@ -15,10 +15,12 @@ is *done* is read from the read models the events fold into:
 
 from __future__ import annotations
 
+import time as monotonic_clock
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
@@ -27,6 +29,7 @@ from ..clock import branch_zone, local_day
 from ..extensions import db
 from ..i18n import ui_lang as lang
 from ..models import (
+    SETTINGS_RECHECK_SECONDS,
     Branch,
     DailyTarget,
     Event,
@@ -82,6 +85,40 @@ def target_on(branch: Branch, day: date) -> DailyTarget | None:
     return db.session.scalars(_TARGET_ON, {"branch_id": branch.id, "day": day}).first()
 
 
+@dataclass(frozen=True)
+class DayPlan:
+    """What the branch aims at on a day, as plain values."""
+
+    focus: tuple[tuple[str, int], ...]  # (product code, recommendations a day), focus first
+    target: tuple[int, int] | None  # (referrals, sales) a day
+
+
+# In app.extensions: (branch id, day) -> (the branch's settings version, when to
+# read the rows again, DayPlan). Every desk page draws today's, and most days
+# have none: it was two queries a page to find that out.
+_DAY_PLANS = "datang_day_plans"
+DAY_PLANS_KEPT = 4096  # a city's branches, a few days each; emptied when full
+
+
+def day_plan(branch: Branch, day: date) -> DayPlan:
+    """The day's focus products and targets, read again only when the branch's
+    settings version moves (app/models/settings_version.py) or after a while."""
+    plans = current_app.extensions.setdefault(_DAY_PLANS, {})
+    now = monotonic_clock.monotonic()
+    kept = plans.get((branch.id, day))
+    if kept is not None and kept[0] == branch.settings_version and now < kept[1]:
+        return kept[2]
+    target = target_on(branch, day)
+    plan = DayPlan(
+        tuple((f.product_code, f.daily_recommendations) for f in focus_on(branch, day)),
+        (target.referrals, target.sales) if target is not None else None,
+    )
+    if len(plans) >= DAY_PLANS_KEPT:
+        plans.clear()
+    plans[(branch.id, day)] = (branch.settings_version, now + SETTINGS_RECHECK_SECONDS, plan)
+    return plan
+
+
 @dataclass
 class TargetLine:
     key: str  # rec:<code> | referrals | sales
@@ -130,33 +167,27 @@ def _done(branch: Branch, start: datetime, end: datetime, codes: list[str]) -> d
 
 def progress(branch: Branch, day: date, user: User | None = None) -> list[TargetLine]:
     """The day's targets and what is done: the branch's, and `user`'s part of it."""
-    focus = focus_on(branch, day)
-    target = target_on(branch, day)
-    if not focus and target is None:
+    plan = day_plan(branch, day)
+    if not plan.focus and plan.target is None:
         return []
     language = lang()
+    codes = [code for code, _daily in plan.focus]
     names = {
         p.code: p.display_name(language)
         for p in db.session.scalars(
-            select(Product).where(
-                Product.branch_id == branch.id, Product.code.in_([f.product_code for f in focus])
-            )
+            select(Product).where(Product.branch_id == branch.id, Product.code.in_(codes))
         )
     }
-    counts = _done(branch, *day_bounds(branch, day), [f.product_code for f in focus])
+    counts = _done(branch, *day_bounds(branch, day), codes)
     lines = [
-        TargetLine(
-            f"rec:{f.product_code}",
-            _("Recommend %(name)s", name=names.get(f.product_code, f.product_code)),
-            f.daily_recommendations,
-            0,
-        )
-        for f in focus
+        TargetLine(f"rec:{code}", _("Recommend %(name)s", name=names.get(code, code)), daily, 0)
+        for code, daily in plan.focus
     ]
-    if target is not None:
+    if plan.target is not None:
+        referrals, sales = plan.target
         lines += [
-            TargetLine("referrals", _("Referrals"), target.referrals, 0),
-            TargetLine("sales", _("Sales"), target.sales, 0),
+            TargetLine("referrals", _("Referrals"), referrals, 0),
+            TargetLine("sales", _("Sales"), sales, 0),
         ]
     for line in lines:
         line.done = sum(counts[line.key].values())
