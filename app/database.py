@@ -183,8 +183,8 @@ class _SQLiteWriterTurn:
 
     SQLite's own wait for its write lock (busy_timeout) sleeps and looks again,
     1 ms, then 2, 5, 10 ... up to 100 ms between looks: with a few processes
-    writing, the lock sits free while they sleep, and greets ran at half the
-    rate the CPU allowed (docs/performance.md). A writer blocked on flock wakes
+    writing, the lock sits free while they sleep: under a load of greets the two
+    cores stood 13-17 % idle (docs/performance.md). A writer blocked on flock wakes
     the moment the last one is done. A writer outside `short_write` (an admin
     form, a CLI command) still meets SQLite's own lock: slower, still right.
     """
@@ -263,7 +263,7 @@ def as_loaded(model, values: dict[str, Any]):
     existing = session.identity_map.get(key)
     if existing is not None:
         return existing
-    obj = sa_inspect(model).class_manager.new_instance()
+    obj = mapper.class_manager.new_instance()
     obj.__dict__.update(values)
     make_transient_to_detached(obj)
     session.add(obj)

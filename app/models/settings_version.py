@@ -15,7 +15,6 @@ read again after SETTINGS_RECHECK_SECONDS all the same.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import chain
 
 from sqlalchemy import event, update
 from sqlalchemy import inspect as sa_inspect
@@ -34,12 +33,18 @@ SETTINGS_RECHECK_SECONDS = 60.0
 _BUMP = update(Branch.__table__).values(settings_version=Branch.__table__.c.settings_version + 1)
 
 
+_WATCHED = (*BRANCH_SETTINGS, *SHARED_SETTINGS, User)
+
+
 @event.listens_for(Session, "after_flush")
 def _move_settings_versions(session: Session, _flush_context) -> None:
+    changed = [
+        *session.new,
+        *session.deleted,
+        *(obj for obj in session.dirty if isinstance(obj, _WATCHED) and session.is_modified(obj)),
+    ]
     branch_ids: set[int] = set()
-    for obj in chain(session.new, session.deleted, session.dirty):
-        if obj in session.dirty and not session.is_modified(obj):
-            continue
+    for obj in changed:
         if isinstance(obj, SHARED_SETTINGS):
             session.connection().execute(_BUMP)
             return
