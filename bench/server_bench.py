@@ -1,6 +1,7 @@
 """Throughput and latency of the real server (gunicorn) under wrk.
 
     .venv/bin/python bench/server_bench.py [--database-url URL] [--duration S] [--no-growth]
+                                           [--only greet]
 
 Default: SQLite, 15 s a workload, both data sizes: about 4 minutes.
 Profile of the board views: bench/server/profile_board.py.
@@ -27,6 +28,8 @@ under the table. ✗ marks a figure that misses its goal (≥ 0.5 × bare,
 p99 ≤ 50 ms). Latencies longer than the run are not in wrk's percentiles.
 Between workloads the bench waits until gunicorn has answered what wrk left
 queued. gunicorn's access log goes to a file in the temp dir (serve.sh: stdout).
+"Cores busy" is the machine's CPU not idle while wrk ran (/proc/stat): below
+100 % at 32 connections, the server waited on something other than the CPU.
 
 1×: 32 connections, the branch holds --visits past visits (greeted, triaged,
 closed over the past days) plus a lobby of 15 waiting and 5 just-closed
@@ -88,6 +91,11 @@ def parse_args():
     parser.add_argument("--workers", type=int, default=SERVE_WORKERS)
     parser.add_argument(
         "--threads", type=int, default=SERVE_THREADS, help="gunicorn threads per worker"
+    )
+    parser.add_argument(
+        "--only",
+        help="the workloads whose names contain one of these comma-separated words "
+        "(bare always runs): e.g. greet",
     )
     return parser.parse_args()
 
@@ -477,6 +485,10 @@ def run_phase(label: str, db: Database, past_visits: int, connections: int, args
             for branch in others:
                 f.write("\t".join((*signed_in[branch["users"]["lobby"]], branch["code"])) + "\n")
         for w in workloads(built["version"], sessions_file):
+            if args.only and w.name != "bare" and not any(
+                word in w.name for word in args.only.split(",")
+            ):
+                continue
             # Warm-up (templates, connection pools in both workers); not counted.
             warm_nonce = uuid.uuid4().hex[:8]
             wrk(server.base, w, cookie, csrf, min(connections, 8), 2, warm_nonce)
@@ -487,7 +499,9 @@ def run_phase(label: str, db: Database, past_visits: int, connections: int, args
                 file=sys.stderr,
                 flush=True,
             )
+            cpu_before = machine_cpu()
             stats = wrk(server.base, w, cookie, csrf, connections, args.duration, nonce)
+            stats["busy"] = busy_share(cpu_before, machine_cpu())
             stats["name"] = w.name
             # At 320 connections wrk stops with hundreds of requests still queued in
             # gunicorn; the next workload must not wait behind them.
@@ -515,6 +529,19 @@ def run_phase(label: str, db: Database, past_visits: int, connections: int, args
     }
 
 
+def machine_cpu() -> tuple[int, int]:
+    """(all, idle) jiffies of the machine's CPUs so far (Linux /proc/stat)."""
+    with open("/proc/stat") as f:
+        times = [int(n) for n in f.readline().split()[1:9]]
+    return sum(times), times[3] + times[4]  # idle + iowait
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """How much of the machine's CPU time between two readings was not idle."""
+    total = after[0] - before[0]
+    return 1 - (after[1] - before[1]) / total if total else 0.0
+
+
 def sign_in_check(base: str, cookie: str) -> bool:
     return http(base + "/lobby", headers={"Cookie": cookie})[0] == 200
 
@@ -529,13 +556,14 @@ def report(phase: dict, duration: int) -> str:
         f"### {phase['label']}: {phase['db']}, {phase['built']['events']:,} events stored "
         f"before the run, {phase['connections']} connections, {duration} s each",
         "",
-        "| workload | requests/s | × bare (goal ≥ 0.5) | p50 ms | p99 ms (goal ≤ 50) | errors |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| workload | requests/s | × bare (goal ≥ 0.5) | p50 ms | p99 ms (goal ≤ 50) "
+        "| cores busy | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         ratio = r["rps"] / bare if bare else 0
         if not r["requests"]:
-            out.append(f"| {r['name']} | **no answer in {duration} s** | | | | |")
+            out.append(f"| {r['name']} | **no answer in {duration} s** | | | | | |")
             continue
         errors = r["non2xx"] + r["socket_errors"]
         note = ""
@@ -550,7 +578,7 @@ def report(phase: dict, duration: int) -> str:
         p99 = r["p99_us"] / 1000
         out.append(
             f"| {r['name']} | {r['rps']:,.0f} | {ratio_s} | {r['p50_us'] / 1000:.1f} | "
-            f"{p99:.1f}{'' if p99 <= GOAL_P99_MS else ' ✗'} | {errors}{note} |"
+            f"{p99:.1f}{'' if p99 <= GOAL_P99_MS else ' ✗'} | {r['busy']:.0%} | {errors}{note} |"
         )
     rss = ", ".join(f"{m:.0f} MiB" for m in phase["rss"])
     out += ["", f"RSS per gunicorn worker after the runs (VmRSS): {rss}."]
