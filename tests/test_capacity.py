@@ -288,13 +288,7 @@ def settings_reads(app, load) -> list[str]:
         if re.search(rf"FROM ({'|'.join(tables)})\b", statement):
             seen.append(statement)
 
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before_cursor_execute)
-    try:
-        load()
-    finally:
-        event.remove(engine, "before_cursor_execute", before_cursor_execute)
+    run_listening(app, "before_cursor_execute", before_cursor_execute, load)
     return seen
 
 
@@ -364,14 +358,19 @@ def transaction_states(app, do) -> list[bool]:
         else:
             seen.append(dbapi.in_transaction)
 
+    run_listening(app, "after_cursor_execute", after_cursor_execute, do)
+    return seen
+
+
+def run_listening(app, name: str, listener, do) -> None:
+    """`do()` with `listener` on the app's engine for the event `name`."""
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "after_cursor_execute", after_cursor_execute)
+    event.listen(engine, name, listener)
     try:
         do()
     finally:
-        event.remove(engine, "after_cursor_execute", after_cursor_execute)
-    return seen
+        event.remove(engine, name, listener)
 
 
 POLL = {"HX-Request": "true", "X-Datang-Background": "1"}
