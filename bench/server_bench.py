@@ -485,8 +485,10 @@ def run_phase(label: str, db: Database, past_visits: int, connections: int, args
             for branch in others:
                 f.write("\t".join((*signed_in[branch["users"]["lobby"]], branch["code"])) + "\n")
         for w in workloads(built["version"], sessions_file):
-            if args.only and w.name != "bare" and not any(
-                word in w.name for word in args.only.split(",")
+            if (
+                args.only
+                and w.name != "bare"
+                and not any(word in w.name for word in args.only.split(","))
             ):
                 continue
             # Warm-up (templates, connection pools in both workers); not counted.
