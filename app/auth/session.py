@@ -14,12 +14,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import bindparam, select, update
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.http import parse_cookie
 
-from ..database import as_loaded, short_write, utcnow
+from ..database import as_loaded, loadable_columns, short_write, utcnow
 from ..extensions import db, login_manager
 from ..htmx import is_htmx
 from ..models import Branch, Role, SignIn, User
@@ -79,10 +78,8 @@ def load_user(user_id: str) -> User | None:
 
 
 # What load_user reads, in the order of the mapped attributes (names may differ from columns).
-_USER_KEYS = tuple(prop.key for prop in sa_inspect(User).column_attrs)
-_USER_COLUMNS = tuple(getattr(User, key) for key in _USER_KEYS)
-_BRANCH_KEYS = tuple(prop.key for prop in sa_inspect(Branch).column_attrs)
-_BRANCH_COLUMNS = tuple(getattr(Branch, key) for key in _BRANCH_KEYS)
+_USER_KEYS, _USER_COLUMNS = loadable_columns(User)
+_BRANCH_KEYS, _BRANCH_COLUMNS = loadable_columns(Branch)
 # Built once: building a statement costs more than running this one.
 _SIGN_IN_QUERY = (
     select(

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy import inspect as sa_inspect
 
-from ..database import as_loaded
+from ..database import as_loaded, loadable_columns
 from ..extensions import db
 from ..models import Branch, Event, Subject, User
 from .envelope import Checked, DeviceClock, canonical_uuid, check_envelope_and_payload
@@ -22,10 +21,8 @@ from .registry import EVENT_OBSERVERS, Applied, Rejected
 # for first, and only one found is loaded whole (with its branch and user).
 _STORED_EVENT_IDS = select(Event.id).where(Event.id.in_(bindparam("ids", expanding=True)))
 _EVENTS_BY_ID = select(Event).where(Event.id.in_(bindparam("ids", expanding=True)))
-_SUBJECT_KEYS = tuple(prop.key for prop in sa_inspect(Subject).column_attrs)
-_SUBJECTS_BY_ID = select(*(getattr(Subject, key) for key in _SUBJECT_KEYS)).where(
-    Subject.id.in_(bindparam("ids", expanding=True))
-)
+_SUBJECT_KEYS, _SUBJECT_COLUMNS = loadable_columns(Subject)
+_SUBJECTS_BY_ID = select(*_SUBJECT_COLUMNS).where(Subject.id.in_(bindparam("ids", expanding=True)))
 _BRANCH_BY_CODE = select(Branch).where(Branch.code == bindparam("code"))
 
 
