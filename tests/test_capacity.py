@@ -394,6 +394,25 @@ def test_polls_and_greets_cost_no_begin_and_rollback_for_their_reads_on_postgres
     assert states and set(states) == {True}
 
 
+def statements_into(seen: list[str], conn, cursor, statement, *rest) -> None:
+    seen.append(statement)
+
+
+def test_a_page_asks_only_its_sign_in_once_its_parts_are_kept(app, lobby1):
+    """The sign-in's query brings each branch's newest position: the board's version,
+    the pull cursor's start and the open complaints' key. A changed board's fragment
+    adds only the poll shortcut's look, which found it changed."""
+    assert lobby1.sync([greeted()]).status_code == 200
+    fragment = partial(lobby1.get, "/lobby/board?since=0", headers={"HX-Request": "true"})
+    for load, asked in ((partial(lobby1.get, "/lobby"), 1), (fragment, 2)):
+        assert load().status_code == 200  # the parts kept
+        seen: list[str] = []
+        run_listening(app, "before_cursor_execute", partial(statements_into, seen), load)
+        selects = [statement for statement in seen if statement != "BEGIN"]
+        assert len(selects) == asked, selects
+        assert selects[-1].startswith("SELECT sign_in.started_at"), selects
+
+
 def test_a_reading_view_still_writes_the_sign_in_s_clocks(app, lobby1):
     """The sign-in's idle clock and its end are written in a transaction of their
     own, committed, whatever the view's reads ran in."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -216,3 +217,26 @@ def test_a_complaint_from_the_close_dialog_is_tracked_with_its_visit(app, lobby1
     assert (row.visit_id, row.source, row.status, row.note) == (visit, "lobby", "open", "等太久")
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Complaint)) == 1
+
+
+def test_the_open_complaints_a_page_keeps_follow_every_event_of_its_branch(app, lobby1, sign_in):
+    """Pages keep a branch's open complaints until its next event (app/lobby/complaints.py)."""
+    cid = str(uuid.uuid4())
+    status = re.compile(rf'data-complaint-id="{cid}" data-status="(\w+)"')
+
+    def shown() -> list[str]:
+        return status.findall(lobby1.get("/lobby").get_data(as_text=True))
+
+    assert shown() == []
+    assert statuses(lobby1.sync([opened(cid)])) == ["accepted"]
+    assert shown() == ["open"]
+    # Another branch's event moves nothing of this branch's.
+    fees = {"category": "fees", "source": "lobby"}
+    north = make_event("complaint.opened", str(uuid.uuid4()), fees, branch="north")
+    assert statuses(sign_in("lobby-north").sync([north])) == ["accepted"]
+    assert shown() == ["open"]
+    teller = sign_in("teller1")
+    assert statuses(teller.sync([make_event("complaint.responded", cid, {})])) == ["accepted"]
+    assert shown() == ["responded"]
+    assert statuses(lobby1.sync([make_event("complaint.resolved", cid, {})])) == ["accepted"]
+    assert shown() == []

@@ -13,15 +13,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.http import parse_cookie
 
 from ..database import as_loaded, loadable_columns, short_write, utcnow
+from ..events import remember_positions
 from ..extensions import db, login_manager
 from ..htmx import is_htmx
-from ..models import Branch, Role, SignIn, User
+from ..models import Branch, Event, Role, SignIn, User
 from ..models.branch import user_branches
 
 SIGN_IN_KEY = "sign_in"  # the session cookie's pointer to its SignIn row
@@ -47,9 +48,13 @@ def load_user(user_id: str) -> User | None:
     sign_in_id = session.get(SIGN_IN_KEY)
     if not isinstance(sign_in_id, str):
         return None
+    reading = request.method in ("GET", "HEAD")
     rows = (
         db.session.connection()
-        .execute(_SIGN_IN_QUERY, {"sign_in_id": sign_in_id, "user_id": uid})
+        .execute(
+            _SIGN_IN_READ_QUERY if reading else _SIGN_IN_QUERY,
+            {"sign_in_id": sign_in_id, "user_id": uid},
+        )
         .all()
     )
     if not rows:
@@ -65,21 +70,20 @@ def load_user(user_id: str) -> User | None:
     if not _sign_in_is_live(sign_in_id, started_at, last_seen_at):
         return None
     user = as_loaded(User, user_values)
+    # Each row: the sign-in's clocks, the user, one of their branches (on a GET, its position).
+    branches = [(dict(zip(_BRANCH_KEYS, row[_BRANCH], strict=True)), row[-1]) for row in rows]
+    branches = [(values, last) for values, last in branches if values["id"] is not None]
     if "branches" not in user.__dict__:
-        branch_rows = (
-            dict(zip(_BRANCH_KEYS, row[3 + len(_USER_KEYS) :], strict=True)) for row in rows
-        )
-        set_committed_value(
-            user,
-            "branches",
-            [as_loaded(Branch, values) for values in branch_rows if values["id"] is not None],
-        )
+        set_committed_value(user, "branches", [as_loaded(Branch, values) for values, _ in branches])
+    if reading:
+        remember_positions({values["id"]: position for values, position in branches})
     return user
 
 
 # What load_user reads, in the order of the mapped attributes (names may differ from columns).
 _USER_KEYS, _USER_COLUMNS = loadable_columns(User)
 _BRANCH_KEYS, _BRANCH_COLUMNS = loadable_columns(Branch)
+_BRANCH = slice(3 + len(_USER_KEYS), 3 + len(_USER_KEYS) + len(_BRANCH_KEYS))
 # Built once: building a statement costs more than running this one.
 _SIGN_IN_QUERY = (
     select(
@@ -90,6 +94,15 @@ _SIGN_IN_QUERY = (
     .outerjoin(Branch, Branch.id == user_branches.c.branch_id)
     .where(SignIn.id == bindparam("sign_in_id"), User.id == bindparam("user_id"))
     .order_by(Branch.code)
+)
+# A page (a GET) also takes each branch's newest event position, its board's version
+# and its pull cursor's start, in the same round trip (app/events/positions.py).
+# A write reads them afresh, after its own events: it is not asked for then.
+_SIGN_IN_READ_QUERY = _SIGN_IN_QUERY.add_columns(
+    select(func.coalesce(func.max(Event.position), 0))
+    .where(Event.branch_id == Branch.id)
+    .correlate(Branch)
+    .scalar_subquery()
 )
 
 

@@ -1,8 +1,10 @@
 """The position of each branch's newest event: a board's version, a pull cursor's start.
 
 A page (a GET) reads each branch's once, so the board it draws and the pull
-cursor it carries agree, and the second costs no query. A request that writes
-(a POST) reads afresh each time: its own events move the positions.
+cursor it carries agree, and the second costs no query; the sign-in's own query
+reads those of the user's branches (app/auth/session.py), so a page usually asks
+none. A request that writes (a POST) reads afresh each time: its own events
+move the positions.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ _NEWEST_OF_EACH = (
     .group_by(Event.branch_id)
 )
 _SEEN = "datang_newest_positions"  # in flask.g: branch id -> position, this page's
+
+
+def remember_positions(positions: dict[int, int]) -> None:
+    """Positions a GET read with its sign-in: this page's, as if read here."""
+    g.setdefault(_SEEN, {}).update(positions)
 
 
 def newest_positions(branch_ids: Iterable[int]) -> dict[int, int]:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from flask import abort, redirect, url_for
+from flask import abort, current_app, redirect, request, url_for
 from flask_login import current_user
 from pydantic import Field, field_validator
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Row, bindparam, delete, select
 
 from ..auth import current_branch, role_required
 from ..events import (
@@ -30,6 +30,7 @@ from ..events import (
     find_row,
     new_id,
     new_row,
+    newest_positions,
     queue_row,
     record,
     register_aggregate,
@@ -168,6 +169,37 @@ def open_complaints(branch_ids: list[int] | set[int]) -> list[Complaint]:
     return list(db.session.scalars(_OPEN_COMPLAINTS, {"branch_ids": list(branch_ids)}))
 
 
+# In app.extensions (one per app, so per database): branch id -> (the position of its
+# newest event, its open complaints as rows). Small, mostly empty lists; emptied when full.
+_OPEN_CACHE = "datang_open_complaints"
+OPEN_CACHE_ENTRIES = 4096
+_OPEN_OF_BRANCH = (
+    select(Complaint.__table__)
+    .where(Complaint.branch_id == bindparam("branch_id"), Complaint.status != "resolved")
+    .order_by(Complaint.opened_at)
+)
+
+
+def branch_open_complaints(branch: Branch) -> tuple[Row, ...]:
+    """`open_complaints` of one branch, as rows, read again only after its next event.
+
+    Complaints change by events alone, and each event moves the branch's position,
+    which a page reads anyway (with its sign-in: app/auth/session.py). Only a page
+    (a GET) keeps or takes them: a write's own events are not yet committed.
+    """
+    if request.method not in ("GET", "HEAD"):
+        return tuple(db.session.connection().execute(_OPEN_OF_BRANCH, {"branch_id": branch.id}))
+    position = newest_positions([branch.id])[branch.id]
+    cache = current_app.extensions.setdefault(_OPEN_CACHE, {})
+    cached = cache.get(branch.id)
+    if cached is None or cached[0] != position:
+        rows = tuple(db.session.connection().execute(_OPEN_OF_BRANCH, {"branch_id": branch.id}))
+        if len(cache) >= OPEN_CACHE_ENTRIES and branch.id not in cache:
+            cache.clear()
+        cached = cache[branch.id] = (position, rows)
+    return cached[1]
+
+
 def response_minutes(branch_ids, start: datetime, end: datetime) -> dict:
     """Complaints opened in [start, end): how many, answered, resolved, minutes to respond."""
     rows = db.session.scalars(
@@ -198,7 +230,7 @@ def response_minutes(branch_ids, start: datetime, end: datetime) -> dict:
 def complaints_context(branch: Branch) -> dict:
     """What the _complaints.html partial needs."""
     return {
-        "complaints": open_complaints([branch.id]),
+        "complaints": branch_open_complaints(branch),
         "complaint_categories": COMPLAINT_CATEGORIES,
         "complaint_sources": COMPLAINT_SOURCES,
         "category_labels": COMPLAINT_CATEGORY_LABELS,
