@@ -74,7 +74,10 @@ class SeededSchema:
     def __init__(self, engine, schema: str):
         self.engine, self.schema = engine, schema
         self.url = _pg_schema_url(schema)
-        _seed(_test_app(self.url))
+        app = _test_app(self.url)
+        _seed(app)
+        with app.app_context():
+            db.engine.dispose()
         seed = f"{schema}_seed"
         tables = [t.name for t in db.metadata.sorted_tables]
         with engine.begin() as conn:
@@ -83,18 +86,15 @@ class SeededSchema:
                 text("SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = :s"),
                 {"s": schema},
             ).all()
-            filled = []
             for table in tables:
                 conn.execute(text(f'CREATE TABLE "{seed}"."{table}" AS TABLE "{schema}"."{table}"'))
-                if conn.scalar(text(f'SELECT EXISTS (SELECT FROM "{seed}"."{table}")')):
-                    filled.append(table)
         every = ", ".join(f'"{schema}"."{t}"' for t in tables)
         # One round trip: psycopg sends a parameterless string of statements as it is.
         self.reset_sql = ";\n".join(
             [
                 "SET LOCAL lock_timeout = '10s'",  # a connection a test left open: fail, not hang
                 f"TRUNCATE {every} RESTART IDENTITY",
-                *(f'INSERT INTO "{schema}"."{t}" SELECT * FROM "{seed}"."{t}"' for t in filled),
+                *(f'INSERT INTO "{schema}"."{t}" TABLE "{seed}"."{t}"' for t in tables),
                 *(
                     f'SELECT setval(\'"{schema}"."{name}"\', {value})'
                     for name, value in sequences
