@@ -6,14 +6,14 @@ Shared by the browser tests (tests/e2e) and the benchmarks that use a browser
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 
-from .serve import PASSWORD
+from .serve import PASSWORD, serve
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -27,6 +27,11 @@ CHROMIUM_ARGS = [
 ]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# Servers are forked from one process that imported the app once: importing it
+# costs ~1.5 s, and every browser test starts a server (some restart it).
+_FORKS = multiprocessing.get_context("forkserver")
+_FORKS.set_forkserver_preload(["testbed.serve"])
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -35,30 +40,31 @@ def free_port() -> int:
 
 
 class LiveServer:
+    """testbed/serve.py's server on a port of its own. A subclass may give `command()`
+    to run a program of its own instead."""
+
     def __init__(self, database_url: str):
         self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen | multiprocessing.process.BaseProcess | None = None
         # Extra environment for the next start(), e.g. {"DATANG_BUILD_ID": "2"}
         # to serve a new service-worker version.
         self.env: dict[str, str] = {}
 
-    def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "testbed.serve",
-            "--database-url",
-            self.database_url,
-            "--port",
-            str(self.port),
-        ]
+    def command(self) -> list[str] | None:
+        return None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.command(), cwd=ROOT, env={**os.environ, "DATANG_ENV": "testing", **self.env}
-        )
+        environ = {**os.environ, "DATANG_ENV": "testing", **self.env}
+        command = self.command()
+        if command is None:
+            self.process = _FORKS.Process(
+                target=serve, args=(self.database_url, self.port, environ), daemon=True
+            )
+            self.process.start()
+        else:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=environ)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -71,9 +77,12 @@ class LiveServer:
 
     def kill(self) -> None:
         """kill -9: no clean shutdown, as a crash would be."""
-        if self.process and self.process.poll() is None:
+        if isinstance(self.process, subprocess.Popen):
             self.process.kill()
             self.process.wait()
+        elif self.process is not None:
+            self.process.kill()
+            self.process.join()
 
     def restart(self) -> None:
         self.kill()
