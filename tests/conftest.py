@@ -74,6 +74,8 @@ class SeededSchema:
     def __init__(self, engine, schema: str):
         self.engine, self.schema = engine, schema
         self.url = _pg_schema_url(schema)
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         app = _test_app(self.url)
         _seed(app)
         with app.app_context():
@@ -116,11 +118,7 @@ class SeededSchema:
 @pytest.fixture(scope="session")
 def pg_seeded_schema():
     """The seeded PostgreSQL schema of this run (of this xdist worker)."""
-    engine = create_engine(PG_URL)
-    schema = f"s_{uuid.uuid4().hex[:12]}"
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    seeded = SeededSchema(engine, schema)
+    seeded = SeededSchema(create_engine(PG_URL), f"s_{uuid.uuid4().hex[:12]}")
     yield seeded
     seeded.drop()
 
@@ -131,10 +129,8 @@ def pg_seeded_schema():
 _BYTECODE = FileSystemBytecodeCache()
 
 
-def _test_app(database_url: str, **config):
-    app = create_app(
-        "testing", SQLALCHEMY_DATABASE_URI=database_url, DEMO_PASSWORD=DEMO_PASSWORD, **config
-    )
+def _test_app(database_url: str):
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=database_url, DEMO_PASSWORD=DEMO_PASSWORD)
     app.jinja_env.bytecode_cache = _BYTECODE
     return app
 

@@ -279,17 +279,21 @@ def test_events_sign_ins_and_an_edit_that_changes_nothing_leave_the_settings_ver
     assert settings_versions(app) == before
 
 
-def settings_reads(app, load) -> list[str]:
-    """The statements `load()` runs that read what the lobby panels are drawn from."""
-    tables = ("product", "self_service_machine", "route_rule", "need_tag")
+def statements_run(app, load) -> list[str]:
+    """The statements `load()` makes the database run."""
     seen: list[str] = []
 
     def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
-        if re.search(rf"FROM ({'|'.join(tables)})\b", statement):
-            seen.append(statement)
+        seen.append(statement)
 
     run_listening(app, "before_cursor_execute", before_cursor_execute, load)
     return seen
+
+
+def settings_reads(app, load) -> list[str]:
+    """The statements `load()` runs that read what the lobby panels are drawn from."""
+    tables = ("product", "self_service_machine", "route_rule", "need_tag")
+    return [s for s in statements_run(app, load) if re.search(rf"FROM ({'|'.join(tables)})\b", s)]
 
 
 def test_the_cached_lobby_panels_follow_every_setting_and_keep_each_user_s_own_bits(
@@ -394,10 +398,6 @@ def test_polls_and_greets_cost_no_begin_and_rollback_for_their_reads_on_postgres
     assert states and set(states) == {True}
 
 
-def statements_into(seen: list[str], conn, cursor, statement, *rest) -> None:
-    seen.append(statement)
-
-
 def test_a_page_asks_only_its_sign_in_once_its_parts_are_kept(app, lobby1):
     """The sign-in's query brings each branch's newest position: the board's version,
     the pull cursor's start and the open complaints' key. A changed board's fragment
@@ -406,9 +406,7 @@ def test_a_page_asks_only_its_sign_in_once_its_parts_are_kept(app, lobby1):
     fragment = partial(lobby1.get, "/lobby/board?since=0", headers={"HX-Request": "true"})
     for load, asked in ((partial(lobby1.get, "/lobby"), 1), (fragment, 2)):
         assert load().status_code == 200  # the parts kept
-        seen: list[str] = []
-        run_listening(app, "before_cursor_execute", partial(statements_into, seen), load)
-        selects = [statement for statement in seen if statement != "BEGIN"]
+        selects = [s for s in statements_run(app, load) if s != "BEGIN"]
         assert len(selects) == asked, selects
         assert selects[-1].startswith("SELECT sign_in.started_at"), selects
 

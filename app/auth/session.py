@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.http import parse_cookie
 
 from ..database import as_loaded, loadable_columns, short_write, utcnow
-from ..events import remember_positions
+from ..events import page_read, remember_positions
 from ..extensions import db, login_manager
 from ..htmx import is_htmx
 from ..models import Branch, Event, Role, SignIn, User
@@ -48,7 +48,7 @@ def load_user(user_id: str) -> User | None:
     sign_in_id = session.get(SIGN_IN_KEY)
     if not isinstance(sign_in_id, str):
         return None
-    reading = request.method in ("GET", "HEAD")
+    reading = page_read()
     rows = (
         db.session.connection()
         .execute(

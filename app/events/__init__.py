@@ -43,7 +43,7 @@ from .envelope import (
     parse_time,
 )
 from .fast_lane import RowQueue, find_row, new_row, queue_row
-from .positions import newest_positions, remember_positions
+from .positions import newest_positions, page_read, remember_positions
 from .registry import (
     AGGREGATES,
     DESK_ROLES,
@@ -101,6 +101,7 @@ __all__ = [
     "kind_label",
     "new_id",
     "newest_positions",
+    "page_read",
     "remember_positions",
     "new_row",
     "parse_time",

@@ -27,6 +27,11 @@ _NEWEST_OF_EACH = (
 _SEEN = "datang_newest_positions"  # in flask.g: branch id -> position, this page's
 
 
+def page_read() -> bool:
+    """Whether this is a request that writes no events (a GET): its positions stand."""
+    return has_request_context() and request.method in ("GET", "HEAD")
+
+
 def remember_positions(positions: dict[int, int]) -> None:
     """Positions a GET read with its sign-in: this page's, as if read here."""
     g.setdefault(_SEEN, {}).update(positions)
@@ -35,8 +40,7 @@ def remember_positions(positions: dict[int, int]) -> None:
 def newest_positions(branch_ids: Iterable[int]) -> dict[int, int]:
     """Branch id -> the position of its newest event (0: none yet)."""
     branch_ids = tuple(branch_ids)
-    reading = has_request_context() and request.method in ("GET", "HEAD")
-    seen: dict[int, int] = g.setdefault(_SEEN, {}) if reading else {}
+    seen: dict[int, int] = g.setdefault(_SEEN, {}) if page_read() else {}
     missing = sorted(set(branch_ids) - seen.keys())
     connection = db.session.connection()
     if len(missing) == 1:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, current_app, redirect, url_for
 from flask_login import current_user
 from pydantic import Field, field_validator
 from sqlalchemy import Row, bindparam, delete, select
@@ -31,6 +31,7 @@ from ..events import (
     new_id,
     new_row,
     newest_positions,
+    page_read,
     queue_row,
     record,
     register_aggregate,
@@ -187,16 +188,19 @@ def branch_open_complaints(branch: Branch) -> tuple[Row, ...]:
     which a page reads anyway (with its sign-in: app/auth/session.py). Only a page
     (a GET) keeps or takes them: a write's own events are not yet committed.
     """
-    if request.method not in ("GET", "HEAD"):
+
+    def read() -> tuple[Row, ...]:
         return tuple(db.session.connection().execute(_OPEN_OF_BRANCH, {"branch_id": branch.id}))
+
+    if not page_read():
+        return read()
     position = newest_positions([branch.id])[branch.id]
     cache = current_app.extensions.setdefault(_OPEN_CACHE, {})
     cached = cache.get(branch.id)
     if cached is None or cached[0] != position:
-        rows = tuple(db.session.connection().execute(_OPEN_OF_BRANCH, {"branch_id": branch.id}))
         if len(cache) >= OPEN_CACHE_ENTRIES and branch.id not in cache:
             cache.clear()
-        cached = cache[branch.id] = (position, rows)
+        cached = cache[branch.id] = (position, read())
     return cached[1]
 
 
