@@ -18,7 +18,6 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -37,9 +36,7 @@ from app.models import (
 )
 from app.models.figures import SpotCheck
 
-from .conftest import SignedIn, make_event
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from .conftest import SHANGHAI, SignedIn, make_event
 
 
 @dataclass

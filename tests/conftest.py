@@ -8,6 +8,10 @@ put back to the seeded state before the test: its rows emptied and the seed's
 copied back, its sequences set where the seed left them. Making the tables for
 each test cost ~0.4 s of DDL a test. A test that asks for `database_url` alone
 (a migration, a live server) still gets an empty schema of its own.
+
+A test with the app runs at 10:30 in the branches' zone on today's date
+(`branch_daytime`), whatever the hour on the machine's clock; the browser and
+reliability tests, whose servers run in processes of their own, keep the real one.
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from jinja2 import FileSystemBytecodeCache
 from sqlalchemy import create_engine, text
 
@@ -149,8 +156,22 @@ def sqlite_template(tmp_path_factory):
     return path
 
 
+# The demo branches' zone, whose day "today" means.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
 @pytest.fixture
-def app(database_url, request):
+def branch_daytime():
+    """The clock of this process at 10:30 in the branches' zone, on today's date, and
+    running. A test greets a customer "5 minutes ago" and looks for them among today's
+    visits: run just after midnight on the real clock, that greet was yesterday's."""
+    today = datetime.now(SHANGHAI).date()
+    with time_machine.travel(datetime.combine(today, time(10, 30), SHANGHAI), tick=True):
+        yield
+
+
+@pytest.fixture
+def app(database_url, request, branch_daytime):
     if not PG_URL:
         shutil.copyfile(
             request.getfixturevalue("sqlite_template"), database_url.removeprefix("sqlite:///")

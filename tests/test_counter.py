@@ -16,11 +16,10 @@ from app.models import Event, Referral, Visit
 from .conftest import greeted, make_event
 
 HX = {"HX-Request": "true"}
-NOW = datetime.now(UTC)
 
 
 def at(delta_minutes: float = 0) -> str:
-    return (NOW + timedelta(minutes=delta_minutes)).isoformat()
+    return (datetime.now(UTC) + timedelta(minutes=delta_minutes)).isoformat()
 
 
 @pytest.fixture
