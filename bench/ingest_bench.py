@@ -18,8 +18,9 @@ own:
   ratio is ingest events/s ÷ raw events/s (goal ≥ 0.4);
 * raw, all rows: the same, plus an executemany of each other table's rows that
   ingest wrote for the previous batch (subject, visit, figure_subject; read
-  back, under new ids): what the same volume of writes costs without the
-  write path around it.
+  back, under new ids) and the upsert of the day counters it added to, by the
+  same amounts: what the same volume of writes costs without the write path
+  around it (the issue's "events, subjects, read models and counters").
 
 The three take turns going first, so load on the machine hits them alike.
 Then the database is filled up to `--growth` times `--prior` events and the
@@ -47,7 +48,8 @@ from app.demo import seed_demo  # noqa: E402
 from app.events import ingest, parse_time  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Branch, Event, Subject, User, Visit  # noqa: E402
-from app.models.figures import FigureSubject  # noqa: E402
+from app.models.figures import FigureDay, FigureSubject  # noqa: E402
+from app.supervisor.projection import _counter_upsert  # noqa: E402
 
 BATCH = 500
 GOAL = 0.4
@@ -111,9 +113,23 @@ def fill(user: User, up_to: int) -> None:
         assert all(r.status == "accepted" for r in results), results[:3]
 
 
-def written_rows(events: list[dict]) -> list[tuple]:
-    """The rows besides events that ingest wrote for these envelopes' subjects (the
-    subject, its read model, its figures), read back and given new subject ids."""
+def counter_values(branch_id: int) -> dict[tuple, int]:
+    """The branch's day counters (figure_day), by (day, metric, key)."""
+    rows = db.session.execute(
+        select(FigureDay.day, FigureDay.metric, FigureDay.key, FigureDay.value).where(
+            FigureDay.branch_id == branch_id
+        )
+    )
+    values = {(day, metric, key): value for day, metric, key, value in rows}
+    db.session.rollback()
+    return values
+
+
+def written_rows(events: list[dict], branch_id: int, counters_before: dict) -> list[tuple]:
+    """(statement, rows) for the rows besides events that ingest wrote for these
+    envelopes' subjects (the subject, its read model, its figures), read back and
+    given new subject ids, and the counters it added to (the same upsert of the
+    same amounts)."""
     subject_ids = list({e["subject_id"] for e in events})
     new_id = {sid: str(uuid.uuid4()) for sid in subject_ids}
     out = []
@@ -128,8 +144,15 @@ def written_rows(events: list[dict]) -> list[tuple]:
         ]
         for row in rows:
             row[key] = new_id[row[key]]
-        out.append((table, rows))
+        out.append((insert(table), rows))
     db.session.rollback()
+    added = [
+        {"branch_id": branch_id, "day": day, "metric": metric, "key": key, "value": amount}
+        for (day, metric, key), value in counter_values(branch_id).items()
+        if (amount := value - counters_before.get((day, metric, key), 0))
+    ]
+    if added:
+        out.append((_counter_upsert(db.engine.dialect.name), added))
     return out
 
 
@@ -141,14 +164,17 @@ def measure(user: User, branch_id: int, batches: int, profiler=None) -> dict:
     ingest_ms, raw_ms, all_ms = [], [], []
     ingest_cpu, raw_cpu = [], []
     warm = batch()
+    counters = counter_values(branch_id)
     ingest(warm, user)
-    others = written_rows(warm)  # rows like those the next batch will write
+    others = written_rows(warm, branch_id, counters)  # rows like the next batch's
     for b in range(batches):
         events = batch()
         rows = raw_rows(batch(), branch_id, user.id)
         all_rows = raw_rows(batch(), branch_id, user.id)
 
         def run_ingest():
+            nonlocal counters
+            counters = counter_values(branch_id)
             if profiler:
                 profiler.enable()
             started, cpu = time.perf_counter(), time.process_time()
@@ -170,15 +196,15 @@ def measure(user: User, branch_id: int, batches: int, profiler=None) -> dict:
             started = time.perf_counter()
             with engine.begin() as conn:
                 conn.execute(insert(table), all_rows)
-                for other, other_rows in others:
-                    conn.execute(insert(other), other_rows)
+                for statement, other_rows in others:
+                    conn.execute(statement, other_rows)
             all_ms.append((time.perf_counter() - started) * 1000 / len(all_rows))
 
         # Rotate which goes first, so none always meets a warm cache.
         steps = [run_ingest, run_raw, run_raw_all]
         for step in steps[b % 3 :] + steps[: b % 3]:
             step()
-        others = written_rows(events)
+        others = written_rows(events, branch_id, counters)
     ingest_med, raw_med = statistics.median(ingest_ms), statistics.median(raw_ms)
     all_med = statistics.median(all_ms)
     return {
@@ -241,7 +267,8 @@ def main() -> None:
         f"raw = one Core executemany of the batch's event rows, committed; ratio = ingest "
         f"events/s ÷ raw events/s (goal ≥ {GOAL}).\n"
         f"raw, all rows = Core executemanys of every row ingest writes for a batch (events, "
-        f"subjects, visits, figure_subject; not the figure_day upsert), one transaction.\n"
+        f"subjects, visits, figure_subject, and the figure_day counters' upsert), one "
+        f"transaction.\n"
         f"CPU ratio = the same ratio in this process's CPU time (on a shared machine the "
         f"wall clock also counts waiting for a core; on PostgreSQL it leaves out the "
         f"server's work).\n"

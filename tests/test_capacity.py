@@ -27,6 +27,7 @@ from app.models import (
     Branch,
     DailyTarget,
     Event,
+    FigureSubject,
     FocusProduct,
     NeedTag,
     Product,
@@ -288,6 +289,17 @@ def statements_run(app, load) -> list[str]:
 
     run_listening(app, "before_cursor_execute", before_cursor_execute, load)
     return seen
+
+
+def test_a_tablet_s_greet_projects_its_figures_without_a_savepoint(app, lobby1):
+    """The fast lane projects the figures in the batch's own transaction: a savepoint
+    and its release were two round trips under the branch's write lock."""
+    greet = greeted()
+    ran = statements_run(app, lambda: lobby1.sync([greet]))
+    assert any(s.startswith("INSERT INTO figure_subject") for s in ran), ran
+    assert not [s for s in ran if "SAVEPOINT" in s], ran
+    with app.app_context():
+        assert db.session.get(FigureSubject, greet["subject_id"]).status == "waiting"
 
 
 def settings_reads(app, load) -> list[str]:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.events import EVENT_TYPES
 from app.extensions import db
-from app.models import Branch
+from app.models import Branch, Event
 from app.models.figures import FigureDay, FigureSubject
 from app.supervisor.figures import compute, percentile, period_for
 from app.supervisor.projection import FOLDS, kind_of, projected_types, rebuild_figures
@@ -380,14 +380,29 @@ def test_rebuild_command(app, lobby_data):
         assert compute(branches("demo"), period_for("day", DAY), today=DAY)["visits"] == 5
 
 
-def test_observer_never_refuses_a_lobby_event(app, sign_in, monkeypatch):
+def test_observer_never_refuses_a_lobby_event(app, sign_in, monkeypatch, caplog):
     import app.supervisor.projection as projection
 
+    lanes = []
+
     def broken(*args, **kwargs):
+        lanes.append("fast" if projection.in_fast_lane() else "safe")
         raise RuntimeError("boom")
 
     monkeypatch.setattr(projection, "project_subjects", broken)
-    accepted(sign_in("lobby1"), [make_event("visit.greeted", None, {"purpose": "cash"})])
+    greet = make_event("visit.greeted", None, {"purpose": "cash"})
+    accepted(sign_in("lobby1"), [greet])
+    # The fault failed the fast lane; the safe lane stored the event once and
+    # logged the fault (its savepoint rolled the figures back, not the event).
+    assert lanes == ["fast", "safe"]
+    assert [r.message for r in caplog.records if "could not project" in r.message] == [
+        "figures: could not project 1 subjects; run rebuild-figures"
+    ]
+    with app.app_context():
+        assert db.session.scalars(select(Event.id).where(Event.id == greet["id"])).all() == [
+            greet["id"]
+        ]
+        assert db.session.get(FigureSubject, greet["subject_id"]) is None
 
 
 def test_iron_triangle_figures_and_rebuild_agree(app, sign_in):

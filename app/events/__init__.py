@@ -9,7 +9,8 @@ comes through `apply_event` inside `write_transaction()`. Its modules:
 - `validation_messages`: pydantic's errors as sentences for people;
 - `batch`: what one write transaction knows (`Batch`);
 - `fast_lane`: a batch's rows queued and inserted with one executemany a
-  table; `new_row`, `queue_row`, `find_row` for the read models' handlers;
+  table; `new_row`, `queue_row`, `find_row` for the read models' handlers,
+  `in_fast_lane` for the observers;
 - `apply`: `apply_event`, `ingest`, `record`, `record_together`, `rebuild`;
 - `positions`: `newest_positions`, the board's version and the pull cursor's start.
 
@@ -42,7 +43,7 @@ from .envelope import (
     format_time,
     parse_time,
 )
-from .fast_lane import RowQueue, find_row, new_row, queue_row
+from .fast_lane import RowQueue, find_row, in_fast_lane, new_row, queue_row
 from .positions import newest_positions, page_read, remember_positions
 from .registry import (
     AGGREGATES,
@@ -97,6 +98,7 @@ __all__ = [
     "event_type",
     "find_row",
     "format_time",
+    "in_fast_lane",
     "ingest",
     "kind_label",
     "new_id",

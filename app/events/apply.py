@@ -316,8 +316,9 @@ def _ingest(raw_events: list[Any], user: User, batch: Batch) -> list[Result]:
     ):
         batch.prefetch(raw_events)
         results = [apply_event(raw, user, batch) for raw in raw_events]
-        # Everything accepted is written before the observers run: they
-        # work in a savepoint of their own, which may be rolled back.
+        # Everything accepted is written before the observers run. A fault of
+        # theirs fails the fast lane; in the safe lane their savepoint keeps it
+        # from refusing the events (app/supervisor/projection.py).
         batch.queue.insert_all_before_commit()
         batch.notify_observers()
     return results

@@ -87,6 +87,12 @@ _fast_lane_queue: contextvars.ContextVar[RowQueue | None] = contextvars.ContextV
 )
 
 
+def in_fast_lane() -> bool:
+    """Whether a batch is being ingested in the fast lane: a fault anywhere in its
+    transaction has it judged again, whole, in the safe lane."""
+    return _fast_lane_queue.get() is not None
+
+
 @contextmanager
 def queueing(queue: RowQueue | None) -> Iterator[None]:
     """Within it, `queue_row` queues into `queue` (None: the safe lane, no queue)."""

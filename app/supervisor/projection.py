@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..events import EVENT_TYPES, Applied
+from ..events import EVENT_TYPES, Applied, in_fast_lane
 from ..extensions import db
 from ..models import Branch, Event
 from ..models.figures import FigureDay, FigureSubject
@@ -209,8 +209,9 @@ def project_subjects(
 def observe(accepted: list[Applied]) -> None:
     """Project the subjects a write transaction touched, once each, after all its events.
 
-    In a savepoint of its own: a fault in the figures must never refuse a lobby
-    event; it is logged, and `flask rebuild-figures` repairs the summaries.
+    A fault in the figures must never refuse a lobby event: in the safe lane
+    they are projected in a savepoint of their own, and a fault is logged
+    (`flask rebuild-figures` repairs the summaries).
     """
     touched: dict[str, tuple[str, Branch]] = {}
     # Subjects started in this transaction: all their events are right here.
@@ -230,12 +231,22 @@ def observe(accepted: list[Applied]) -> None:
     known_events = {
         sid: [ev for _key, ev in sorted(pairs, key=lambda p: p[0])] for sid, pairs in known.items()
     }
+    if in_fast_lane():
+        # No savepoint (two round trips, under the branch's write lock): a fault
+        # here fails the fast lane, and the batch is judged again in the safe
+        # lane, where the savepoint below keeps it from refusing the events.
+        _project(touched, known_events)
+        return
     try:
         with db.session.begin_nested():
-            for branch_id, delta in project_subjects(touched, known_events).items():
-                _upsert_counts(branch_id, Counter({k: v for k, v in delta.items() if v}))
+            _project(touched, known_events)
     except Exception:  # noqa: BLE001
         log.exception("figures: could not project %d subjects; run rebuild-figures", len(touched))
+
+
+def _project(touched: dict[str, tuple[str, Branch]], known_events: dict[str, list[Ev]]) -> None:
+    for branch_id, delta in project_subjects(touched, known_events).items():
+        _upsert_counts(branch_id, Counter({k: v for k, v in delta.items() if v}))
 
 
 # --- rebuild -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """cProfile of one greet (`POST /api/v1/sync`, one new visit.greeted) through the Flask test client.
 
     .venv/bin/python bench/server/profile_greet.py [--database-url URL] [--n 200]
+        [--statements] [--dump FILE]
 
 The database is built as bench/server_bench.py builds it. Prints the CPU and
 wall time a greet (without the profiler) and then the cProfile listing.
@@ -31,6 +32,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--limit", type=int, default=40)
+    parser.add_argument("--statements", action="store_true", help="print one greet's SQL")
+    parser.add_argument("--dump", help="also write the cProfile data to this file (pstats)")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="datang-profile-greet-")
     database = Database(args.database_url, tmp.name, "greet")
@@ -71,6 +74,18 @@ def run(args, url: str) -> None:
 
     for _ in range(20):
         greet()
+    if args.statements:
+        from sqlalchemy import event as sa_event
+
+        with app.app_context():
+            engine = db.engine
+
+        def show(conn, cursor, statement, parameters, context, executemany):
+            print(("many: " if executemany else "") + " ".join(statement.split())[:160])
+
+        sa_event.listen(engine, "before_cursor_execute", show)
+        greet()
+        sa_event.remove(engine, "before_cursor_execute", show)
     started, cpu = time.perf_counter(), time.process_time()
     for _ in range(args.n):
         greet()
@@ -84,6 +99,8 @@ def run(args, url: str) -> None:
         greet()
     prof.disable()
     pstats.Stats(prof).sort_stats(args.sort).print_stats(args.limit)
+    if args.dump:
+        prof.dump_stats(args.dump)
     with app.app_context():
         db.engine.dispose()  # before the schema is dropped
 
