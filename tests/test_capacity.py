@@ -291,6 +291,12 @@ def statements_run(app, load) -> list[str]:
     return seen
 
 
+def settings_reads(app, load) -> list[str]:
+    """The statements `load()` runs that read what the lobby panels are drawn from."""
+    tables = ("product", "self_service_machine", "route_rule", "need_tag")
+    return [s for s in statements_run(app, load) if re.search(rf"FROM ({'|'.join(tables)})\b", s)]
+
+
 def test_a_tablet_s_greet_projects_its_figures_without_a_savepoint(app, lobby1):
     """The fast lane projects the figures in the batch's own transaction: a savepoint
     and its release were two round trips under the branch's write lock."""
@@ -300,12 +306,6 @@ def test_a_tablet_s_greet_projects_its_figures_without_a_savepoint(app, lobby1):
     assert not [s for s in ran if "SAVEPOINT" in s], ran
     with app.app_context():
         assert db.session.get(FigureSubject, greet["subject_id"]).status == "waiting"
-
-
-def settings_reads(app, load) -> list[str]:
-    """The statements `load()` runs that read what the lobby panels are drawn from."""
-    tables = ("product", "self_service_machine", "route_rule", "need_tag")
-    return [s for s in statements_run(app, load) if re.search(rf"FROM ({'|'.join(tables)})\b", s)]
 
 
 def test_the_cached_lobby_panels_follow_every_setting_and_keep_each_user_s_own_bits(

@@ -102,10 +102,9 @@ __all__ = [
     "ingest",
     "kind_label",
     "new_id",
+    "new_row",
     "newest_positions",
     "page_read",
-    "remember_positions",
-    "new_row",
     "parse_time",
     "queue_row",
     "readable_types",
@@ -113,4 +112,5 @@ __all__ = [
     "record",
     "record_together",
     "register_aggregate",
+    "remember_positions",
 ]
