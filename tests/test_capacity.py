@@ -308,6 +308,37 @@ def test_a_tablet_s_greet_projects_its_figures_without_a_savepoint(app, lobby1):
         assert db.session.get(FigureSubject, greet["subject_id"]).status == "waiting"
 
 
+def test_a_batch_of_greets_only_writes_under_the_branch_s_write_lock(app, lobby1):
+    """The fast lane takes a greet's event and visit as new without asking (a unique
+    key catches one that is not): nothing is read while the lock is held."""
+    ran = statements_run(app, lambda: lobby1.sync([greeted(), greeted()]))
+    start = next(i for i, s in enumerate(ran) if "BEGIN IMMEDIATE" in s or "advisory" in s)
+    writes = ran[start + 1 :]
+    assert writes and all(s.startswith("INSERT") for s in writes), ran
+
+
+def test_on_postgresql_a_greet_s_lock_and_writes_go_in_one_flight(app, lobby1):
+    """psycopg's pipeline mode: the lock and every insert are sent without waiting for
+    each answer, and the transaction waits once for them all."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("SQLite is in-process: no round trips to save")
+    pipelined: list[tuple[str, bool]] = []
+
+    def before_cursor_execute(conn, cursor, statement, parameters, context, executemany):
+        status = conn.connection.dbapi_connection.pgconn.pipeline_status
+        pipelined.append((statement.split()[0], status != psycopg.pq.PipelineStatus.OFF))
+
+    greet = greeted()
+    run_listening(app, "before_cursor_execute", before_cursor_execute, lambda: lobby1.sync([greet]))
+    # The sign-in's read first, on its own; then the lock and the writes.
+    assert pipelined[0] == ("SELECT", False)
+    assert pipelined[1:] and all(in_pipeline for _verb, in_pipeline in pipelined[1:]), pipelined
+    assert {verb for verb, _ in pipelined[2:]} == {"INSERT"}
+    with app.app_context():
+        assert db.session.get(FigureSubject, greet["subject_id"]).status == "waiting"
+
+
 def test_the_cached_lobby_panels_follow_every_setting_and_keep_each_user_s_own_bits(
     app, lobby1, sign_in
 ):

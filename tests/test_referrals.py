@@ -219,6 +219,22 @@ def test_teller_bad_referrals(app, sign_in, form):
     assert sign_in("wealth1").post("/referrals", data={"to": "wealth"}).status_code == 403
 
 
+def test_an_accept_sent_again_is_a_duplicate_though_the_referral_is_now_closed(
+    app, lobby1, sign_in, referral
+):
+    """Judged afresh, the repeat would be refused (the referral is cancelled): a
+    refusal in the fast lane has the batch judged again with the stored ids read."""
+    wealth = sign_in("wealth1")
+    accept = make_event("referral.accepted", referral, {})
+    assert [r["status"] for r in wealth.sync([accept]).get_json()["results"]] == ["accepted"]
+    cancel = make_event("referral.cancelled", referral, {})
+    assert [r["status"] for r in lobby1.sync([cancel]).get_json()["results"]] == ["accepted"]
+    results = wealth.sync([accept]).get_json()["results"]
+    assert [r["status"] for r in results] == ["duplicate"]
+    late = make_event("referral.accepted", referral, {})
+    assert wealth.sync([late]).get_json()["results"][0]["error"]["code"] == "referral_closed"
+
+
 def test_undoing_a_referral_cancels_it(app, lobby1, referral):
     with app.app_context():
         visit_id = db.session.get(Referral, referral).visit_id

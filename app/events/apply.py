@@ -12,11 +12,12 @@ after this one) makes the subject's read model be rebuilt from all its events,
 so the result never depends on the order in which events reach the server.
 
 A batch from a device is first tried in the fast lane: no savepoint per event,
-and the rows it creates queued and inserted with one executemany a table
-(app/events/fast_lane.py). Should any event's effects fail, the transaction is
-rolled back whole and the batch is judged again in the safe lane (a savepoint
-and ORM writes per event), so the answers and the stored result are the same
-either way.
+the rows it creates queued and inserted with one executemany a table
+(app/events/fast_lane.py), its ids taken as new (`Batch.prefetch`), and on
+PostgreSQL its writes pipelined. Should any event's effects fail, or any event
+be refused, the transaction is rolled back whole and the batch is judged again
+in the safe lane (lookups, a savepoint and ORM writes per event), so the
+answers and the stored result are the same either way.
 """
 
 from __future__ import annotations
@@ -312,10 +313,13 @@ def _ingest(raw_events: list[Any], user: User, batch: Batch) -> list[Result]:
     # The user was read for this request moments ago: not again under the lock.
     with (
         queueing(None if batch.safe else batch.queue),
-        write_transaction(branch_codes, keep=[user]),
+        write_transaction(branch_codes, keep=[user], pipeline=not batch.safe),
     ):
         batch.prefetch(raw_events)
         results = [apply_event(raw, user, batch) for raw in raw_events]
+        if not batch.safe and any(result.status == "rejected" for result in results):
+            # Perhaps for an id the fast lane took as new: judged again, with them read.
+            raise RetrySafely()
         # Everything accepted is written before the observers run. A fault of
         # theirs fails the fast lane; in the safe lane their savepoint keeps it
         # from refusing the events (app/supervisor/projection.py).

@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import Branch, Event, Subject, User
 from .envelope import Checked, DeviceClock, canonical_uuid, check_envelope_and_payload
 from .fast_lane import RowQueue
-from .registry import EVENT_OBSERVERS, Applied, Rejected
+from .registry import EVENT_OBSERVERS, EVENT_TYPES, Applied, Rejected
 
 # Built once (every sync asks both): building a statement cost more than running it.
 # An event already stored is rare (a device sending again): its id alone is asked
@@ -70,24 +70,52 @@ class Batch:
         return codes
 
     def prefetch(self, raw_events: list[Any]) -> None:
-        ids, subject_ids = set(), set()
+        """Read the batch's stored events and subjects, or, in the fast lane, take them as new.
+
+        The fast lane asks for no event id, nor for a subject whose first event
+        in the batch starts it (a greet, then its close): a batch of new visits
+        reads nothing under the lock. Were one in fact stored, its insert fails
+        (a unique key) or an event is refused; either way the batch is judged
+        again in the safe lane (app/events/apply.py), which asks for them all.
+        """
+        ids: set[str] = set()
+        started_here: dict[str, bool] = {}  # subject id -> whether its first event here starts it
         for raw in raw_events:
-            if isinstance(raw, dict):
-                ids.add(canonical_uuid(raw.get("id")))
-                subject_ids.add(canonical_uuid(raw.get("subject_id")))
+            if not isinstance(raw, dict):
+                continue
+            event_id = canonical_uuid(raw.get("id"))
+            subject_id = canonical_uuid(raw.get("subject_id"))
+            if event_id is not None:
+                ids.add(event_id)
+            if subject_id is not None and subject_id not in started_here:
+                started_here[subject_id] = self._starts_subject(raw)
+        subject_ids = set(started_here)
+        if not self.safe:
+            taken_new = {subject_id for subject_id, new in started_here.items() if new}
+            self.events.update(dict.fromkeys(ids))
+            self.subjects.update(dict.fromkeys(taken_new))
+            ids, subject_ids = set(), subject_ids - taken_new
         session = db.session
         connection = session.connection()
-        for chunk in _chunks(sorted(i for i in ids if i is not None)):
+        for chunk in _chunks(sorted(ids)):
             self.events.update(dict.fromkeys(chunk))
             stored = list(connection.execute(_STORED_EVENT_IDS, {"ids": chunk}).scalars())
             if stored:
                 for event in session.scalars(_EVENTS_BY_ID, {"ids": stored}):
                     self.events[event.id] = event
-        for chunk in _chunks(sorted(i for i in subject_ids if i is not None)):
+        for chunk in _chunks(sorted(subject_ids)):
             self.subjects.update(dict.fromkeys(chunk))
             for row in connection.execute(_SUBJECTS_BY_ID, {"ids": chunk}):
                 subject = as_loaded(Subject, dict(zip(_SUBJECT_KEYS, row, strict=True)))
                 self.subjects[subject.id] = subject
+
+    def _starts_subject(self, raw: dict[str, Any]) -> bool:
+        """Whether `raw` is of a type that always starts its subject (a greet)."""
+        checked = self.checked.get(id(raw))
+        if checked is None or isinstance(checked.envelope, Rejected):
+            return False
+        etype = EVENT_TYPES.get(checked.envelope.type)
+        return etype is not None and etype.creates_subject is True
 
     def event(self, event_id: str) -> Event | None:
         if event_id not in self.events:

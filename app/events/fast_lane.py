@@ -25,7 +25,7 @@ from sqlalchemy.orm import (
     scoped_session,
 )
 
-from ..database import utcnow
+from ..database import UNANSWERED, utcnow
 from ..extensions import db
 from ..models import Event, Subject
 from ..models.event import QueuedEvent, QueuedSubject
@@ -35,6 +35,8 @@ from ..models.event import QueuedEvent, QueuedSubject
 # when the write transaction ends.
 _ADDED = "datang_added"
 _SERVER_DEFAULT = object()
+# Without RETURNING: an event's position is not read back (nor waited for, `pipelined`).
+_INSERT_EVENT = insert(Event.__table__).inline()
 
 
 class RowQueue:
@@ -62,7 +64,9 @@ class RowQueue:
         session = db.session
         if self.events:
             queued, self.events = self.events, []
-            session.connection().execute(insert(Event.__table__), [e.row() for e in queued])
+            session.connection().execute(
+                _INSERT_EVENT, [e.row() for e in queued], execution_options=UNANSWERED
+            )
         if self.rows:
             objects, self.rows = list(self.rows.values()), {}
             _insert_objects(session, objects, attach)
@@ -76,7 +80,9 @@ class RowQueue:
         if self.subjects:
             created_at = utcnow()
             db.session.connection().execute(
-                insert(Subject.__table__), [s.row(created_at) for s in self.subjects]
+                insert(Subject.__table__),
+                [s.row(created_at) for s in self.subjects],
+                execution_options=UNANSWERED,
             )
             self.subjects = []
 
@@ -179,7 +185,7 @@ def _insert_objects(
         for _obj, row in pairs:
             groups.setdefault(tuple(row), []).append(row)
         for rows in groups.values():
-            connection.execute(insert(table), rows)
+            connection.execute(insert(table), rows, execution_options=UNANSWERED)
         if not attach:
             continue
         added = session.info.setdefault(_ADDED, {})

@@ -134,6 +134,9 @@ class ChecklistEntry(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
 
     user: Mapped[User] = relationship(lazy="joined")
+    # Never read; it tells the ORM's flush to write a run before its entries (a
+    # day's first mark adds both; unrelated tables flush in their classes' order).
+    run: Mapped[ChecklistRun] = relationship(lazy="raise")
 
     @property
     def order_key(self) -> tuple:

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..database import UNANSWERED
 from ..events import EVENT_TYPES, Applied, in_fast_lane
 from ..extensions import db
 from ..models import Branch, Event
@@ -105,7 +106,7 @@ def _upsert_counts(branch_id: int, delta: Counter) -> None:
     session = db.session
     connection = session.connection()
     # Core's executemany: the ORM's bulk INSERT path cost a greet four times as much.
-    connection.execute(_counter_upsert(connection.dialect.name), rows)
+    connection.execute(_counter_upsert(connection.dialect.name), rows, execution_options=UNANSWERED)
     # A counter back at zero goes, so the table equals a rebuild from scratch.
     keys = [(d, m, k) for (d, m, k), v in delta.items() if v < 0]
     if keys:
@@ -202,7 +203,9 @@ def project_subjects(
             for name, value in values.items():
                 setattr(row, name, value)
     if inserts:
-        session.connection().execute(insert(FigureSubject.__table__), inserts)
+        session.connection().execute(
+            insert(FigureSubject.__table__), inserts, execution_options=UNANSWERED
+        )
     return deltas
 
 
