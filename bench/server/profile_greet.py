@@ -1,10 +1,12 @@
 """cProfile of one greet (`POST /api/v1/sync`, one new visit.greeted) through the Flask test client.
 
     .venv/bin/python bench/server/profile_greet.py [--database-url URL] [--n 200]
-        [--statements] [--dump FILE]
+        [--statements] [--dump FILE] [--lock-hold]
 
 The database is built as bench/server_bench.py builds it. Prints the CPU and
 wall time a greet (without the profiler) and then the cProfile listing.
+`--lock-hold` (PostgreSQL) first prints how long a greet holds its branch's
+write lock: from sending the lock to the end of the commit, median and p90.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=40)
     parser.add_argument("--statements", action="store_true", help="print one greet's SQL")
     parser.add_argument("--dump", help="also write the cProfile data to this file (pstats)")
+    parser.add_argument("--lock-hold", action="store_true", help="time lock to commit")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="datang-profile-greet-")
     database = Database(args.database_url, tmp.name, "greet")
@@ -86,6 +89,8 @@ def run(args, url: str) -> None:
         sa_event.listen(engine, "before_cursor_execute", show)
         greet()
         sa_event.remove(engine, "before_cursor_execute", show)
+    if args.lock_hold:
+        lock_hold(app, db, greet, args.n)
     started, cpu = time.perf_counter(), time.process_time()
     for _ in range(args.n):
         greet()
@@ -103,6 +108,40 @@ def run(args, url: str) -> None:
         prof.dump_stats(args.dump)
     with app.app_context():
         db.engine.dispose()  # before the schema is dropped
+
+
+def lock_hold(app, db, greet, n: int) -> None:
+    """Median and p90 of lock to end of commit, over `n` greets, in ms."""
+    from sqlalchemy import event as sa_event
+    from sqlalchemy.orm import Session
+
+    held: list[float] = []
+    locked: list[float] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if "pg_advisory_xact_lock" in statement:
+            locked.append(time.perf_counter())
+
+    def committed(session):
+        if locked:
+            held.append((time.perf_counter() - locked.pop()) * 1000)
+
+    with app.app_context():
+        engine = db.engine
+    sa_event.listen(engine, "before_cursor_execute", before)
+    sa_event.listen(Session, "after_commit", committed)
+    try:
+        for _ in range(n):
+            greet()
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", before)
+        sa_event.remove(Session, "after_commit", committed)
+    held.sort()
+    if held:
+        print(
+            f"lock held: median {held[len(held) // 2]:.2f} ms, "
+            f"p90 {held[len(held) * 9 // 10]:.2f} ms ({len(held)} greets)"
+        )
 
 
 if __name__ == "__main__":
