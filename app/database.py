@@ -226,7 +226,8 @@ def _writer_turn(url):
 
 # An execution option for a write whose answer nobody reads (a Core INSERT without
 # RETURNING, an upsert): within `pipelined`, it is sent without waiting for it.
-UNANSWERED = {"datang_unanswered": True}
+_UNANSWERED = "datang_unanswered"
+UNANSWERED = {_UNANSWERED: True}
 _PIPELINE = "datang_pipeline"  # in a connection's info: its _Pipeline, within `pipelined`
 
 
@@ -284,7 +285,7 @@ def _send_or_wait(conn, cursor, statement, parameters, context, executemany):
     if pending is not None:
         if (
             context is not None
-            and context.execution_options.get("datang_unanswered")
+            and context.execution_options.get(_UNANSWERED)
             and not getattr(context.compiled, "effective_returning", None)  # rows to read
         ):
             pending.send()
