@@ -59,6 +59,7 @@ from server_bench import (  # noqa: E402
     USER_AGENT,
     Database,
     Server,
+    database_cpu_seconds,
 )
 
 POLL_EVERY, SYNC_EVERY, DESK_EVERY = 3.0, 60.0, 60.0
@@ -245,34 +246,6 @@ async def run_step(
     return stats, time.monotonic() - started
 
 
-def server_cpu_seconds(server: Server) -> float:
-    """CPU time (user + system) of the gunicorn workers so far."""
-    pid = server.proc.pid
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        children = [int(p) for p in f.read().split()]
-    total = 0
-    for child in children:
-        with open(f"/proc/{child}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def database_cpu_seconds() -> float:
-    """CPU time (user + system) of this machine's PostgreSQL processes so far (0 without)."""
-    total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                head, _, rest = f.read().rpartition(")")
-        except OSError:
-            continue  # ended meanwhile
-        if head.endswith("(postgres"):
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def report(
     n: int,
     stats: Latencies,
@@ -344,7 +317,7 @@ def main() -> None:
                 )
                 server.drain()
                 cpu = resource.getrusage(resource.RUSAGE_SELF)
-                server_cpu, database_cpu = server_cpu_seconds(server), database_cpu_seconds()
+                server_cpu, database_cpu = server.cpu_seconds(), database_cpu_seconds()
                 stats, elapsed = asyncio.run(
                     run_step(
                         server.base, branches[:n], sessions, tablets, args.seconds, args.connections
@@ -358,7 +331,7 @@ def main() -> None:
                     elapsed,
                     cpu_s,
                     os.getloadavg()[0],
-                    server_cpu_seconds(server) - server_cpu,
+                    server.cpu_seconds() - server_cpu,
                     database_cpu_seconds() - database_cpu,
                 )
                 lines.append(line)

@@ -30,6 +30,9 @@ Between workloads the bench waits until gunicorn has answered what wrk left
 queued. gunicorn's access log goes to a file in the temp dir (serve.sh: stdout).
 "Cores busy" is the machine's CPU not idle while wrk ran (/proc/stat): below
 100 % at 32 connections, the server waited on something other than the CPU.
+"App CPU" is the gunicorn workers' CPU time while wrk ran, divided by wrk's
+requests; "PostgreSQL CPU" the same for this machine's PostgreSQL processes
+(0 on SQLite). With wrk's own share, they are what a request costs the machine.
 
 1×: 32 connections, the branch holds --visits past visits (greeted, triaged,
 closed over the past days) plus a lobby of 15 waiting and 5 just-closed
@@ -341,6 +344,18 @@ class Server:
             sizes.append(kib / 1024)
         return sizes
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of the gunicorn workers so far."""
+        pid = self.proc.pid
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(p) for p in f.read().split()]
+        total = 0
+        for child in children:
+            with open(f"/proc/{child}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / os.sysconf("SC_CLK_TCK")
+
     def errors(self) -> dict[str, int]:
         """The exceptions the app logged (a 500 each), by their last line."""
         found: dict[str, int] = {}
@@ -501,9 +516,11 @@ def run_phase(label: str, db: Database, past_visits: int, connections: int, args
                 file=sys.stderr,
                 flush=True,
             )
-            cpu_before = machine_cpu()
+            cpu_before = machine_cpu(), server.cpu_seconds(), database_cpu_seconds()
             stats = wrk(server.base, w, cookie, csrf, connections, args.duration, nonce)
-            stats["busy"] = busy_share(cpu_before, machine_cpu())
+            stats["busy"] = busy_share(cpu_before[0], machine_cpu())
+            stats["app_cpu_s"] = server.cpu_seconds() - cpu_before[1]
+            stats["database_cpu_s"] = database_cpu_seconds() - cpu_before[2]
             stats["name"] = w.name
             # At 320 connections wrk stops with hundreds of requests still queued in
             # gunicorn; the next workload must not wait behind them.
@@ -529,6 +546,21 @@ def run_phase(label: str, db: Database, past_visits: int, connections: int, args
         "signed_in": still_signed_in,
         "server_errors": server.errors(),
     }
+
+
+def database_cpu_seconds() -> float:
+    """CPU time (user + system) of this machine's PostgreSQL processes so far (0 without)."""
+    total = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                head, _, rest = f.read().rpartition(")")
+        except OSError:
+            continue  # ended meanwhile
+        if head.endswith("(postgres"):
+            fields = rest.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def machine_cpu() -> tuple[int, int]:
@@ -559,13 +591,13 @@ def report(phase: dict, duration: int) -> str:
         f"before the run, {phase['connections']} connections, {duration} s each",
         "",
         "| workload | requests/s | × bare (goal ≥ 0.5) | p50 ms | p99 ms (goal ≤ 50) "
-        "| cores busy | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| cores busy | app CPU ms a request | PostgreSQL CPU ms a request | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         ratio = r["rps"] / bare if bare else 0
         if not r["requests"]:
-            out.append(f"| {r['name']} | **no answer in {duration} s** | | | | | |")
+            out.append(f"| {r['name']} | **no answer in {duration} s** | | | | | | | |")
             continue
         errors = r["non2xx"] + r["socket_errors"]
         note = ""
@@ -580,7 +612,9 @@ def report(phase: dict, duration: int) -> str:
         p99 = r["p99_us"] / 1000
         out.append(
             f"| {r['name']} | {r['rps']:,.0f} | {ratio_s} | {r['p50_us'] / 1000:.1f} | "
-            f"{p99:.1f}{'' if p99 <= GOAL_P99_MS else ' ✗'} | {r['busy']:.0%} | {errors}{note} |"
+            f"{p99:.1f}{'' if p99 <= GOAL_P99_MS else ' ✗'} | {r['busy']:.0%} | "
+            f"{r['app_cpu_s'] * 1000 / r['requests']:.2f} | "
+            f"{r['database_cpu_s'] * 1000 / r['requests']:.2f} | {errors}{note} |"
         )
     rss = ", ".join(f"{m:.0f} MiB" for m in phase["rss"])
     out += ["", f"RSS per gunicorn worker after the runs (VmRSS): {rss}."]
