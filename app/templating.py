@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask
-from flask_babel import format_datetime
+import weakref
+
+from flask import Flask, current_app
+from flask_babel import format_datetime, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from jinja2 import pass_context
 
 from .i18n import ui_lang
 from .models import Role
@@ -40,6 +43,7 @@ def register(app: Flask) -> None:
             "purpose_label": lambda code: PURPOSE_LABELS.get(code, code),
             "feature_title": lambda feature: FEATURE_TITLES.get(feature, feature),
             "format_time": format_datetime,
+            "gettext": template_gettext(),
         }
 
 
@@ -47,3 +51,40 @@ def nav_links() -> list[tuple[str, str]]:
     if not current_user.is_authenticated:
         return []
     return [(endpoint, FEATURE_TITLES[feature]) for endpoint, feature in NAV[current_user.role]]
+
+
+_GETTEXT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # translations -> strings
+GETTEXT_CACHE_SIZE = 4096
+
+
+def template_gettext():
+    """The templates' `gettext` (and `_`), remembering each translation per catalogue.
+
+    A page asks for a hundred strings, a board repeats the same dozen on every
+    card, and Flask-Babel looks each one up through several context-locals.
+    Same strings, same escaping, same `%(n)d` formatting: the answer of the
+    app's own gettext, kept in a dict per translations object (so per
+    language) and shared between requests, emptied when it grows large.
+    """
+    base = current_app.jinja_env.globals["gettext"]
+    translations = get_translations()
+    cache = _GETTEXT.get(translations)
+    if cache is None or len(cache) > GETTEXT_CACHE_SIZE:
+        cache = _GETTEXT[translations] = {}
+
+    @pass_context
+    def gettext(context, string, **variables):
+        try:
+            key = (
+                string,
+                context.eval_ctx.autoescape,
+                tuple(sorted((k, type(v), v) for k, v in variables.items())),
+            )
+            return cache[key]
+        except KeyError:
+            rv = cache[key] = base(context, string, **variables)
+            return rv
+        except TypeError:  # an unhashable variable: not remembered
+            return base(context, string, **variables)
+
+    return gettext

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.checklist.events import PHOTO_MAX_BYTES
-from app.checklist.inventory import generate_items, is_late, leaflet_state, run_id
+from app.checklist.inventory import generate_items, is_late, item_label, leaflet_state, run_id
 from app.checklist.queries import critical_open_at_opening, entries_of, latest_entries, open_faults
 from app.demo import seed_demo
 from app.extensions import db
@@ -325,6 +325,28 @@ def test_both_languages(on_day, lobby1):
     assert "营业前检查" in zh and "正常" in zh and "签字确认" in zh
     en = lobby1.get("/checklist?lang=en").get_data(as_text=True)
     assert "Pre-opening checklist" in en and "ATM 1 (cash in/out) is running" in en
+
+
+@pytest.mark.parametrize(
+    ("lang", "item", "label"),
+    [
+        ("zh", {"kind": "devices_running", "name": "ATM 1"}, "ATM 1 正常运行"),
+        ("en", {"kind": "devices_running", "name": "ATM 1"}, "ATM 1 is running"),
+        ("en", {"kind": "phone_line", "name": "电话", "name_en": "Hotline"}, "Hotline works"),
+        ("zh", {"kind": "phone_line", "name": "电话", "name_en": "Hotline"}, "电话 正常"),
+        ("en", {"kind": "comment_book", "name": ""}, "The customer comment book is in its place"),
+        ("en", {"kind": "work_folder", "name": ""}, "Work folder restocked: best-selling"),
+        ("en", {"kind": "recount", "name": ""}, "Cash re-count and counterfeit detection"),
+        ("en", {"kind": "leaflet", "name": "Fund A"}, "Leaflets: Fund A"),
+        ("zh", {"kind": "leaflet", "name": "Fund A"}, "折页:Fund A"),
+        ("en", {"kind": "custom", "name": "Water the plants"}, "Water the plants"),
+        ("en", {"kind": "no_such_kind", "name": "Lamp"}, "Lamp"),
+    ],
+)
+def test_an_items_question_in_the_readers_language(app, lang, item, label):
+    """Each kind's question, of the thing it names or of none, in the language asked for."""
+    with app.test_request_context(f"/?lang={lang}"):
+        assert item_label(item, lang).startswith(label)
 
 
 # --- two tablets ------------------------------------------------------------------

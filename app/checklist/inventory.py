@@ -197,6 +197,30 @@ def generate_items(branch: Branch) -> list[dict]:
     return items
 
 
+# What an item of each kind asks, of the one thing it names (%(name)s) and of a kind
+# with nothing named. Lazy: translated when an item is read, one string, not all of them.
+_ASKS_OF_NAMED = {
+    "devices_running": _l("%(name)s is running"),
+    "atm_advert": _l("%(name)s: the surround carries the current advertising"),
+    "operating_guide": _l("%(name)s: the operating guide is in place"),
+    "ebank_pc": _l("%(name)s can log in to online banking"),
+    "phone_line": _l("%(name)s works"),
+    "recount": _l("%(name)s works"),
+    "comment_book": _l("%(name)s is in its place"),
+    "signage": _l("%(name)s: complete, compliant, nothing expired or damaged"),
+}
+_ASKS_OF_UNNAMED = {
+    "comment_book": _l("The customer comment book is in its place"),
+    "work_folder": _l(
+        "Work folder restocked: best-selling product leaflets, common forms, notes and pens"
+    ),
+    "signage": _l(
+        "Signs, guide boards and leaflet racks complete; LED screen, posters and "
+        "light boxes compliant; expired or damaged material removed"
+    ),
+}
+
+
 def item_label(item: dict, lang: str | None = None) -> str:
     """What an item asks, in the reader's language."""
     name = (item.get("name_en") if lang == "en" and item.get("name_en") else item.get("name")) or ""
@@ -206,23 +230,6 @@ def item_label(item: dict, lang: str | None = None) -> str:
     if kind == "leaflet":
         return _("Leaflets: %(name)s", name=name)
     if not name:
-        return {
-            "comment_book": _("The customer comment book is in its place"),
-            "work_folder": _(
-                "Work folder restocked: best-selling product leaflets, common forms, notes and pens"
-            ),
-            "signage": _(
-                "Signs, guide boards and leaflet racks complete; LED screen, posters and "
-                "light boxes compliant; expired or damaged material removed"
-            ),
-        }.get(kind, str(KIND_TITLES.get(kind, kind)))
-    return {
-        "devices_running": _("%(name)s is running", name=name),
-        "atm_advert": _("%(name)s: the surround carries the current advertising", name=name),
-        "operating_guide": _("%(name)s: the operating guide is in place", name=name),
-        "ebank_pc": _("%(name)s can log in to online banking", name=name),
-        "phone_line": _("%(name)s works", name=name),
-        "recount": _("%(name)s works", name=name),
-        "comment_book": _("%(name)s is in its place", name=name),
-        "signage": _("%(name)s: complete, compliant, nothing expired or damaged", name=name),
-    }.get(kind, name)
+        return str(_ASKS_OF_UNNAMED.get(kind) or KIND_TITLES.get(kind, kind))
+    asks = _ASKS_OF_NAMED.get(kind)
+    return str(asks) % {"name": name} if asks is not None else name

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 
 from sqlalchemy import select
 
@@ -92,11 +93,17 @@ def last_counts(branch: Branch, before: date) -> dict[str, int]:
 @dataclass
 class ItemView:
     item: dict
-    label: str
+    lang: str | None  # the reader's language for `label` (None: the request's)
     entry: ChecklistEntry | None = None
     leaflet: LeafletState | None = None
     open_fault: Fault | None = None
     last_count: int | None = None
+
+    @cached_property
+    def label(self) -> str:
+        """What the item asks, translated when read: the supervisor's summary of a run
+        counts its items and names only the leaflets running low."""
+        return item_label(self.item, self.lang)
 
     @property
     def id(self) -> str:
@@ -182,7 +189,7 @@ def run_view(
         entry = latest.get(item["id"])
         view = ItemView(
             item,
-            item_label(item, lang),
+            lang,
             entry,
             open_fault=fault_by_item.get(item["id"]),
             last_count=counts.get(item["id"]),

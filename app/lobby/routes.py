@@ -29,7 +29,6 @@ from .views import (
     board_version,
     referrals_of,
     static_context,
-    template_gettext,
     user_name,
 )
 
@@ -49,7 +48,6 @@ def board():
         "lobby/board.html",
         board=board_html(branch),
         **lobby_panels(branch),
-        gettext=template_gettext(),
         **complaints_context(branch),
         target_lines=today_lines(branch, current_user),
     )

@@ -5,14 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-import weakref
 from datetime import timedelta
 
 from cachelib import FileSystemCache
 from flask import Flask, current_app, render_template
-from flask_babel import get_translations
 from flask_babel import gettext as _
-from jinja2 import pass_context
 from markupsafe import Markup
 from sqlalchemy import func, select
 
@@ -51,8 +48,6 @@ from .codes import DEFAULT_NEED_TAGS
 from .rules import branch_rules
 
 RECENTLY_CLOSED = timedelta(minutes=30)
-_GETTEXT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # translations -> strings
-GETTEXT_CACHE_SIZE = 4096
 
 
 def need_tags(active_only: bool = True) -> list[tuple[str, str]]:
@@ -136,39 +131,6 @@ def referrals_of(visits: list[Visit]) -> dict[str, Referral]:
             select(Referral).where(Referral.id.in_(ids), Referral.branch_id.in_(branches))
         )
     }
-
-
-def template_gettext():
-    """The templates' `gettext`, remembering each translation per catalogue.
-
-    A page asks for a hundred strings, a board repeats the same dozen on every
-    card, and Flask-Babel looks each one up through several context-locals.
-    Same strings, same escaping, same `%(n)d` formatting: the answer of the
-    app's own gettext, kept in a dict per translations object (so per
-    language) and shared between requests, emptied when it grows large.
-    """
-    base = current_app.jinja_env.globals["gettext"]
-    translations = get_translations()
-    cache = _GETTEXT.get(translations)
-    if cache is None or len(cache) > GETTEXT_CACHE_SIZE:
-        cache = _GETTEXT[translations] = {}
-
-    @pass_context
-    def gettext(context, string, **variables):
-        try:
-            key = (
-                string,
-                context.eval_ctx.autoescape,
-                tuple(sorted((k, type(v), v) for k, v in variables.items())),
-            )
-            return cache[key]
-        except KeyError:
-            rv = cache[key] = base(context, string, **variables)
-            return rv
-        except TypeError:  # an unhashable variable: not remembered
-            return base(context, string, **variables)
-
-    return gettext
 
 
 BOARD_CACHE_SECONDS = 15
@@ -258,7 +220,6 @@ def board_context(branch: Branch, version: int | None = None) -> dict:
         "label": label,
         "wait_minutes": lambda v: max(0, int((now - v.greeted_at).total_seconds() // 60)),
         "wait_class": lambda v: wait_class(branch, now, v),
-        "gettext": template_gettext(),
         "purpose_label": purpose_labeler(),
         "user_name": user_name,
         "unattended": unattended_wealth(visits),
@@ -407,7 +368,6 @@ def static_context(branch: Branch) -> dict:
         "products": offered,
         "machines": machine_names,
         "labels": labels(),
-        "gettext": template_gettext(),
         "lobby_data": page_data(branch, tags, offered, machine_names),
         "wealth_managers": wealth_managers(branch),
     }
