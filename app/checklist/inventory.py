@@ -230,6 +230,6 @@ def item_label(item: dict, lang: str | None = None) -> str:
     if kind == "leaflet":
         return _("Leaflets: %(name)s", name=name)
     if not name:
-        return str(_ASKS_OF_UNNAMED.get(kind) or KIND_TITLES.get(kind, kind))
+        return str(_ASKS_OF_UNNAMED.get(kind, KIND_TITLES.get(kind, kind)))
     asks = _ASKS_OF_NAMED.get(kind)
     return str(asks) % {"name": name} if asks is not None else name
