@@ -348,13 +348,7 @@ class Server:
         """CPU time (user + system) of the gunicorn workers so far."""
         pid = self.proc.pid
         with open(f"/proc/{pid}/task/{pid}/children") as f:
-            children = [int(p) for p in f.read().split()]
-        total = 0
-        for child in children:
-            with open(f"/proc/{child}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / os.sysconf("SC_CLK_TCK")
+            return sum(process_cpu_seconds(int(child)) for child in f.read().split())
 
     def errors(self) -> dict[str, int]:
         """The exceptions the app logged (a 500 each), by their last line."""
@@ -516,11 +510,12 @@ def run_phase(label: str, db: Database, past_visits: int, connections: int, args
                 file=sys.stderr,
                 flush=True,
             )
-            cpu_before = machine_cpu(), server.cpu_seconds(), database_cpu_seconds()
+            machine_before = machine_cpu()
+            app_before, database_before = server.cpu_seconds(), database_cpu_seconds()
             stats = wrk(server.base, w, cookie, csrf, connections, args.duration, nonce)
-            stats["busy"] = busy_share(cpu_before[0], machine_cpu())
-            stats["app_cpu_s"] = server.cpu_seconds() - cpu_before[1]
-            stats["database_cpu_s"] = database_cpu_seconds() - cpu_before[2]
+            stats["busy"] = busy_share(machine_before, machine_cpu())
+            stats["app_cpu_s"] = server.cpu_seconds() - app_before
+            stats["database_cpu_s"] = database_cpu_seconds() - database_before
             stats["name"] = w.name
             # At 320 connections wrk stops with hundreds of requests still queued in
             # gunicorn; the next workload must not wait behind them.
@@ -548,19 +543,26 @@ def run_phase(label: str, db: Database, past_visits: int, connections: int, args
     }
 
 
+def process_cpu_seconds(pid: int, command: str | None = None) -> float:
+    """CPU time (user + system) of process `pid` so far; 0 if it ended, or if `command`
+    is given and is not its command's name."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            head, _, rest = f.read().rpartition(")")
+    except OSError:
+        return 0.0  # ended meanwhile
+    if command is not None and not head.endswith(f"({command}"):
+        return 0.0
+    fields = rest.split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def database_cpu_seconds() -> float:
     """CPU time (user + system) of this machine's PostgreSQL processes so far (0 without)."""
-    total = 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                head, _, rest = f.read().rpartition(")")
-        except OSError:
-            continue  # ended meanwhile
-        if head.endswith("(postgres"):
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(
+        process_cpu_seconds(int(pid), "postgres")
+        for pid in filter(str.isdigit, os.listdir("/proc"))
+    )
 
 
 def machine_cpu() -> tuple[int, int]:
